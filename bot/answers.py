@@ -1,0 +1,211 @@
+"""Question → ranked passages → an Answer: quotes with their best sentence and matched terms.
+
+Nothing here invents text: an excerpt is a verbatim slice of one paragraph, and every quote
+carries its article. Below the relevance floor (the share of the question's idf weight a
+passage matches) the answer says nothing answers it and suggests tags instead: a weak
+quote shown with confidence is worse than none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.articles import Article, Paragraph, split_sentences
+from bot.errors import QuestionError
+from bot.library import Library, Passage
+
+EXCERPT_CHARS = 320
+"""Quotes longer than this are trimmed to the sentences around the best one."""
+CANDIDATES = 60
+"""Passages fetched per question before keeping one per article."""
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One quoted passage: where it comes from, what to show, what to highlight."""
+
+    article: Article
+    paragraph: Paragraph
+    score: float
+    relevance: float
+    excerpt: str
+    sentence: Span
+    """The answering sentence's span inside ``excerpt``."""
+    marks: tuple[Span, ...]
+    """Spans of matched question terms inside ``excerpt``, sorted, non-overlapping."""
+    matched_terms: tuple[str, ...]
+    """The matched words as the article writes them, for "why it matched"."""
+
+    @property
+    def sentence_text(self) -> str:
+        return self.excerpt[self.sentence[0]:self.sentence[1]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Quotes for a question (one page of them) or, when nothing answers, suggestions."""
+
+    question: str
+    quotes: tuple[Quote, ...]
+    total: int
+    """How many quotes pass the relevance floor, across all pages."""
+    offset: int = 0
+    suggestions: tuple[str, ...] = ()
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.quotes) < self.total
+
+
+def check_question(question: str, max_chars: int) -> str:
+    """The question stripped, or a QuestionError that tells the user what to send instead."""
+    text = question.strip()
+    if not text:
+        raise QuestionError("Please type a question, e.g. “DeepSeek V3 的训练成本是多少？”.")
+    if len(text) > max_chars:
+        raise QuestionError(f"That question is {len(text):,} characters long; please keep it under "
+                            f"{max_chars:,} characters (a sentence or a few keywords work best).")
+    return text
+
+
+class Answerer:
+    """Turns questions into answers over one library."""
+
+    def __init__(self, library: Library, min_relevance: float = 0.3, max_question_chars: int = 1000) -> None:
+        self.library = library
+        self.min_relevance = min_relevance
+        self.max_question_chars = max_question_chars
+
+    def tokens(self, question: str) -> list[str]:
+        tokens = self.library.tokenizer(check_question(question, self.max_question_chars))
+        if not tokens:
+            raise QuestionError("I found no words to search for in that. Try a few keywords, "
+                                "e.g. “DeepSeek 训练成本” or “Nvidia earnings”.")
+        return tokens
+
+    def retrieve(self, question: str, k: int) -> list[Passage]:
+        """Ranked passages, several per article allowed (what the evaluation measures)."""
+        return self.library.search(self.tokens(question), k)
+
+    def answer(self, question: str, k: int = 3, offset: int = 0, per_article: int = 1) -> Answer:
+        """The page of quotes at ``offset``; at most ``per_article`` quotes from one article."""
+        tokens = self.tokens(question)
+        passages = self.library.search(tokens, CANDIDATES)
+        weights = {token: self.library.index.idf(token) for token in dict.fromkeys(tokens)}
+        kept: list[tuple[Passage, float]] = []
+        per: Counter[str] = Counter()
+        for passage, relevance in zip(passages, self.relevance(passages, weights)):
+            if relevance < self.min_relevance or per[passage.article.path] >= per_article:
+                continue
+            per[passage.article.path] += 1
+            kept.append((passage, relevance))
+        if not kept:
+            return Answer(question, (), 0, 0, self.suggestions(passages))
+        page = kept[offset:offset + k]
+        quotes = tuple(self._quote(p, relevance, weights) for p, relevance in page)
+        return Answer(question, quotes, len(kept), offset)
+
+    def relevance(self, passages: Sequence[Passage], weights: dict[str, float]) -> list[float]:
+        """Share of the question's idf weight each passage (with its heading and title) contains.
+
+        Read from the index's postings, so no passage is tokenized again.
+        """
+        total = sum(weights.values())
+        if total <= 0 or not passages:
+            return [0.0] * len(passages)
+        matched = self.library.index.matched_weight(weights, [p.index for p in passages])
+        return [m / total for m in matched]
+
+    def _quote(self, passage: Passage, relevance: float, weights: dict[str, float]) -> Quote:
+        text = passage.paragraph.text
+        tokenizer = self.library.tokenizer
+        sentences = _sentence_spans(text)
+        best = max(sentences, key=lambda span: (_sentence_weight(tokenizer(text[span[0]:span[1]]), weights),
+                                                -span[0]))
+        start, end = _window(sentences, best, EXCERPT_CHARS)
+        excerpt = text[start:end].strip()
+        shift = start + (len(text[start:end]) - len(text[start:end].lstrip()))
+        sentence = (max(0, best[0] - shift), min(len(excerpt), best[1] - shift))
+        matched = [t for t in weights if t in set(tokenizer(excerpt))]
+        marks = find_marks(excerpt, matched, tokenizer.normalize)
+        terms = tuple(dict.fromkeys(excerpt[a:b] for a, b in marks))
+        if start > 0:
+            excerpt, sentence, marks = "…" + excerpt, _shift(sentence, 1), tuple(_shift(m, 1) for m in marks)
+        if end < len(text):
+            excerpt += "…"
+        return Quote(passage.article, passage.paragraph, passage.score, relevance, excerpt, sentence,
+                     marks, terms)
+
+    def suggestions(self, passages: Sequence[Passage], limit: int = 5) -> tuple[str, ...]:
+        """Tags worth trying: those of the nearest misses first, then the biggest tags."""
+        counts: Counter[str] = Counter(tag for p in passages[:20] for tag in p.article.tags)
+        for tag, n in Counter(t for a in self.library.articles for t in a.tags).most_common(limit):
+            counts.setdefault(tag, 0)
+        return tuple(tag for tag, _ in counts.most_common(limit))
+
+
+def _shift(span: Span, by: int) -> Span:
+    return (span[0] + by, span[1] + by)
+
+
+def _sentence_spans(text: str) -> list[Span]:
+    spans: list[Span] = []
+    position = 0
+    for sentence in split_sentences(text.replace("\n", "。\n")):
+        piece = sentence.replace("。\n", "\n")
+        spans.append((position, position + len(piece)))
+        position += len(piece)
+    return [s for s in spans if text[s[0]:s[1]].strip()] or [(0, len(text))]
+
+
+def _sentence_weight(tokens: Sequence[str], weights: dict[str, float]) -> float:
+    present = set(tokens)
+    return sum(w for t, w in weights.items() if t in present)
+
+
+def _window(sentences: list[Span], best: Span, limit: int) -> Span:
+    """The best sentence, widened by neighbours (following ones first) while it fits the limit."""
+    i = sentences.index(best)
+    lo, hi = i, i
+    start, end = best
+    while True:
+        grown = False
+        if hi + 1 < len(sentences) and sentences[hi + 1][1] - start <= limit:
+            hi += 1
+            end = sentences[hi][1]
+            grown = True
+        if lo > 0 and end - sentences[lo - 1][0] <= limit:
+            lo -= 1
+            start = sentences[lo][0]
+            grown = True
+        if not grown:
+            return (start, end)
+
+
+def find_marks(text: str, tokens: Sequence[str], normalize: Callable[[str], str]) -> tuple[Span, ...]:
+    """Where the matched tokens occur in ``text`` (compared in normalised form), merged into spans.
+
+    Latin tokens match whole words only ("ai" must not light up inside "said").
+    """
+    folded = normalize(text)
+    if len(folded) != len(text):
+        folded = text.lower()
+    spans: list[Span] = []
+    for token in tokens:
+        pattern = re.escape(token)
+        if token.isascii():
+            pattern = rf"(?<![a-z0-9]){pattern}(?![a-z0-9])"
+        spans.extend(match.span() for match in re.finditer(pattern, folded))
+    spans.sort()
+    merged: list[Span] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return tuple(merged)

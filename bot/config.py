@@ -1,0 +1,143 @@
+"""Settings: declared once (name, environment variable, default, help), read into one frozen object.
+
+Precedence: command-line flag > environment variable > config file (TOML) > default.
+Secrets (the bot token) come from the environment only, so they never sit in a file
+that gets committed or pasted into a bug report.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented knob; the README's settings table is checked against this list."""
+
+    name: str
+    env: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+    secret: bool = False
+
+
+def _paths(value: str) -> tuple[Path, ...]:
+    return tuple(Path(part) for part in value.split(os.pathsep) if part.strip())
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive whole number")
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError("must be zero or more")
+    return number
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("corpus", "ARTICLEBOT_CORPUS", (Path("corpus"),),
+            "Folders of Markdown articles, joined by the OS path separator (':' on Linux).", _paths),
+    Setting("cache_dir", "ARTICLEBOT_CACHE_DIR", Path(".articlebot-cache"),
+            "Where the index cache lives; delete it to force a full rebuild.", Path),
+    Setting("top_k", "ARTICLEBOT_TOP_K", 3, "Quotes per answer.", _positive_int),
+    Setting("k1", "ARTICLEBOT_BM25_K1", 1.2, "BM25 term-frequency saturation.", _non_negative_float),
+    Setting("b", "ARTICLEBOT_BM25_B", 0.75, "BM25 length normalisation (0 = none, 1 = full).",
+            _non_negative_float),
+    Setting("epsilon", "ARTICLEBOT_BM25_EPSILON", 0.25,
+            "BM25Okapi idf floor for very common terms, as a share of the average idf.",
+            _non_negative_float),
+    Setting("min_relevance", "ARTICLEBOT_MIN_RELEVANCE", 0.3,
+            "Share of the question's weight a passage must match to be quoted (0..1).",
+            _non_negative_float),
+    Setting("max_file_mb", "ARTICLEBOT_MAX_FILE_MB", 5.0, "Article files larger than this are skipped.",
+            _non_negative_float),
+    Setting("max_question_chars", "ARTICLEBOT_MAX_QUESTION_CHARS", 1000,
+            "Longer questions are refused with a message.", _positive_int),
+    Setting("workers", "ARTICLEBOT_WORKERS", 0,
+            "Processes that tokenize while indexing (0 = one per CPU core).", int),
+    Setting("telegram_token", "TELEGRAM_BOT_TOKEN", None,
+            "Bot token from @BotFather (environment only, never logged).", str, secret=True),
+    Setting("telegram_api_base_url", "TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot",
+            "Bot API endpoint; point it at a self-hosted Bot API server if you run one."),
+)
+
+CONFIG_ENV = "ARTICLEBOT_CONFIG"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting articlebot reads, resolved once at start-up."""
+
+    corpus: tuple[Path, ...] = (Path("corpus"),)
+    cache_dir: Path = Path(".articlebot-cache")
+    top_k: int = 3
+    k1: float = 1.2
+    b: float = 0.75
+    epsilon: float = 0.25
+    min_relevance: float = 0.3
+    max_file_mb: float = 5.0
+    max_question_chars: int = 1000
+    workers: int = 0
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Apply command-line values; ``None`` means the flag was not given."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _parse(setting: Setting, raw: Any, origin: str) -> Any:
+    if not isinstance(raw, str):
+        raw = os.pathsep.join(map(str, raw)) if isinstance(raw, list) else str(raw)
+    try:
+        return setting.parse(raw)
+    except ValueError as error:
+        raise ConfigError(f"{setting.name} ({origin}): {raw!r} {error}") from None
+
+
+def _read_config_file(path: Path) -> Mapping[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config file ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    known = {s.name for s in SETTINGS if not s.secret}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return data
+
+
+def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None = None) -> Settings:
+    """Resolve settings from a config file and the environment (flags are applied by the CLI)."""
+    env = os.environ if env is None else env
+    if config_file is None and env.get(CONFIG_ENV):
+        config_file = Path(env[CONFIG_ENV])
+    from_file = _read_config_file(config_file) if config_file else {}
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.env in env and env[setting.env].strip():
+            values[setting.name] = _parse(setting, env[setting.env], setting.env)
+        elif setting.name in from_file:
+            values[setting.name] = _parse(setting, from_file[setting.name], str(config_file))
+    return Settings(**values)
+

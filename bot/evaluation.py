@@ -1,0 +1,111 @@
+"""Retrieval quality on a question set: answer recall@1/5/20, MRR@10, and query latency.
+
+The hit rule is the evaluation sets' own: a returned passage is a hit when it contains a
+gold answer string, both sides NFKC-normalised with all whitespace removed. Passages are
+ranked as search returns them, before answers keep one quote per article.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import ArticlebotError
+from bot.library import Library, Passage
+
+_SPACE = re.compile(r"\s+")
+DEPTH = 20
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+
+
+def normalize_for_match(text: str) -> str:
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text))
+
+
+def read_questions(path: Path) -> list[Question]:
+    """Questions in the evaluation JSONL format; a bad line names its number."""
+    questions = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise ArticlebotError(f"{path}: cannot read questions ({error.strerror})") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(Question(str(row.get("id", number)), row["question"], tuple(row["answers"])))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ArticlebotError(f"{path}:{number}: not a question line ({error})") from None
+    return questions
+
+
+def first_hit_rank(passages: list[Passage], answers: tuple[str, ...]) -> int | None:
+    """1-based rank of the first passage holding an answer, or None."""
+    golds = [normalize_for_match(a) for a in answers if normalize_for_match(a)]
+    for rank, passage in enumerate(passages, 1):
+        text = normalize_for_match(passage.paragraph.text)
+        if any(gold in text for gold in golds):
+            return rank
+    return None
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+@dataclass
+class EvalResult:
+    questions: int
+    recall: dict[int, float]
+    mrr10: float
+    latencies_ms: list[float]
+
+    def as_json(self) -> dict[str, float | int]:
+        return {"questions": self.questions,
+                "recall@1": round(self.recall[1], 4), "recall@5": round(self.recall[5], 4),
+                "recall@20": round(self.recall[20], 4), "mrr@10": round(self.mrr10, 4),
+                "query_ms_p50": round(percentile(self.latencies_ms, 0.5), 3),
+                "query_ms_p99": round(percentile(self.latencies_ms, 0.99), 3)}
+
+
+def evaluate(library: Library, questions: list[Question],
+             retrieve: Callable[[str, int], list[Passage]],
+             on_question: Callable[[Question, list[Passage], int | None], None] | None = None) -> EvalResult:
+    """Run every question through ``retrieve`` and score the ranked passages."""
+    found = {1: 0, 5: 0, 20: 0}
+    reciprocal = 0.0
+    latencies: list[float] = []
+    for question in questions:
+        started = time.perf_counter()
+        passages = retrieve(question.question, DEPTH)
+        latencies.append((time.perf_counter() - started) * 1000)
+        rank = first_hit_rank(passages, question.answers)
+        if rank is not None:
+            for k in found:
+                found[k] += rank <= k
+            reciprocal += 1 / rank if rank <= 10 else 0.0
+        if on_question:
+            on_question(question, passages, rank)
+    n = max(len(questions), 1)
+    return EvalResult(len(questions), {k: v / n for k, v in found.items()}, reciprocal / n, latencies)
+
+
+def per_question_lines(question: Question, passages: list[Passage], rank: int | None) -> Iterator[str]:
+    yield json.dumps({"id": question.id, "question": question.question, "rank": rank,
+                      "hits": [{"path": p.article.path, "paragraph": p.paragraph.position,
+                                "score": round(p.score, 4)} for p in passages]}, ensure_ascii=False)

@@ -1,0 +1,114 @@
+"""Text → tokens, the same for articles and questions: the only module that imports jieba and OpenCC.
+
+Why each step:
+- NFKC and lower case: full-width letters and digits (ＤｅｅｐＳｅｅｋ, １２３) match their ASCII forms.
+- Traditional → Simplified (OpenCC, phrase-aware): a question in either script finds an article in the other.
+- Latin words and numbers are kept whole (``deepseek-v3``, ``557.6``, ``h200``) and hyphenated
+  ones also by part, so "DeepSeek V3" matches "DeepSeek-V3".
+- jieba (our own ``jieba.Tokenizer``, never the global one) for Chinese words, plus character
+  bigrams of each Chinese run: names jieba does not know (邓飏, 白尾雀鲷) still match, since
+  their bigrams are the same in the question and in the article whatever jieba does with them.
+- Stop-words, question words (什么, 哪里, 多少, what, which …) and punctuation are dropped: a
+  passage must not win because it shares "哪一年" with the question.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import cached_property
+
+import jieba
+import opencc
+
+TOKENIZER_VERSION = "5"
+"""Bump when tokens change, so that cached indexes are rebuilt."""
+
+_LATIN = re.compile(r"[a-z0-9]+(?:[.\-_'’+&][a-z0-9]+)*")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_SCAN = re.compile(f"{_LATIN.pattern}|{_CJK_RUN.pattern}")
+_PARTS = re.compile(r"[a-z0-9]+")
+
+CHINESE_STOPWORDS = frozenset("""
+的 地 得 了 着 过 是 在 和 与 及 或 而 且 并 也 都 就 还 又 才 把 被 让 给 对 向 从 自 于 以 为 由 之 其 此 这 那
+个 些 本 该 每 各 等 等等 我 你 他 她 它 我们 你们 他们 她们 它们 咱们 自己 吗 呢 吧 啊 呀 嘛 哦 哈 啦 么 嗯
+什么 甚么 啥 哪 哪里 哪儿 哪个 哪些 哪一 哪一个 哪一年 哪年 哪天 哪位 哪种 哪家 哪国 几 几个 几年 多少 多大 多久
+多长 多高 多远 谁 为什么 为何 怎么 怎样 怎么样 如何 何时 何地 何处 何人 何种 是否 是不是 有没有 请问 请 一下 知道
+告诉 什么样 什么样的 啥时候 什么时候 多少钱 属于 称为 叫做 叫 被称为 指 的话 一个 一种 这个 那个 这些 那些 以及
+所以 因为 但是 但 如果 虽然 然而 而且 并且 或者 还是 就是 只是 可以 能 会 要 将 已 已经 曾 曾经 所 有关 关于 呢
+""".split())
+
+ENGLISH_STOPWORDS = frozenset("""
+a an the and or but if then else of to in on at by for with from as into onto about over under
+is are was were be been being am do does did done has have had having will would shall should can could
+may might must it its it's this that these those there here i me my we our you your he him his she her they
+them their what which who whom whose when where why how whether not no nor so than too very just also
+s t don't does doesn't did didn't isn't aren't wasn't weren't tell please know
+""".split())
+
+STOPWORDS = CHINESE_STOPWORDS | ENGLISH_STOPWORDS
+
+
+def _quiet_jieba() -> None:
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    jieba.setLogLevel(logging.WARNING)
+
+
+class Tokenizer:
+    """Turns any text into index tokens; build one per process and reuse it (jieba loads lazily)."""
+
+    version = TOKENIZER_VERSION
+
+    def __init__(self, bigrams: bool = True) -> None:
+        self.bigrams = bigrams
+
+    @cached_property
+    def _jieba(self) -> jieba.Tokenizer:
+        _quiet_jieba()
+        segmenter = jieba.Tokenizer()
+        segmenter.initialize()
+        return segmenter
+
+    @cached_property
+    def _to_simplified(self) -> opencc.OpenCC:
+        return opencc.OpenCC("t2s")
+
+    def normalize(self, text: str) -> str:
+        """NFKC, lower case, Simplified script: the form every token is taken from."""
+        return self._to_simplified.convert(unicodedata.normalize("NFKC", text).lower())
+
+    def __call__(self, text: str) -> list[str]:
+        return list(self.iter_tokens(text))
+
+    def iter_tokens(self, text: str) -> Iterator[str]:
+        for match in _SCAN.finditer(self.normalize(text)):
+            piece = match.group()
+            if piece[0] < "\u3400":
+                yield from self._latin(piece)
+            else:
+                yield from self._chinese(piece)
+
+    def _latin(self, word: str) -> Iterator[str]:
+        if word.endswith(("'s", "’s")):
+            word = word[:-2]
+        if word not in STOPWORDS:
+            yield word
+        if any(sep in word for sep in "-_'’+&"):
+            for part in _PARTS.findall(word):
+                if part not in STOPWORDS and part != word:
+                    yield part
+
+    def _chinese(self, run: str) -> Iterator[str]:
+        for word in self._jieba.cut(run, HMM=False):
+            if word not in STOPWORDS:
+                yield word
+        if self.bigrams:
+            for i in range(len(run) - 1):
+                pair = run[i:i + 2]
+                if pair[0] not in _STOP_CHARS and pair[1] not in _STOP_CHARS and pair not in STOPWORDS:
+                    yield pair
+
+
+_STOP_CHARS = frozenset("的了是在和与及或也都就还又把被让给对向从于以为之其这那个些我你他她它吗呢吧啊么几谁哪")
