@@ -55,7 +55,7 @@ _EMPHASIS = re.compile(r"(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])\*(?=\S)([^*
 _LIST_MARK = re.compile(r"^\s*(?:[*+-]|\d{1,3}[.)])\s+")
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
 _WIKI_BODY = re.compile(r"^[-*\s]*\[\[")
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;…])[”’」』）)]*|(?<=[.!?])[\"')\]]*(?=\s+[A-Z0-9\"“])")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;…])[”’」』）)]*\n?|(?<=[.!?])[\"')\]]*(?=\s+[A-Z0-9\"“])|\n")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
 
@@ -104,13 +104,16 @@ class LoadReport:
 
 
 def find_markdown_files(folders: Iterable[Path], report: LoadReport) -> list[Path]:
-    """All ``*.md`` files under the folders, recursively, in a stable order."""
+    """All ``*.md`` files under the folders, recursively, in a stable order.
+
+    A folder's README.md describes the corpus; it is not an article.
+    """
     found: list[Path] = []
     for folder in folders:
         if not folder.is_dir():
             report.skipped.append(CorpusError(folder, "not a folder (check --corpus / ARTICLEBOT_CORPUS)"))
             continue
-        files = sorted(p for p in folder.rglob("*.md") if p.is_file())
+        files = sorted(p for p in folder.rglob("*.md") if p.is_file() and not p.name.lower() == "readme.md")
         if not files:
             report.notices.append(CorpusError(folder, "folder holds no *.md files"))
         found.extend(files)
@@ -376,17 +379,28 @@ def text_weight(text: str) -> int:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences with their closing punctuation, verbatim (joining them gives the text back)."""
+    """Sentences with their closing punctuation, verbatim (joining them gives the text back).
+
+    A line break ends a sentence too: list items and headings carry no full stop.
+    """
     pieces: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
         end = match.end()
         if end > start:
-            pieces.append(text[start:end])
+            _append_sentence(pieces, text[start:end])
             start = end
     if start < len(text):
-        pieces.append(text[start:])
-    return [p for p in pieces if p.strip()]
+        _append_sentence(pieces, text[start:])
+    return pieces
+
+
+def _append_sentence(pieces: list[str], piece: str) -> None:
+    """Whitespace between sentences stays with the sentence before it, so nothing is lost."""
+    if pieces and not piece.strip():
+        pieces[-1] += piece
+    else:
+        pieces.append(piece)
 
 
 def _split_long(text: str, limit: int) -> list[str]:
@@ -395,8 +409,7 @@ def _split_long(text: str, limit: int) -> list[str]:
         return [text]
     pieces: list[str] = []
     current = ""
-    for sentence in split_sentences(text.replace("\n", "\n ")):
-        sentence = sentence.replace("\n ", "\n")
+    for sentence in split_sentences(text):
         while len(sentence) > limit:
             head, sentence = sentence[:limit], sentence[limit:]
             if current:

@@ -153,6 +153,11 @@ class TelegramHtml:
     def _space(self, i: int) -> bool:
         return self._at(i) in " \t\r\n\v\0"
 
+    def _skip_spaces(self, i: int) -> int:
+        while i < len(self.text) and self._space(i):
+            i += 1
+        return i
+
     def _byte(self, i: int) -> int:
         return len(self.text[:i].encode())
 
@@ -199,8 +204,7 @@ class TelegramHtml:
         """Reads attributes up to ``>``; returns the one that matters for the tag and the ``>`` index."""
         argument = ""
         while self._at(i) != ">":
-            while i < len(self.text) and self._space(i):
-                i += 1
+            i = self._skip_spaces(i)
             if self._at(i) == ">":
                 break
             name_start = i
@@ -209,8 +213,7 @@ class TelegramHtml:
             name = self.text[name_start:i]
             if not name:
                 raise self._error(f'Empty attribute name in the tag "{tag}" at byte offset {self._byte(begin)}')
-            while i < len(self.text) and self._space(i):
-                i += 1
+            i = self._skip_spaces(i)
             if self._at(i) != "=":
                 if tag == "blockquote" and name == "expandable":
                     argument = "1"
@@ -222,8 +225,7 @@ class TelegramHtml:
         return argument, i
 
     def _attribute_value(self, tag: str, begin: int, i: int) -> tuple[str, int]:
-        while i < len(self.text) and self._space(i):
-            i += 1
+        i = self._skip_spaces(i)
         if i >= len(self.text):
             raise self._error(f'Unclosed start tag "{tag}" at byte offset {self._byte(begin)}')
         quote = self._at(i)
@@ -261,8 +263,7 @@ class TelegramHtml:
         while not self._space(i) and self._at(i) != ">":
             i += 1
         end_name = self.text[begin + 2:i]
-        while i < len(self.text) and self._space(i):
-            i += 1
+        i = self._skip_spaces(i)
         if self._at(i) != ">":
             raise self._error(f"Unclosed end tag at byte offset {self._byte(begin)}")
         tag = self.open.pop()
@@ -326,6 +327,8 @@ def render_text(text: Any, parse_mode: Any, entities: Any, *, strict_ampersand: 
     elif mode:
         raise bad_request(f"unsupported parse_mode {parse_mode!r} (this stand-in parses only HTML)")
     else:
+        if not isinstance(entities or [], list) or not all(isinstance(e, dict) for e in entities or []):
+            raise bad_request("can't parse entities JSON object")
         plain, found = raw, [dict(e) for e in entities or []]
     plain, found = trim(plain, found)
     if not plain:
@@ -380,8 +383,8 @@ def decode_params(content_type: str, body: bytes, query: str) -> JsonDict:
             raise bad_request("can't parse JSON object") from None
         if not isinstance(data, dict):
             raise bad_request("JSON object expected")
-        return raw | data
-    if kind == "application/x-www-form-urlencoded":
+        raw |= data
+    elif kind == "application/x-www-form-urlencoded":
         raw |= {key: values[-1] for key, values in parse_qs(body.decode(), keep_blank_values=True).items()}
     elif kind == "multipart/form-data":
         raw |= _multipart(content_type, body)
@@ -395,6 +398,8 @@ def _multipart(content_type: str, body: bytes) -> JsonDict:
     fields: JsonDict = {}
     for part in message.iter_parts():  # type: ignore[attr-defined]
         name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
         payload = part.get_payload(decode=True) or b""
         filename = part.get_filename()
         fields[name] = {"filename": filename, "size": len(payload)} if filename else payload.decode()
@@ -402,6 +407,7 @@ def _multipart(content_type: str, body: bytes) -> JsonDict:
 
 
 def _typed(key: str, value: Any) -> Any:
+    """Types a string value by field name (the real API also accepts "42" for 42 in JSON bodies)."""
     if not isinstance(value, str):
         return value
     if key in JSON_FIELDS:
@@ -713,9 +719,6 @@ class BotState:
         self.menu_buttons[params.get("chat_id")] = params.get("menu_button") or {"type": "default"}
         return True
 
-    def api_get_chat_menu_button(self, params: JsonDict) -> JsonDict:
-        return copy.deepcopy(self.menu_buttons.get(params.get("chat_id"), {"type": "default"}))
-
     def api_get_chat(self, params: JsonDict) -> JsonDict:
         gifts = dict.fromkeys(("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription",
                                "gifts_from_channels"), True)
@@ -747,6 +750,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Thin HTTP layer: read the body, let BotApiServer answer, write bytes (or hang up)."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as api.telegram.org and httpx's pool expect
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid 40 ms delayed ACKs
     server: _Server
 
     def do_POST(self) -> None:
@@ -760,6 +764,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
+        if self.server.api.closed:  # so clients don't keep polling over a kept-alive connection
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         self.wfile.write(payload)
 
@@ -784,7 +791,7 @@ class BotApiServer:
         self.port: int = self._server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/bot"
         self.base_file_url = f"http://127.0.0.1:{self.port}/file/bot"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
                                         name="botapi-stand-in", daemon=True)
         self._thread.start()
 
@@ -806,6 +813,10 @@ class BotApiServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    @property
+    def closed(self) -> bool:
+        return self._stopping.is_set()
+
     def redact(self, text: str) -> str:
         return text.replace(self.token, "<token>")
 
@@ -813,18 +824,21 @@ class BotApiServer:
 
     def answer(self, path: str, content_type: str, body: bytes) -> tuple[int, str, bytes] | None:
         """Status, content type and body for one request; None means "hang up without answering"."""
+        if self.closed:  # a kept-alive connection outlives close(); refuse like a stopped server
+            return None
         arrived = time.time()
         url = urlsplit(path)
         route = _ROUTE.match(url.path)
         method = route.group(3) if route else url.path
         try:
-            params = decode_params(content_type, body, url.query)
+            params, malformed = decode_params(content_type, body, url.query), None
         except ApiError as error:
-            return self._reply(Call(method, {}, error.code, error.body(), arrived))
-        if route is None or route.group(1):
-            return self._reply(Call(method, params, 404, ApiError(404, "Not Found").body(), arrived))
-        if route.group(2) != self.token:
-            return self._reply(Call(method, params, 401, ApiError(401, "Unauthorized").body(), arrived))
+            params, malformed = {}, error
+        for error in (ApiError(404, "Not Found") if route is None or route.group(1) else None,
+                      ApiError(401, "Unauthorized") if route and route.group(2) != self.token else None,
+                      malformed):
+            if error is not None:
+                return self._reply(Call(method, params, error.code, error.body(), arrived))
         fault = self._take_fault(method)
         if fault is not None and fault.kind != "slow":
             return self._faulted(fault, Call(method, params, 0, None, arrived))
@@ -846,18 +860,17 @@ class BotApiServer:
         return call.status, "application/json", json.dumps(call.response, ensure_ascii=False).encode()
 
     def _faulted(self, fault: Fault, call: Call) -> tuple[int, str, bytes] | None:
+        """A 429 as Telegram's flood control sends it, a 500, nginx's 502 page, or a hang-up."""
         if fault.kind == "drop":
             self.state.record(call)
             return None
-        if fault.kind == "429":
-            error = ApiError(429, f"Too Many Requests: retry after {fault.retry_after}",
-                             {"retry_after": fault.retry_after})
-            return self._reply(Call(call.method, call.params, 429, error.body(), call.time))
-        if fault.kind == "500":
-            return self._reply(Call(call.method, call.params, 500, ApiError(500, "Internal Server Error").body(),
-                                    call.time))
-        page = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
-        return self._reply(Call(call.method, call.params, 502, page, call.time))
+        response: Any = {
+            "429": ApiError(429, f"Too Many Requests: retry after {fault.retry_after}",
+                            {"retry_after": fault.retry_after}).body(),
+            "500": ApiError(500, "Internal Server Error").body(),
+            "502": "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>",
+        }[fault.kind]
+        return self._reply(Call(call.method, call.params, int(fault.kind), response, call.time))
 
     def _take_fault(self, method: str) -> Fault | None:
         with self.state.cond:
@@ -886,7 +899,7 @@ class BotApiServer:
 
     def send_text(self, chat_id: int, text: str, *, user_id: int | None = None, chat_type: str = "private",
                   language_code: str = "en", reply_to: JsonDict | int | None = None,
-                  username: str | None = None, first_name: str = "Tester") -> tuple[int, JsonDict]:
+                  username: str | None = None, first_name: str | None = None) -> tuple[int, JsonDict]:
         """Queue a text message from a user; commands and @mentions get entities like on Telegram."""
         entities = []
         command = _COMMAND.match(text)
@@ -915,7 +928,7 @@ class BotApiServer:
     def _user_message(self, chat_id: int, content: JsonDict, *, user_id: int | None = None,
                       chat_type: str = "private", language_code: str = "en",
                       reply_to: JsonDict | int | None = None, username: str | None = None,
-                      first_name: str = "Tester") -> tuple[int, JsonDict]:
+                      first_name: str | None = None) -> tuple[int, JsonDict]:
         if (chat_type == "private") != (chat_id > 0):
             raise ValueError("private chats have positive ids, groups and supergroups negative ones")
         with self.state.cond:
@@ -982,16 +995,12 @@ class BotApiServer:
                     break
                 self.state.cond.wait(remaining)
         if len(found) < count:
-            summary = "\n".join(f"  {c.method} -> {c.status} {self._describe(c)}" for c in self.calls)
+            summary = "\n".join(f"  {c.method} -> {c.status} {c.response.get('description') or ''}"
+                                if isinstance(c.response, dict) else f"  {c.method} -> {c.status}"
+                                for c in self.calls)
             raise AssertionError(f"waited {timeout}s for {count} call(s) matching {what!r}, saw {len(found)}; "
                                  f"recorded calls:\n{summary or '  (none)'}")
         return found[:count]
-
-    @staticmethod
-    def _describe(call: Call) -> str:
-        if isinstance(call.response, dict):
-            return str(call.response.get("description") or "")[:100]
-        return "" if call.response is None else "(html)"
 
     def sent_messages(self, chat_id: int | None = None) -> list[JsonDict]:
         """Results of successful sendMessage/editMessageText calls, oldest first."""
@@ -1003,7 +1012,3 @@ class BotApiServer:
         """A message as the chat shows it now (after edits); None once deleted."""
         with self.state.cond:
             return copy.deepcopy(self.state.message(chat_id, message_id))
-
-    def my_commands(self, language_code: str = "", scope: JsonDict | None = None) -> list:
-        with self.state.cond:
-            return self.state.api_get_my_commands({"language_code": language_code, "scope": scope})

@@ -1,0 +1,217 @@
+"""The composition root: ``articlebot <command>`` wires settings, library, answers and replies.
+
+Errors are converted here: an ``ArticlebotError`` prints one clean line and exits 1;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.answers import Answerer
+from bot.config import Settings, load_settings
+from bot.errors import ArticlebotError, QuestionError
+from bot.evaluation import evaluate, per_question_lines, read_questions
+from bot.library import Library
+from bot.replies import answer_text
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _progress_bar() -> Callable[[int, int], None]:
+    """A tqdm bar on stderr that appears only when there is work to show."""
+    from tqdm import tqdm
+
+    bar: list[tqdm] = []
+
+    def update(done: int, total: int) -> None:
+        if not bar:
+            if done >= total:
+                return
+            bar.append(tqdm(total=total, unit="file", desc="indexing", file=sys.stderr, leave=False))
+        bar[0].n = done
+        bar[0].refresh()
+        if done >= total:
+            bar[0].close()
+
+    return update
+
+
+def open_library(settings: Settings, quiet: bool = False) -> Library:
+    library = Library.open(settings, progress=None if quiet else _progress_bar())
+    if library.report.skipped and not quiet:
+        print(f"note: {len(library.report.skipped)} file(s) skipped; `articlebot index` lists why",
+              file=sys.stderr)
+    return library
+
+
+def answerer_for(settings: Settings, quiet: bool = False) -> Answerer:
+    return Answerer(open_library(settings, quiet), settings.min_relevance, settings.max_question_chars)
+
+
+# --- commands -------------------------------------------------------------------------
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """Answer one question."""
+    answerer = answerer_for(settings, quiet=args.json)
+    question = " ".join(args.question)
+    top = args.top or settings.top_k
+    if args.json:
+        try:
+            answer = answerer.answer(question, k=top, per_article=args.per_article)
+        except QuestionError as error:
+            print(json.dumps({"question": question, "error": str(error), "hits": []}, ensure_ascii=False))
+            return 1
+        hits = [{"title": q.article.title, "date": q.article.date_text, "tags": list(q.article.tags),
+                 "source_url": q.article.source_url, "path": q.article.path,
+                 "paragraph": q.paragraph.position, "excerpt": q.excerpt, "text": q.paragraph.text,
+                 "sentence": q.sentence_text, "matched_terms": list(q.matched_terms),
+                 "score": round(q.score, 4), "relevance": round(q.relevance, 3)} for q in answer.quotes]
+        print(json.dumps({"question": question, "hits": hits, "suggestions": list(answer.suggestions)},
+                         ensure_ascii=False, indent=2))
+        return 0
+    print(answer_text(answerer.answer(question, k=top, per_article=args.per_article)))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    """Answer questions typed (or piped) one per line, until end of input or /quit."""
+    answerer = answerer_for(settings)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(f"articlebot: {len(answerer.library.articles)} articles. Ask a question; /quit to leave.")
+    while True:
+        if interactive:
+            print("\n? ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        question = line.strip()
+        if question in ("/quit", "/exit"):
+            return 0
+        if not question:
+            continue
+        if not interactive:
+            print(f"? {question}")
+        try:
+            print(answer_text(answerer.answer(question, k=settings.top_k)))
+        except QuestionError as error:
+            print(error)
+        if not interactive:
+            print()
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    """Build or refresh the index cache and report what was loaded and skipped."""
+    started = time.perf_counter()
+    library = Library.open(settings, progress=_progress_bar())
+    seconds = time.perf_counter() - started
+    report = library.report
+    state = "built" if library.rebuilt else "unchanged, loaded from cache"
+    print(f"{len(library.articles)} articles, {library.paragraph_count} paragraphs "
+          f"({state}) in {seconds:.1f} s")
+    print(f"cache: {settings.cache_dir}")
+    for notice in report.notices:
+        print(f"note: {notice}")
+    if report.skipped:
+        print(f"{len(report.skipped)} file(s) skipped:")
+        for error in report.skipped:
+            print(f"  {error}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Measure retrieval on a question set: answer recall@1/5/20, MRR@10, latency."""
+    questions = read_questions(args.questions)
+    answerer = answerer_for(settings, quiet=args.json)
+    out: TextIO | None = args.per_question.open("w", encoding="utf-8") if args.per_question else None
+
+    def record(question, passages, rank):  # type: ignore[no-untyped-def]
+        if out:
+            for line in per_question_lines(question, passages, rank):
+                out.write(line + "\n")
+
+    def retrieve(question: str, k: int) -> list:  # type: ignore[type-arg]
+        try:
+            return answerer.retrieve(question, k)
+        except QuestionError:
+            return []
+
+    try:
+        result = evaluate(answerer.library, questions, retrieve, record)
+    finally:
+        if out:
+            out.close()
+    figures = result.as_json()
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(f"{figures['questions']} questions over {answerer.library.paragraph_count} paragraphs")
+        for key in ("recall@1", "recall@5", "recall@20", "mrr@10"):
+            print(f"  {key:<10} {figures[key]:.3f}")
+        print(f"  query ms   p50 {figures['query_ms_p50']:.2f}  p99 {figures['query_ms_p99']:.2f}")
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", action="append", type=Path, metavar="DIR",
+                        help="folder of Markdown articles (repeatable; default ./corpus or ARTICLEBOT_CORPUS)")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML file of settings")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="where the index cache lives")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="articlebot",
+                                     description="Answers questions about Markdown articles, quoting them.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="answer one question", description=cmd_ask.__doc__)
+    ask.add_argument("question", nargs="+", help="the question")
+    ask.add_argument("--json", action="store_true", help="print the hits as JSON")
+    ask.add_argument("--top", type=int, metavar="K", help="how many quotes (default: ARTICLEBOT_TOP_K)")
+    ask.add_argument("--per-article", type=int, default=1, metavar="N", help="quotes allowed from one article")
+    ask.set_defaults(run=cmd_ask)
+
+    chat = commands.add_parser("chat", help="chat in the terminal (or pipe questions in)",
+                               description=cmd_chat.__doc__)
+    chat.set_defaults(run=cmd_chat)
+
+    index = commands.add_parser("index", help="build or refresh the index cache", description=cmd_index.__doc__)
+    index.set_defaults(run=cmd_index)
+
+    ev = commands.add_parser("eval", help="measure retrieval quality", description=cmd_eval.__doc__)
+    ev.add_argument("--questions", type=Path, required=True, metavar="FILE", help="questions.jsonl")
+    ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ev.add_argument("--per-question", type=Path, metavar="OUT", help="write each question's top-20 hits (JSONL)")
+    ev.set_defaults(run=cmd_eval)
+
+    for sub in commands.choices.values():
+        _common(sub)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = load_settings(config_file=args.config)
+    return settings.with_overrides(corpus=tuple(args.corpus) if args.corpus else None, cache_dir=args.cache_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from(args)
+        return int(args.run(args, settings))
+    except ArticlebotError as error:
+        print(f"articlebot: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
