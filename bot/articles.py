@@ -22,6 +22,9 @@ import yaml
 
 from bot.errors import CorpusError
 
+PARAGRAPHS_VERSION = "1"
+"""Bump when parsing or paragraph building changes, so that cached articles are rebuilt."""
+
 SOURCE_KEYS = ("url", "link", "source_url", "source", "original", "original_url", "canonical",
                "canonical_url", "permalink", "原文链接", "原文", "链接", "来源链接", "出处")
 DATE_KEYS = ("date", "发布日期", "published", "publishdate", "pubdate", "created", "日期", "lastmod")

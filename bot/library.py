@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot import __version__
-from bot.articles import Article, LoadReport, Paragraph, find_markdown_files, load_article, read_text
+from bot.articles import PARAGRAPHS_VERSION, Article, LoadReport, Paragraph, find_markdown_files, load_article, read_text
 from bot.config import Settings
 from bot.errors import CorpusError, IndexCacheError
 from bot.index import BM25Params, Hit, ImpactIndex
@@ -159,7 +159,7 @@ class Library:
 
 def _cache_folder(settings: Settings, tokenizer: Tokenizer) -> Path:
     """One folder per (corpus folders, settings, code version): changing any starts afresh."""
-    key = json.dumps([__version__, tokenizer.version, [str(p.resolve()) for p in settings.corpus],
+    key = json.dumps([__version__, PARAGRAPHS_VERSION, tokenizer.version, [str(p.resolve()) for p in settings.corpus],
                       settings.k1, settings.b, settings.epsilon, settings.max_file_bytes])
     return settings.cache_dir / hashlib.sha1(key.encode()).hexdigest()[:16]
 
@@ -219,7 +219,7 @@ def _process_files(files: list[Path], settings: Settings,
                    progress: Progress | None) -> list[FileResult]:
     """Parse and tokenize the files the per-file cache lacks, in parallel."""
     file_cache = FileCache(settings.cache_dir / "files.sqlite")
-    salt = f"{__version__}:{Tokenizer.version}:{settings.max_file_bytes}:"
+    salt = f"{__version__}:{PARAGRAPHS_VERSION}:{Tokenizer.version}:{settings.max_file_bytes}:"
     digests = [salt + _digest(path) for path in files]
     results: list[FileResult | None] = []
     missing: list[int] = []

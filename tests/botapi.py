@@ -212,7 +212,8 @@ class TelegramHtml:
                 i += 1
             name = self.text[name_start:i]
             if not name:
-                raise self._error(f'Empty attribute name in the tag "{tag}" at byte offset {self._byte(begin)}')
+                raise self._error(f'Empty attribute name in the tag "{tag}" at byte offset '
+                                  f"{self._byte(begin)}")
             i = self._skip_spaces(i)
             if self._at(i) != "=":
                 if tag == "blockquote" and name == "expandable":
@@ -268,17 +269,18 @@ class TelegramHtml:
             raise self._error(f"Unclosed end tag at byte offset {self._byte(begin)}")
         tag = self.open.pop()
         if end_name and end_name != tag.name:
-            raise self._error(f'Unmatched end tag at byte offset {self._byte(begin)}, expected "</{tag.name}>", '
-                              f'found "</{end_name}>"')
+            raise self._error(f"Unmatched end tag at byte offset {self._byte(begin)}, "
+                              f'expected "</{tag.name}>", found "</{end_name}>"')
         if self.utf16 > tag.offset:
             self._close_entity(tag)
         return i + 1
 
     def _close_entity(self, tag: _OpenTag) -> None:
         """Adds the entity for a closed tag; ``<pre><code class="language-x">`` becomes one pre."""
-        entity: JsonDict = {"type": self.TAGS[tag.name], "offset": tag.offset, "length": self.utf16 - tag.offset}
+        length = self.utf16 - tag.offset
+        entity: JsonDict = {"type": self.TAGS[tag.name], "offset": tag.offset, "length": length}
         last = self.entities[-1] if self.entities else None
-        same_span = last is not None and (last["offset"], last["length"]) == (entity["offset"], entity["length"])
+        same_span = last is not None and (last["offset"], last["length"]) == (tag.offset, length)
         if tag.name == "a":
             url = (tag.argument or "".join(self.out[tag.start:])).strip()
             if not url or any(char.isspace() for char in url):
@@ -563,8 +565,8 @@ class BotState:
         return message
 
     def _store_edit(self, old: JsonDict, **changes: Any) -> JsonDict:
-        new = {k: v for k, v in (old | changes).items() if v not in (None, [])}
-        if {k: v for k, v in new.items() if k != "edit_date"} == {k: v for k, v in old.items() if k != "edit_date"}:
+        new = {k: v for k, v in (old | changes).items() if v not in (None, []) and k != "edit_date"}
+        if new == {k: v for k, v in old.items() if k != "edit_date"}:
             raise bad_request(NOT_MODIFIED)
         new["edit_date"] = int(time.time())
         self.messages[old["chat"]["id"], old["message_id"]] = new
@@ -595,7 +597,8 @@ class BotState:
         deadline = time.monotonic() + float(params.get("timeout") or 0)
         while True:
             if self.allowed_updates is not None:
-                self.updates = [u for u in self.updates if set(u) - {"update_id"} <= set(self.allowed_updates)]
+                allowed = set(self.allowed_updates) | {"update_id"}
+                self.updates = [update for update in self.updates if set(update) <= allowed]
             remaining = deadline - time.monotonic()
             if self.updates or self.closing or remaining <= 0:
                 break
@@ -662,7 +665,8 @@ class BotState:
         message = self._editable(params)
         if "text" not in message:
             raise bad_request("there is no text in the message to edit")
-        return self._store_edit(message, text=text, entities=entities, reply_markup=self._inline_markup(params))
+        return self._store_edit(message, text=text, entities=entities,
+                                reply_markup=self._inline_markup(params))
 
     def api_edit_message_reply_markup(self, params: JsonDict) -> JsonDict | bool:
         check_reply_markup(params.get("reply_markup"), inline_only=True)
@@ -868,7 +872,8 @@ class BotApiServer:
             "429": ApiError(429, f"Too Many Requests: retry after {fault.retry_after}",
                             {"retry_after": fault.retry_after}).body(),
             "500": ApiError(500, "Internal Server Error").body(),
-            "502": "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>",
+            "502": "<html><head><title>502 Bad Gateway</title></head>"
+                   "<body><h1>502 Bad Gateway</h1></body></html>",
         }[fault.kind]
         return self._reply(Call(call.method, call.params, int(fault.kind), response, call.time))
 
@@ -879,7 +884,8 @@ class BotApiServer:
 
     # -- test controls: faults ----------------------------------------------------------------
 
-    def fail_next(self, method: str, kind: str, times: int = 1, retry_after: int = 1, delay: float = 2.0) -> None:
+    def fail_next(self, method: str, kind: str, times: int = 1, retry_after: int = 1,
+                  delay: float = 2.0) -> None:
         """Make the next ``times`` calls of ``method`` fail: "429", "500", "502", "slow" or "drop".
 
         A failed call is recorded but has no effect (nothing is sent); "slow" answers
@@ -952,15 +958,17 @@ class BotApiServer:
             current = self.state.message(chat_id, message["message_id"])
             if current is None or current["from"]["id"] != self.state.bot["id"]:
                 raise ValueError(f"no bot message {message['message_id']} in chat {chat_id}")
-            buttons = itertools.chain.from_iterable((current.get("reply_markup") or {}).get("inline_keyboard", []))
+            rows = (current.get("reply_markup") or {}).get("inline_keyboard", [])
+            buttons = itertools.chain.from_iterable(rows)
             available = [button.get("callback_data") for button in buttons]
             if callback_data not in available:
                 raise ValueError(f"message has no button with callback_data {callback_data!r}: {available}")
             query_id = str(next(self.state.query_ids))
             self.state.open_queries.add(query_id)
             sender = self.state.user(user_id or (chat_id if chat_id > 0 else DEFAULT_GROUP_USER))
-            self.state.queue("callback_query", {"id": query_id, "from": sender, "message": copy.deepcopy(current),
-                                                "chat_instance": str(abs(chat_id) * 7919), "data": callback_data})
+            self.state.queue("callback_query", {
+                "id": query_id, "from": sender, "message": copy.deepcopy(current),
+                "chat_instance": str(abs(chat_id) * 7919), "data": callback_data})
             return query_id
 
     def inline_query(self, user_id: int, query: str, *, offset: str = "") -> str:
@@ -968,8 +976,8 @@ class BotApiServer:
         with self.state.cond:
             query_id = str(next(self.state.query_ids))
             self.state.open_queries.add(query_id)
-            self.state.queue("inline_query", {"id": query_id, "from": self.state.user(user_id), "query": query,
-                                              "offset": offset, "chat_type": "sender"})
+            self.state.queue("inline_query", {"id": query_id, "from": self.state.user(user_id),
+                                              "query": query, "offset": offset, "chat_type": "sender"})
             return query_id
 
     # -- test controls: inspection ------------------------------------------------------------
@@ -998,8 +1006,8 @@ class BotApiServer:
             summary = "\n".join(f"  {c.method} -> {c.status} {c.response.get('description') or ''}"
                                 if isinstance(c.response, dict) else f"  {c.method} -> {c.status}"
                                 for c in self.calls)
-            raise AssertionError(f"waited {timeout}s for {count} call(s) matching {what!r}, saw {len(found)}; "
-                                 f"recorded calls:\n{summary or '  (none)'}")
+            raise AssertionError(f"waited {timeout}s for {count} call(s) matching {what!r}, "
+                                 f"saw {len(found)}; recorded calls:\n{summary or '  (none)'}")
         return found[:count]
 
     def sent_messages(self, chat_id: int | None = None) -> list[JsonDict]:
