@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
 JsonDict = dict[str, Any]
@@ -107,11 +107,12 @@ class TelegramHtml:
     error here, because it means the bot forgot ``html.escape`` and the next ``<`` will break.
     """
 
-    TAGS = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-            "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-            "span": "spoiler", "tg-spoiler": "spoiler", "a": "text_link", "code": "code", "pre": "pre",
-            "blockquote": "blockquote", "tg-emoji": "custom_emoji"}
-    NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+    TAGS: ClassVar[dict[str, str]] = {
+        "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
+        "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "span": "spoiler",
+        "tg-spoiler": "spoiler", "a": "text_link", "code": "code", "pre": "pre", "blockquote": "blockquote",
+        "tg-emoji": "custom_emoji"}
+    NAMED: ClassVar[dict[str, str]] = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
     UNNESTABLE = ("a", "blockquote")
 
     def __init__(self, text: str, *, strict_ampersand: bool = True) -> None:
@@ -320,7 +321,8 @@ def trim(text: str, entities: list[JsonDict]) -> tuple[str, list[JsonDict]]:
     return stripped, kept
 
 
-def render_text(text: Any, parse_mode: Any, entities: Any, *, strict_ampersand: bool) -> tuple[str, list]:
+def render_text(text: Any, parse_mode: Any, entities: Any, *,
+                strict_ampersand: bool) -> tuple[str, list[JsonDict]]:
     """What Telegram stores for text + parse_mode, after the empty and 4096-UTF-16 checks."""
     mode = str(parse_mode or "").lower()
     raw = "" if text is None else str(text)
@@ -398,11 +400,12 @@ def _multipart(content_type: str, body: bytes) -> JsonDict:
     head = f"Content-Type: {content_type}\r\n\r\n".encode()
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
     fields: JsonDict = {}
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        if not name:
+        if not isinstance(name, str):
             continue
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        payload = payload if isinstance(payload, bytes) else b""
         filename = part.get_filename()
         fields[name] = {"filename": filename, "size": len(payload)} if filename else payload.decode()
     return fields
@@ -470,12 +473,12 @@ class BotState:
         self.allowed_updates: list[str] | None = None
         self.chats: dict[int, JsonDict] = {}
         self.users: dict[int, JsonDict] = {}
-        self.messages: dict[tuple[int, int], JsonDict] = {}
+        self.messages: dict[tuple[Any, Any], JsonDict] = {}  # by (chat id, message id)
         self.message_ids: dict[int, itertools.count[int]] = {}
         self.update_ids = itertools.count(1)
         self.query_ids = itertools.count(4_000_000_000_001)
         self.open_queries: set[str] = set()  # callback and inline query ids not answered yet
-        self.commands: dict[tuple[str, str], list] = {}
+        self.commands: dict[tuple[str, str], list[JsonDict]] = {}
         self.menu_buttons: dict[Any, JsonDict] = {}
         self.webhook_url = ""
         self.methods = {name[4:].replace("_", ""): getattr(self, name) for name in dir(self)
@@ -520,7 +523,8 @@ class BotState:
 
     def new_message(self, chat: JsonDict, sender: JsonDict, **content: Any) -> JsonDict:
         ids = self.message_ids.setdefault(chat["id"], itertools.count(1))
-        message = {"message_id": next(ids), "from": sender, "chat": dict(chat), "date": int(time.time())}
+        message: JsonDict = {"message_id": next(ids), "from": sender, "chat": dict(chat),
+                             "date": int(time.time())}
         message |= {key: value for key, value in content.items() if value not in (None, [])}
         self.messages[chat["id"], message["message_id"]] = message
         return message
@@ -552,8 +556,8 @@ class BotState:
             raise bad_request("message to be replied not found")
         return {k: v for k, v in target.items() if k != "reply_to_message"} if target else None
 
-    def _render(self, text: Any, params: JsonDict, entities_key: str = "entities") -> tuple[str, list]:
-        return render_text(text, params.get("parse_mode"), params.get(entities_key),
+    def _render(self, text: Any, params: JsonDict) -> tuple[str, list[JsonDict]]:
+        return render_text(text, params.get("parse_mode"), params.get("entities"),
                            strict_ampersand=self.strict)
 
     def _editable(self, params: JsonDict) -> JsonDict:
@@ -639,7 +643,7 @@ class BotState:
         self.commands[self._commands_key(params)] = copy.deepcopy(commands)
         return True
 
-    def api_get_my_commands(self, params: JsonDict) -> list:
+    def api_get_my_commands(self, params: JsonDict) -> list[JsonDict]:
         return copy.deepcopy(self.commands.get(self._commands_key(params), []))
 
     def api_delete_my_commands(self, params: JsonDict) -> bool:
@@ -776,7 +780,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         self.server.api.log.append(self.server.api.redact(format % args))
 
 
@@ -799,7 +803,7 @@ class BotApiServer:
                                         name="botapi-stand-in", daemon=True)
         self._thread.start()
 
-    def __enter__(self) -> BotApiServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -838,11 +842,11 @@ class BotApiServer:
             params, malformed = decode_params(content_type, body, url.query), None
         except ApiError as error:
             params, malformed = {}, error
-        for error in (ApiError(404, "Not Found") if route is None or route.group(1) else None,
-                      ApiError(401, "Unauthorized") if route and route.group(2) != self.token else None,
-                      malformed):
-            if error is not None:
-                return self._reply(Call(method, params, error.code, error.body(), arrived))
+        for refusal in (ApiError(404, "Not Found") if route is None or route.group(1) else None,
+                        ApiError(401, "Unauthorized") if route and route.group(2) != self.token else None,
+                        malformed):
+            if refusal is not None:
+                return self._reply(Call(method, params, refusal.code, refusal.body(), arrived))
         fault = self._take_fault(method)
         if fault is not None and fault.kind != "slow":
             return self._faulted(fault, Call(method, params, 0, None, arrived))
@@ -852,7 +856,7 @@ class BotApiServer:
             call = Call(method, params, 200, {"ok": True, "result": self.state.call(method, params)}, arrived)
         except ApiError as error:
             call = Call(method, params, error.code, error.body(), arrived)
-        except Exception:  # a bug in the stand-in: answer like a broken server, keep the traceback
+        except Exception:  # noqa: BLE001 - a stand-in bug: answer like a broken server, log why
             self.log.append(self.redact(traceback.format_exc()))
             call = Call(method, params, 500, ApiError(500, "Internal Server Error").body(), arrived)
         return self._reply(call)
