@@ -114,9 +114,25 @@ class Answerer:
         head = sorted(head, key=lambda p: -(p.score + bonus[p.index]))
         return (head + passages[RERANK_DEPTH:])[:k]
 
-    def answer(self, question: str, k: int = 3, offset: int = 0, per_article: int = 1) -> Answer:
-        """The page of quotes at ``offset``; at most ``per_article`` quotes from one article."""
+    def key_terms(self, question: str, n: int = 3) -> list[str]:
+        """The question's rarest words that the corpus knows: what a follow-up carries over."""
+        try:
+            tokens = self.tokens(question)
+        except QuestionError:
+            return []
+        known = [t for t in dict.fromkeys(tokens) if t in self.library.index.vocabulary]
+        return sorted(known, key=self.library.index.idf, reverse=True)[:n]
+
+    def answer(self, question: str, k: int = 3, offset: int = 0, per_article: int = 1,
+               context: str = "") -> Answer:
+        """The page of quotes at ``offset``; at most ``per_article`` quotes from one article.
+
+        ``context`` is the question a follow-up replies to ("那 R1 呢？" after a question about
+        V3): its key terms join the new question's own.
+        """
         tokens = self.tokens(question)
+        if context:
+            tokens += [t for t in self.key_terms(context) if t not in tokens]
         weights = self._weights(tokens)
         passages = self._ranked(tokens, weights, CANDIDATES)
         kept: list[tuple[Passage, float]] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.answers import Answerer
-from bot.config import Settings, load_settings
+from bot.config import SETTINGS, Settings, load_settings
 from bot.errors import ArticlebotError, QuestionError
 from bot.evaluation import evaluate, per_question_lines, read_questions
 from bot.library import Library
@@ -159,6 +160,24 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the Telegram bot: long polling by default, or a webhook with --webhook URL."""
+    from bot.app import build_application, check_token, configure_logging, run
+    from bot.dialogue import Dialogue
+    from bot.state import State
+    from bot.summaries import Summarizer
+
+    token = check_token(settings.telegram_token)
+    configure_logging(token)
+    answerer = answerer_for(settings)
+    answerer.tokens("预热 warm-up")
+    dialogue = Dialogue(answerer, Summarizer(answerer.library), State(settings.state_path), settings.top_k)
+    application = build_application(settings, dialogue)
+    run(application, webhook=args.webhook, listen=args.listen, port=args.port,
+        secret=settings.telegram_webhook_secret or secrets.token_urlsafe(32))
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -193,9 +212,32 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--per-question", type=Path, metavar="OUT", help="write each question's top-20 hits (JSONL)")
     ev.set_defaults(run=cmd_eval)
 
+    telegram = commands.add_parser(
+        "telegram", help="run the Telegram bot", description=cmd_telegram.__doc__,
+        epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    telegram.add_argument("--webhook", metavar="URL", help="public HTTPS URL Telegram should post updates to")
+    telegram.add_argument("--listen", default="127.0.0.1", metavar="HOST", help="webhook listen address")
+    telegram.add_argument("--port", type=int, default=8443, metavar="N", help="webhook listen port")
+    telegram.set_defaults(run=cmd_telegram)
+
     for sub in commands.choices.values():
         _common(sub)
     return parser
+
+
+def settings_help() -> str:
+    """Every setting with its environment variable, for --help."""
+    lines = ["settings (environment variable, or the same name in a --config TOML file):"]
+    for setting in SETTINGS:
+        default = "" if setting.secret or setting.default is None else f" [default: {_show(setting.default)}]"
+        lines.append(f"  {setting.env:<32} {setting.help}{default}")
+    return "\n".join(lines)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, tuple):
+        return ":".join(map(str, value))
+    return str(value)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

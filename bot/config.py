@@ -68,8 +68,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Longer questions are refused with a message.", _positive_int),
     Setting("workers", "ARTICLEBOT_WORKERS", 0,
             "Processes that tokenize while indexing (0 = one per CPU core).", int),
+    Setting("state_path", "ARTICLEBOT_STATE", Path(".articlebot-state.sqlite"),
+            "SQLite file for bot state (buttons, follow-ups) that survives restarts.", Path),
+    Setting("rate_limit_per_minute", "ARTICLEBOT_RATE_LIMIT", 20,
+            "Questions one Telegram user may ask per minute.", _positive_int),
     Setting("telegram_token", "TELEGRAM_BOT_TOKEN", None,
             "Bot token from @BotFather (environment only, never logged).", str, secret=True),
+    Setting("telegram_webhook_secret", "TELEGRAM_WEBHOOK_SECRET", None,
+            "Secret Telegram must send with webhook updates (environment only; random if unset).",
+            str, secret=True),
     Setting("telegram_api_base_url", "TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot",
             "Bot API endpoint; point it at a self-hosted Bot API server if you run one."),
 )
@@ -91,7 +98,10 @@ class Settings:
     max_file_mb: float = 5.0
     max_question_chars: int = 1000
     workers: int = 0
+    state_path: Path = Path(".articlebot-state.sqlite")
+    rate_limit_per_minute: int = 20
     telegram_token: str | None = field(default=None, repr=False)
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
     telegram_api_base_url: str = "https://api.telegram.org/bot"
 
     @property

@@ -1,0 +1,297 @@
+"""python-telegram-bot callbacks: update → Dialogue → Reply → Bot API call. Thin by design."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest
+from telegram.ext import CallbackContext, ExtBot
+
+from bot.dialogue import Dialogue, InlineResult, Reply
+
+log = logging.getLogger(__name__)
+
+
+class RateLimiter:
+    """Per-user sliding window: at most ``per_minute`` requests in any 60 seconds."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[int, deque[float]] = defaultdict(deque)
+
+    def wait_needed(self, user_id: int, now: float | None = None) -> int:
+        """0 if the user may go ahead (and counts the request), else the seconds to wait."""
+        now = time.monotonic() if now is None else now
+        window = self._seen[user_id]
+        while window and now - window[0] >= 60:
+            window.popleft()
+        if len(window) >= self.per_minute:
+            return max(1, int(60 - (now - window[0])) + 1)
+        window.append(now)
+        return 0
+
+
+@dataclass
+class BotData:
+    """What every handler shares, typed (``context.bot_data`` via ContextTypes)."""
+
+    dialogue: Dialogue | None = None
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20))
+
+
+class Context(CallbackContext[ExtBot[None], dict, dict, BotData]):  # type: ignore[type-arg]
+    """CallbackContext with typed bot_data."""
+
+
+def _lang(update: Update) -> str | None:
+    user = update.effective_user
+    return user.language_code if user else None
+
+
+def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data, url=b.url) for b in row]
+                                 for row in reply.buttons])
+
+
+def _preview(reply: Reply) -> LinkPreviewOptions:
+    if reply.preview_url:
+        return LinkPreviewOptions(url=reply.preview_url, prefer_small_media=True)
+    return LinkPreviewOptions(is_disabled=True)
+
+
+async def send(message: Message, reply: Reply, context: Context, quote: bool = True) -> Message:
+    """Send a Reply (and its continuation messages) in answer to ``message``."""
+    sent = await message.reply_html(
+        reply.html, reply_markup=_markup(reply), link_preview_options=_preview(reply),
+        reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True) if quote else None)
+    for extra in reply.extra:
+        await context.bot.send_message(message.chat_id, extra, parse_mode=ParseMode.HTML,
+                                       link_preview_options=LinkPreviewOptions(is_disabled=True))
+    if reply.query_id is not None:
+        context.bot_data.dialogue.state.link_reply(sent.chat_id, sent.message_id, reply.query_id)  # type: ignore[union-attr]
+    return sent
+
+
+def _dialogue(context: Context) -> Dialogue:
+    dialogue = context.bot_data.dialogue
+    assert dialogue is not None, "build_application sets the dialogue"
+    return dialogue
+
+
+async def _allowed(update: Update, context: Context) -> bool:
+    """Apply the per-user rate limit, answering politely when it bites."""
+    user = update.effective_user
+    wait = context.bot_data.limiter.wait_needed(user.id) if user else 0
+    if wait and update.effective_message:
+        await send(update.effective_message, _dialogue(context).say("rate_limited", _lang(update), seconds=wait),
+                   context)
+    return not wait
+
+
+async def answer_question(update: Update, context: Context, question: str) -> None:
+    """Show "typing…", answer, and link the reply to its question for follow-ups."""
+    message = update.effective_message
+    if message is None or not await _allowed(update, context):
+        return
+    dialogue = _dialogue(context)
+    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    context_query = None
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user and replied.from_user.id == context.bot.id:
+        stored = dialogue.state.query_for_reply(replied.chat_id, replied.message_id)
+        context_query = stored.id if stored else None
+    reply = await asyncio.to_thread(dialogue.ask, question, _lang(update), context_query, message.chat_id)
+    await send(message, reply, context)
+
+
+# --- commands -------------------------------------------------------------------------
+
+def _args(context: Context) -> str:
+    return " ".join(context.args or [])
+
+
+async def start(update: Update, context: Context) -> None:
+    """/start, with deep links such as ?start=tag_iyiou."""
+    if update.effective_message:
+        await send(update.effective_message, _dialogue(context).start(_args(context), _lang(update)), context)
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """/help."""
+    if update.effective_message:
+        await send(update.effective_message, _dialogue(context).help(_lang(update)), context)
+
+
+async def ask(update: Update, context: Context) -> None:
+    """/ask QUESTION."""
+    if not update.effective_message:
+        return
+    question = _args(context)
+    if not question:
+        await send(update.effective_message, _dialogue(context).say("ask_usage", _lang(update)), context)
+        return
+    await answer_question(update, context, question)
+
+
+async def tags(update: Update, context: Context) -> None:
+    """/tags [page]."""
+    if update.effective_message:
+        page = int(context.args[0]) if context.args and context.args[0].isdigit() else 1
+        reply = _dialogue(context).tags(page, _lang(update))
+        await send(update.effective_message, Reply(reply.html, reply.buttons), context)
+
+
+async def tag(update: Update, context: Context) -> None:
+    """/tag NAME."""
+    if update.effective_message and await _allowed(update, context):
+        reply = await asyncio.to_thread(_dialogue(context).tag, _args(context), 1, _lang(update))
+        await send(update.effective_message, reply, context)
+
+
+async def latest(update: Update, context: Context) -> None:
+    """/latest [N]."""
+    if update.effective_message:
+        n = int(context.args[0]) if context.args and context.args[0].isdigit() else 5
+        reply = await asyncio.to_thread(_dialogue(context).latest, n, _lang(update))
+        await send(update.effective_message, reply, context)
+
+
+async def source(update: Update, context: Context) -> None:
+    """/source QUERY."""
+    if not update.effective_message or not await _allowed(update, context):
+        return
+    query = _args(context)
+    dialogue = _dialogue(context)
+    reply = dialogue.say("source_usage", _lang(update)) if not query else \
+        await asyncio.to_thread(dialogue.source, query, _lang(update))
+    await send(update.effective_message, reply, context)
+
+
+async def about(update: Update, context: Context) -> None:
+    """/about."""
+    if update.effective_message:
+        await send(update.effective_message, _dialogue(context).about(_lang(update)), context)
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    """Any command we do not know (in groups only when it is addressed to us)."""
+    message = update.effective_message
+    if message and (message.chat.type == ChatType.PRIVATE or _addressed_command(message, context)):
+        await send(message, _dialogue(context).say("unknown_command", _lang(update)), context)
+
+
+def _addressed_command(message: Message, context: Context) -> bool:
+    command = (message.text or "").split()[0] if message.text else ""
+    return "@" in command and command.split("@", 1)[1].lower() == (context.bot.username or "").lower()
+
+
+# --- plain messages -------------------------------------------------------------------
+
+async def private_text(update: Update, context: Context) -> None:
+    """In a private chat every text is a question."""
+    if update.effective_message and update.effective_message.text:
+        await answer_question(update, context, update.effective_message.text)
+
+
+async def group_text(update: Update, context: Context) -> None:
+    """In groups, answer only when addressed: a mention of the bot or a reply to its message."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    username = context.bot.username or ""
+    replied = message.reply_to_message
+    to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
+    mention = re.compile(rf"@{re.escape(username)}\b", re.IGNORECASE) if username else None
+    if not to_bot and not (mention and mention.search(message.text)):
+        return
+    question = mention.sub(" ", message.text).strip() if mention else message.text
+    await answer_question(update, context, question)
+
+
+async def not_text(update: Update, context: Context) -> None:
+    """Stickers, photos and the like in a private chat: say what the bot can read."""
+    message = update.effective_message
+    if message and message.chat.type == ChatType.PRIVATE:
+        if message.caption:
+            await answer_question(update, context, message.caption)
+            return
+        await send(message, _dialogue(context).say("not_text", _lang(update)), context)
+
+
+# --- buttons and inline ---------------------------------------------------------------
+
+async def button(update: Update, context: Context) -> None:
+    """A button press: page in place, or send the summary as a new message."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    reply = await asyncio.to_thread(_dialogue(context).callback, query.data or "", _lang(update))
+    message = query.message
+    if not isinstance(message, Message):
+        return
+    if reply.edit:
+        try:
+            await message.edit_text(reply.html, parse_mode=ParseMode.HTML, reply_markup=_markup(reply),
+                                    link_preview_options=_preview(reply))
+        except BadRequest as error:
+            if "not modified" not in str(error).lower():
+                raise
+        return
+    await send(message, reply, context, quote=False)
+
+
+async def inline_query(update: Update, context: Context) -> None:
+    """@bot question → up to ten ready-to-send quotes."""
+    query = update.inline_query
+    if query is None:
+        return
+    results = await asyncio.to_thread(_dialogue(context).inline, query.query, _lang(update))
+    await query.answer([_inline_article(r) for r in results], cache_time=30, is_personal=False)
+
+
+def _inline_article(result: InlineResult) -> InlineQueryResultArticle:
+    return InlineQueryResultArticle(
+        id=result.id, title=result.title, description=result.description, url=result.url,
+        input_message_content=InputTextMessageContent(result.html, parse_mode=ParseMode.HTML,
+                                                      link_preview_options=LinkPreviewOptions(is_disabled=True)))
+
+
+# --- errors ---------------------------------------------------------------------------
+
+async def on_error(update: object, context: Context) -> None:
+    """Log first (with the update's ids, never the token), then apologise to the user once."""
+    where = ""
+    if isinstance(update, Update):
+        chat = update.effective_chat
+        where = f" (update {update.update_id}, chat {chat.id if chat else '-'})"
+    log.error("error while handling an update%s", where, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message and context.bot_data.dialogue:
+        try:
+            await update.effective_message.reply_text(strings_apology(_lang(update)))
+        except Exception:  # noqa: BLE001 - the apology is best effort; the error is already logged
+            log.warning("could not send the apology%s", where)
+
+
+def strings_apology(lang: str | None) -> str:
+    from bot.replies import strings
+
+    return strings(lang)["apology"]
