@@ -59,30 +59,37 @@ def check_token(token: str | None) -> str:
     return token.strip()
 
 
-class RedactingFormatter(logging.Formatter):
-    """Formats as usual, then replaces the token wherever it appears (messages, tracebacks)."""
-
-    def __init__(self, token: str, fmt: str | None = None) -> None:
-        super().__init__(fmt or "%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self._token = token
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), self._token)
-
-
 def redact(text: str, token: str) -> str:
     return text.replace(token, "<token>") if token else text
 
 
+def protect_token(token: str) -> None:
+    """Make every log record of this process token-free, whatever logger or handler sees it.
+
+    Redacting at record creation (not in one handler's formatter) also covers handlers added
+    later, such as a test's log capture, and tracebacks whose messages quote a URL.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "redacts", None) == token:
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        message = record.getMessage()
+        if token in message:
+            record.msg, record.args = redact(message, token), ()
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), token)
+        return record
+
+    factory.redacts = token  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 def configure_logging(token: str, level: int = logging.INFO) -> None:
-    """Root logging through the redacting formatter; httpx's per-request lines kept out."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter(token))
-    root = logging.getLogger()
-    for existing in list(root.handlers):
-        root.removeHandler(existing)
-    root.addHandler(handler)
-    root.setLevel(level)
+    """Root logging for `articlebot telegram`; httpx's per-request lines (with the URL) kept out."""
+    protect_token(token)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
@@ -110,6 +117,7 @@ class RetryingRateLimiter(AIORateLimiter):
 def build_application(settings: Settings, dialogue: Dialogue, *, overall_rate: float = 30) -> Application:  # type: ignore[type-arg]
     """The Application with every handler, typed bot_data, retries and command menus."""
     token = check_token(settings.telegram_token)
+    protect_token(token)
     context_types = ContextTypes(context=Context, bot_data=BotData)
     application = (
         ApplicationBuilder()

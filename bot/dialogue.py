@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.answers import Answer, Answerer
 from bot.errors import QuestionError
 from bot.replies import answer_html, escape, pack, quote_html, shorten, strings, text_fragment_url
 from bot.state import State
-from bot.summaries import Summarizer
+
+if TYPE_CHECKING:
+    from bot.summaries import Summarizer
 
 CALLBACK_LIMIT = 64
 INLINE_RESULTS = 10

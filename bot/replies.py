@@ -128,7 +128,20 @@ def text_fragment_url(url: str, sentence: str) -> str:
 
     if len(sentence) <= 60:
         return f"{url}#:~:text={enc(sentence)}"
-    return f"{url}#:~:text={enc(sentence[:24].strip())},{enc(sentence[-24:].strip())}"
+    return f"{url}#:~:text={enc(_word_edge(sentence, 24, True))},{enc(_word_edge(sentence, 24, False))}"
+
+
+def _word_edge(sentence: str, size: int, start: bool) -> str:
+    """The first (or last) ~size characters, never cutting a Latin word: browsers match fragments
+    at word boundaries, so "lama 3" would not find "Llama 3"."""
+    piece = sentence[:size] if start else sentence[-size:]
+    rest = sentence[size:size + 1] if start else sentence[-size - 1:-size]
+    if rest.isascii() and rest.isalnum():
+        edge = piece[-1:] if start else piece[:1]
+        if edge.isascii() and edge.isalnum():
+            cut = re.split(r"(?<=[^0-9A-Za-z])" if start else r"(?=[^0-9A-Za-z])", piece)
+            piece = "".join(cut[:-1]) if start else "".join(cut[1:])
+    return piece.strip() or (sentence[:size] if start else sentence[-size:]).strip()
 
 
 def quote_header(quote: Quote, number: int, lang: str | None) -> str:

@@ -1,0 +1,295 @@
+"""The bot end to end: python-telegram-bot over real HTTP to the local Bot API stand-in.
+
+Nothing in articlebot is mocked; only Telegram's servers are replaced (by tests/botapi.py,
+which enforces the real API's rules and answers 400 where Telegram would).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botapi import BotApiServer
+
+from bot.answers import Answerer
+from bot.app import build_application
+from bot.config import Settings
+from bot.dialogue import Dialogue
+from bot.library import Library
+from bot.state import State
+from bot.summaries import Summarizer
+
+CORPUS = Path(__file__).parents[1] / "corpus"
+TOKEN = "123456:ABC-def_ghi-secret-token"
+USER = 4242
+
+
+class RunningBot:
+    """The Application polling the stand-in from a background thread, until ``stop``."""
+
+    def __init__(self, api: BotApiServer, settings: Settings, dialogue: Dialogue) -> None:
+        self.api = api
+        self.application = build_application(settings, dialogue, overall_rate=1000)
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        async with self.application:
+            if self.application.post_init:
+                await self.application.post_init(self.application)
+            await self.application.start()
+            assert self.application.updater is not None
+            await self.application.updater.start_polling(poll_interval=0.0, timeout=1)
+            self._ready.set()
+            while not self._stop.is_set():
+                await asyncio.sleep(0.05)
+            await self.application.updater.stop()
+            await self.application.stop()
+
+    def start(self) -> RunningBot:
+        self._thread.start()
+        assert self._ready.wait(30), "the bot did not start"
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    return Library.open(Settings(corpus=(CORPUS,), cache_dir=tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def bot(library: Library, tmp_path: Path) -> Iterator[tuple[BotApiServer, RunningBot]]:
+    with BotApiServer(token=TOKEN) as api:
+        settings = Settings(corpus=(CORPUS,), telegram_token=TOKEN, telegram_api_base_url=api.base_url,
+                            state_path=tmp_path / "state.sqlite", rate_limit_per_minute=1000)
+        dialogue = Dialogue(Answerer(library), Summarizer(library), State(settings.state_path))
+        running = RunningBot(api, settings, dialogue).start()
+        try:
+            yield api, running
+        finally:
+            running.stop()
+
+
+def replies_to(api: BotApiServer, chat_id: int, count: int = 1, timeout: float = 20) -> list[dict]:
+    calls = api.wait_for(lambda c: c.method == "sendMessage" and c.ok and c.params["chat_id"] == chat_id,
+                         count=count, timeout=timeout)
+    return [c.result for c in calls]
+
+
+def no_bad_requests(api: BotApiServer) -> None:
+    bad = [(c.method, c.response) for c in api.calls if c.status == 400]
+    assert not bad, bad
+
+
+def buttons(message: dict) -> list[dict]:
+    markup = message.get("reply_markup") or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+# --- private chats -------------------------------------------------------------------------
+
+def test_a_private_question_gets_quotes_with_sources_and_buttons(bot) -> None:
+    api, _ = bot
+    _, asked = api.send_text(USER, "DeepSeek V3 的训练成本是多少？")
+    [answer] = replies_to(api, USER)
+    assert "557.6万美元" in answer["text"]
+    assert any(e["type"] == "blockquote" for e in answer["entities"])
+    links = [e["url"] for e in answer["entities"] if e["type"] == "text_link"]
+    assert any(url.startswith("https://www.iyiou.com/news/202502101089862") for url in links)
+    labels = [b["text"] for b in buttons(answer)]
+    assert "Summary" in labels and "Source" in labels
+    [typing] = [c for c in api.calls_to("sendChatAction") if c.params["chat_id"] == USER]
+    assert typing.params["action"] == "typing"
+    reply_to = api.calls_to("sendMessage")[-1].params.get("reply_parameters", {})
+    assert reply_to.get("message_id") == asked["message_id"]
+    no_bad_requests(api)
+
+
+def test_more_pages_in_place_and_summary_sends_a_new_message(bot) -> None:
+    api, _ = bot
+    api.send_text(USER, "DeepSeek")
+    [answer] = replies_to(api, USER)
+    more = next(b for b in buttons(answer) if "More" in b["text"])
+    api.press(answer, more["callback_data"], user_id=USER)
+    [edit] = api.wait_for("editMessageText")
+    assert edit.params["message_id"] == answer["message_id"]
+    assert edit.result["text"] != answer["text"] and edit.result["text"].startswith("4.")
+    paged = api.current_message(USER, answer["message_id"])
+    summary = next(b for b in buttons(paged) if b["text"] == "Summary")
+    api.press(paged, summary["callback_data"], user_id=USER)
+    messages = replies_to(api, USER, count=2)
+    assert "Extractive summary" in messages[1]["text"] or "author" in messages[1]["text"]
+    assert len(api.calls_to("answerCallbackQuery")) == 2
+    no_bad_requests(api)
+
+
+def test_nothing_relevant_says_so_and_offers_tags(bot) -> None:
+    api, _ = bot
+    api.send_text(USER, "how to bake a chocolate cake")
+    [answer] = replies_to(api, USER)
+    assert "Nothing in the articles answers" in answer["text"]
+    assert buttons(answer) and all(b["text"].startswith("#") for b in buttons(answer))
+    tag_button = buttons(answer)[0]
+    api.press(answer, tag_button["callback_data"], user_id=USER)
+    digest = replies_to(api, USER, count=2)[1]
+    assert tag_button["text"].lstrip("#") in digest["text"]
+    no_bad_requests(api)
+
+
+def test_chinese_users_get_chinese_interface(bot) -> None:
+    api, _ = bot
+    api.send_text(USER, "/help", language_code="zh-hans")
+    [help_text] = replies_to(api, USER)
+    assert "直接输入问题" in help_text["text"]
+    api.send_text(USER, "英伟达股价", language_code="zh-hans")
+    answer = replies_to(api, USER, count=2)[1]
+    assert "摘要" in [b["text"] for b in buttons(answer)]
+
+
+def test_every_command_answers_once(bot) -> None:
+    api, _ = bot
+    commands = ["/start", "/help", "/about", "/tags", "/tag iyiou", "/latest 3", "/source DeepSeek",
+                "/ask 英伟达股价", "/ask", "/tag", "/nonsense", "/start tag_iyiou"]
+    for command in commands:
+        api.send_text(USER, command)
+    answers = replies_to(api, USER, count=len(commands))
+    texts = [a["text"] for a in answers]
+    assert len(answers) == len(commands)
+    assert any("iyiou" in t for t in texts)
+    assert any("don't know that command" in t for t in texts)
+    assert any("Usage: /ask" in t for t in texts)
+    commands_set = api.calls_to("setMyCommands")
+    assert {c.params.get("language_code") for c in commands_set} >= {None, "zh"}
+    no_bad_requests(api)
+
+
+def test_tags_page_and_tag_digest_buttons_work(bot) -> None:
+    api, _ = bot
+    api.send_text(USER, "/tags")
+    [listing] = replies_to(api, USER)
+    tag_buttons = [b for b in buttons(listing) if b.get("callback_data", "").startswith(("tn:", "t:"))]
+    assert tag_buttons
+    for b in buttons(listing):
+        assert len(b.get("callback_data", "").encode()) <= 64
+    api.press(listing, tag_buttons[0]["callback_data"], user_id=USER)
+    digest = replies_to(api, USER, count=2)[1]
+    assert "1." in digest["text"]
+    no_bad_requests(api)
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["<b>DeepSeek</b> & <script>", "x" * 10_000, "😀😀😀", "？？？", "   "])
+def test_hostile_or_empty_questions_get_a_clear_answer(bot, text: str) -> None:
+    api, _ = bot
+    api.send_text(USER, text)
+    if not text.strip():
+        return
+    [answer] = replies_to(api, USER)
+    assert answer["text"]
+    no_bad_requests(api)
+
+
+def test_stickers_and_photos_are_told_to_send_text(bot) -> None:
+    api, _ = bot
+    api.send_sticker(USER)
+    api.send_photo(USER)
+    answers = replies_to(api, USER, count=2)
+    assert all("only read text" in a["text"] for a in answers)
+
+
+# --- groups -----------------------------------------------------------------------------
+
+GROUP = -100123
+
+
+def test_groups_answer_only_when_addressed(bot) -> None:
+    api, _ = bot
+    api.send_text(GROUP, "DeepSeek V3 的训练成本是多少？", chat_type="supergroup", user_id=USER)
+    api.send_text(GROUP, "@articlebot_test_bot DeepSeek V3 的训练成本是多少？", chat_type="supergroup",
+                  user_id=USER)
+    [answer] = replies_to(api, GROUP)
+    assert "557.6万美元" in answer["text"]
+    api.send_text(GROUP, "/ask 英伟达股价", chat_type="supergroup", user_id=USER)
+    api.send_text(GROUP, "那 R1 呢？", chat_type="supergroup", user_id=USER, reply_to=answer)
+    answers = replies_to(api, GROUP, count=3)
+    assert "R1" in answers[2]["text"]
+    api.send_text(GROUP, "/nonsense", chat_type="supergroup", user_id=USER)
+    with pytest.raises(AssertionError):
+        replies_to(api, GROUP, count=4, timeout=2)
+    no_bad_requests(api)
+
+
+# --- inline -----------------------------------------------------------------------------
+
+def test_inline_queries_get_up_to_ten_ready_to_send_quotes(bot) -> None:
+    api, _ = bot
+    api.inline_query(USER, "DeepSeek")
+    api.inline_query(USER, "")
+    calls = api.wait_for("answerInlineQuery", count=2)
+    for call in calls:
+        results = call.params["results"]
+        assert 1 <= len(results) <= 10
+        assert len({r["id"] for r in results}) == len(results)
+        assert all(r["input_message_content"]["parse_mode"] == "HTML" for r in results)
+    no_bad_requests(api)
+
+
+# --- faults -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fault", ["429", "500", "502", "drop"])
+def test_api_faults_are_retried_and_answer_exactly_once(bot, fault: str) -> None:
+    api, _ = bot
+    api.fail_next("sendMessage", fault, times=1, retry_after=1)
+    api.send_text(USER, "英伟达股价")
+    [answer] = replies_to(api, USER)
+    assert "英伟达" in answer["text"] or "英偉達" in answer["text"]
+    delivered = [c for c in api.calls_to("sendMessage") if c.ok]
+    assert len(delivered) == 1
+
+
+def test_a_failing_update_gets_an_apology_and_the_bot_keeps_serving(bot) -> None:
+    api, running = bot
+    dialogue = running.application.bot_data.dialogue
+    dialogue.state.close()
+    api.send_text(USER, "英伟达股价")
+    [apology] = replies_to(api, USER)
+    assert "Sorry" in apology["text"]
+    dialogue.state = State(":memory:")
+    api.send_text(USER, "英伟达股价")
+    answers = replies_to(api, USER, count=2)
+    assert "英伟达" in answers[1]["text"]
+
+
+def test_rate_limit_answers_politely(library: Library, tmp_path: Path) -> None:
+    with BotApiServer(token=TOKEN) as api:
+        settings = Settings(telegram_token=TOKEN, telegram_api_base_url=api.base_url,
+                            state_path=tmp_path / "s.sqlite", rate_limit_per_minute=2)
+        running = RunningBot(api, settings, Dialogue(Answerer(library), Summarizer(library),
+                                                     State(settings.state_path))).start()
+        try:
+            for _ in range(3):
+                api.send_text(USER, "DeepSeek")
+            answers = replies_to(api, USER, count=3)
+            assert sum("faster than I can answer" in a["text"] for a in answers) == 1
+        finally:
+            running.stop()
+
+
+def test_the_token_never_appears_in_logs(bot, caplog: pytest.LogCaptureFixture) -> None:
+    api, _ = bot
+    caplog.set_level(logging.DEBUG)
+    api.fail_next("sendMessage", "500")
+    api.send_text(USER, "DeepSeek")
+    replies_to(api, USER)
+    assert TOKEN not in caplog.text
+    assert TOKEN.split(":")[1] not in caplog.text
