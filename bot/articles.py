@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,9 @@ DATE_KEYS = ("date", "发布日期", "published", "publishdate", "pubdate", "cre
 SUMMARY_KEYS = ("summary", "description", "abstract", "摘要", "tldr")
 ABSTRACT_HEADINGS = ("摘要", "summary", "tl;dr", "tldr", "abstract", "内容提要", "提要")
 RELATED_HEADINGS = ("关联主题", "相关主题", "related", "related topics", "see also")
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's loader when PyYAML was built with it (10× faster), else the pure-Python one."""
 
 MIN_PARAGRAPH_WEIGHT = 36
 """Paragraphs lighter than this (CJK characters count 1, Latin words 2) are merged with a neighbour."""
@@ -59,6 +62,7 @@ _LIST_MARK = re.compile(r"^\s*(?:[*+-]|\d{1,3}[.)])\s+")
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
 _WIKI_BODY = re.compile(r"^[-*\s]*\[\[")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;…])[”’」』）)]*\n?|(?<=[.!?])[\"')\]]*(?=\s+[A-Z0-9\"“])|\n")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
 
@@ -181,7 +185,7 @@ def split_front_matter(path: Path, text: str) -> tuple[Mapping[str, Any], str]:
         raise CorpusError(path, "front matter starts with '---' but never ends; add a closing '---' line",
                           1) from None
     try:
-        metadata = handler.load(head)
+        metadata = handler.load(head, Loader=_YAML_LOADER)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or "invalid YAML"
@@ -292,7 +296,12 @@ def _author_summary(metadata: Mapping[str, Any]) -> str | None:
 # --- body -----------------------------------------------------------------------------
 
 def _is_heading(heading: str, names: tuple[str, ...]) -> bool:
-    return clean_inline(heading).strip(" :：").casefold() in names
+    return _heading_key(heading) in names
+
+
+@lru_cache(maxsize=4096)
+def _heading_key(heading: str) -> str:
+    return clean_inline(heading).strip(" :：").casefold()
 
 
 def _first_heading(sections: list[tuple[str, str]]) -> str:
@@ -355,7 +364,7 @@ def clean_inline(text: str) -> str:
         text = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3) or "", text)
     text = _ESCAPE.sub(r"\1", text)
     text = html.unescape(text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cs") or ch in "\n\t")
+    text = _CONTROL.sub("", text)
     return re.sub(r"[ \t\u3000]+", " ", text).strip()
 
 
@@ -442,16 +451,17 @@ def build_paragraphs(sections: Iterable[tuple[str, str]]) -> list[Paragraph]:
 
 def _merge_short(pieces: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Join fragments too light to answer anything with the following (else previous) piece."""
-    merged: list[tuple[str, str]] = []
+    merged: list[tuple[str, str, int]] = []
     for heading, text in pieces:
+        weight = text_weight(text)
         if merged:
-            prev_heading, prev_text = merged[-1]
-            prev_light = text_weight(prev_text) < MIN_PARAGRAPH_WEIGHT
-            light = text_weight(text) < MIN_PARAGRAPH_WEIGHT
+            prev_heading, prev_text, prev_weight = merged[-1]
+            prev_light = prev_weight < MIN_PARAGRAPH_WEIGHT
+            light = weight < MIN_PARAGRAPH_WEIGHT
             fits = len(prev_text) + len(text) + 1 <= MAX_PARAGRAPH_CHARS
             same_section = prev_heading == heading or prev_light
             if fits and (prev_light or light) and same_section:
-                merged[-1] = (prev_heading if prev_heading == heading else heading, f"{prev_text}\n{text}")
+                merged[-1] = (heading, f"{prev_text}\n{text}", prev_weight + weight)
                 continue
-        merged.append((heading, text))
-    return merged
+        merged.append((heading, text, weight))
+    return [(heading, text) for heading, text, _ in merged]

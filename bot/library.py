@@ -55,7 +55,8 @@ class FileResult:
 def paragraph_tokens(tokenizer: Tokenizer, article: Article) -> list[list[str]]:
     """A paragraph is indexed with its heading and its article's title: questions name the topic."""
     title = tokenizer(article.title)
-    return [tokenizer(p.text) + tokenizer(p.heading) + title for p in article.paragraphs]
+    headings = {h: tokenizer(h) for h in {p.heading for p in article.paragraphs}}
+    return [tokenizer(p.text) + headings[p.heading] + title for p in article.paragraphs]
 
 
 _worker_tokenizer: Tokenizer | None = None
