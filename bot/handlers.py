@@ -24,6 +24,7 @@ from telegram.error import BadRequest
 from telegram.ext import CallbackContext, ExtBot
 
 from bot.dialogue import Dialogue, InlineResult, Reply
+from bot.replies import strings
 
 log = logging.getLogger(__name__)
 
@@ -286,12 +287,6 @@ async def on_error(update: object, context: Context) -> None:
     log.error("error while handling an update%s", where, exc_info=context.error)
     if isinstance(update, Update) and update.effective_message and context.bot_data.dialogue:
         try:
-            await update.effective_message.reply_text(strings_apology(_lang(update)))
+            await update.effective_message.reply_text(strings(_lang(update))["apology"])
         except Exception:  # noqa: BLE001 - the apology is best effort; the error is already logged
             log.warning("could not send the apology%s", where)
-
-
-def strings_apology(lang: str | None) -> str:
-    from bot.replies import strings
-
-    return strings(lang)["apology"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,7 @@ class ImpactIndex:
         self.impacts = impacts
         self.idfs = idfs
         self.n_docs = n_docs
+        self._local = threading.local()
 
     @classmethod
     def build(cls, documents: Sequence[Sequence[str]], params: BM25Params = BM25Params()) -> ImpactIndex:
@@ -135,17 +137,50 @@ class ImpactIndex:
         return scores
 
     def search(self, tokens: Sequence[str], k: int) -> list[Hit]:
-        """The k best paragraphs with a positive score, best first; ties go to the earlier paragraph."""
+        """The k best paragraphs with a positive score, best first; ties go to the earlier paragraph.
+
+        Only the query terms' postings are touched: scores accumulate in a reusable per-thread
+        buffer, the top k are chosen among the touched paragraphs, and the buffer is cleared
+        again at those positions only, so the cost follows the postings, not the corpus size.
+        """
         if k <= 0 or not self.n_docs:
             return []
-        scores = self.scores(tokens)
-        touched = np.flatnonzero(scores > 0)
-        if not len(touched):
+        lists = [self.postings(token) for token in tokens]
+        lists = [(docs, impacts) for docs, impacts in lists if len(docs)]
+        if not lists:
             return []
-        if len(touched) > k:
-            touched = touched[np.argpartition(-scores[touched], k - 1)[:k]]
-        order = np.lexsort((touched, -scores[touched]))
-        return [Hit(int(touched[i]), float(scores[touched[i]])) for i in order]
+        scores = self._buffer()
+        try:
+            for docs, impacts in lists:
+                scores[docs] += impacts
+            touched = lists[0][0] if len(lists) == 1 else np.concatenate([docs for docs, _ in lists])
+            values = scores[touched]
+        finally:
+            for docs, _ in lists:
+                scores[docs] = 0
+        # A paragraph appears once per query term it matches, so k × terms picks cover k distinct ones.
+        wanted = min(len(touched), k * len(lists))
+        if wanted < len(touched):
+            pick = np.argpartition(-values, wanted - 1)[:wanted]
+            touched, values = touched[pick], values[pick]
+        hits: list[Hit] = []
+        seen: set[int] = set()
+        for i in np.lexsort((touched, -values)):
+            doc = int(touched[i])
+            if doc not in seen and values[i] > 0:
+                seen.add(doc)
+                hits.append(Hit(doc, float(values[i])))
+                if len(hits) == k:
+                    break
+        return hits
+
+    def _buffer(self) -> npt.NDArray[np.float32]:
+        """A zeroed score array for this thread (handlers search from several threads at once)."""
+        buffer: npt.NDArray[np.float32] | None = getattr(self._local, "scores", None)
+        if buffer is None or len(buffer) != self.n_docs:
+            buffer = np.zeros(self.n_docs, dtype=np.float32)
+            self._local.scores = buffer
+        return buffer
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
