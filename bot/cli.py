@@ -163,11 +163,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     """Run the Telegram bot: long polling by default, or a webhook with --webhook URL."""
     from bot.app import build_application, check_token, configure_logging, run
+
+    token = check_token(settings.telegram_token)
     from bot.dialogue import Dialogue
     from bot.state import State
     from bot.summaries import Summarizer
 
-    token = check_token(settings.telegram_token)
     configure_logging(token)
     answerer = answerer_for(settings)
     answerer.tokens("预热 warm-up")
