@@ -53,8 +53,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache_dir", "ARTICLEBOT_CACHE_DIR", Path(".articlebot-cache"),
             "Where the index cache lives; delete it to force a full rebuild.", Path),
     Setting("top_k", "ARTICLEBOT_TOP_K", 3, "Quotes per answer.", _positive_int),
-    Setting("k1", "ARTICLEBOT_BM25_K1", 1.2, "BM25 term-frequency saturation.", _non_negative_float),
-    Setting("b", "ARTICLEBOT_BM25_B", 0.75, "BM25 length normalisation (0 = none, 1 = full).",
+    Setting("k1", "ARTICLEBOT_BM25_K1", 0.9, "BM25 term-frequency saturation.", _non_negative_float),
+    Setting("b", "ARTICLEBOT_BM25_B", 0.4, "BM25 length normalisation (0 = none, 1 = full).",
             _non_negative_float),
     Setting("epsilon", "ARTICLEBOT_BM25_EPSILON", 0.25,
             "BM25Okapi idf floor for very common terms, as a share of the average idf.",
@@ -91,8 +91,8 @@ class Settings:
     corpus: tuple[Path, ...] = (Path("corpus"),)
     cache_dir: Path = Path(".articlebot-cache")
     top_k: int = 3
-    k1: float = 1.2
-    b: float = 0.75
+    k1: float = 0.9
+    b: float = 0.4
     epsilon: float = 0.25
     min_relevance: float = 0.3
     max_file_mb: float = 5.0
