@@ -25,15 +25,18 @@ from typing import Any
 
 from bot.articles import ABSTRACT_HEADINGS, Article, clean_block, clean_inline, load_article, read_text
 from bot.config import Settings
+from bot.errors import CorpusError
 from bot.library import Library
-from bot.summaries import Summarizer, fill_budget, sentence_candidates, summary_length
+from bot.summaries import Summarizer, SummaryStyle, display_text, fill_budget, sentence_candidates
 
 SYSTEMS = ("articlebot", "lead", "textrank", "lexrank")
-"""Every system ``evaluate_summaries`` knows; textrank and lexrank need ``pip install sumy``."""
+"""The systems ``evaluate_summaries`` scores by default; textrank and lexrank need ``pip install sumy``."""
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[a-z0-9]+")
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_NUMBERED = re.compile(r"^(\d{1,3})([.)])")
+"""A sub-heading "### 1) 一句话总结" must read like its bold twin "**1) 一句话总结**", not as a list item."""
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,20 @@ class Rouge:
     f1: float
 
 
-def rouge_units(text: str) -> list[str]:
-    """The units ROUGE counts: characters when the text is mostly Chinese, else lower-cased words."""
+def rouge_units(text: str, chinese: bool | None = None) -> list[str]:
+    """The units ROUGE counts: characters (letters, digits, CJK) for Chinese, lower-case words
+    otherwise. ``chinese=None`` decides from the text: Chinese when it has at least as many
+    CJK characters as Latin words."""
     folded = unicodedata.normalize("NFKC", text).lower()
-    if len(_CJK.findall(folded)) >= len(_WORD.findall(folded)):
-        return [ch for ch in folded if not ch.isspace() and unicodedata.category(ch)[0] not in "PSZC"]
+    if chinese is None:
+        chinese = is_mostly_chinese(folded)
+    if chinese:
+        return [ch for ch in folded if ch.isalnum()]
     return _WORD.findall(folded)
+
+
+def is_mostly_chinese(text: str) -> bool:
+    return len(_CJK.findall(text)) >= len(_WORD.findall(text.lower()))
 
 
 def _scores(overlap: int, candidate: int, reference: int) -> Rouge:
@@ -60,9 +71,16 @@ def _scores(overlap: int, candidate: int, reference: int) -> Rouge:
     return Rouge(precision, recall, f1)
 
 
+def _units(candidate: str, reference: str) -> tuple[list[str], list[str]]:
+    """Both sides in the reference's units, so an English quote in a Chinese summary still counts."""
+    chinese = is_mostly_chinese(reference)
+    return rouge_units(candidate, chinese), rouge_units(reference, chinese)
+
+
 def rouge_n(candidate: str, reference: str, n: int) -> Rouge:
     """ROUGE-N: n-grams shared, each counted at most as often as the other side has it."""
-    cand, ref = _ngrams(rouge_units(candidate), n), _ngrams(rouge_units(reference), n)
+    units = _units(candidate, reference)
+    cand, ref = _ngrams(units[0], n), _ngrams(units[1], n)
     overlap = sum((cand & ref).values())
     return _scores(overlap, sum(cand.values()), sum(ref.values()))
 
@@ -73,7 +91,7 @@ def _ngrams(units: Sequence[str], n: int) -> Counter[tuple[str, ...]]:
 
 def rouge_l(candidate: str, reference: str) -> Rouge:
     """ROUGE-L: the longest common subsequence, over the candidate's and the reference's lengths."""
-    cand, ref = rouge_units(candidate), rouge_units(reference)
+    cand, ref = _units(candidate, reference)
     return _scores(lcs_length(cand, ref), len(cand), len(ref))
 
 
@@ -113,7 +131,7 @@ class Sample:
 
 
 def split_abstract(body: str) -> tuple[str, str]:
-    """(the text without its summary section, the section's Markdown); ``("", body)``-free when absent.
+    """(the text without its summary section, the section's Markdown); ``(text, "")`` without one.
 
     The section runs from a heading named 摘要 / Summary / TL;DR to the next heading of the
     same or a higher level, so sub-headings such as ``### 1) 一句话总结`` stay inside it.
@@ -137,33 +155,42 @@ def split_abstract(body: str) -> tuple[str, str]:
 
 def reference_text(abstract_markdown: str) -> str:
     """The summary section as plain text, sub-headings included, one line per Markdown line."""
-    lines = [_ATX.sub(r"\2", line) for line in abstract_markdown.split("\n")]
+    lines = [_ATX.sub(lambda m: _NUMBERED.sub(r"\1\\\2", m.group(2)), line)
+             for line in abstract_markdown.split("\n")]
     blocks = "\n".join(lines).split("\n\n")
     return "\n".join(text for text in (clean_block(b) for b in blocks) if text)
 
 
-def load_samples(folder: Path, half: str | None = None) -> list[Sample]:
-    """Articles of ``folder`` that have a summary section, parsed without it.
+def load_samples(folder: Path) -> list[Sample]:
+    """Articles of ``folder`` that have a summary section, each parsed without it.
 
-    ``half`` ("a" or "b") keeps a fixed half of the files (by a hash of the file name), so
-    that knobs tuned on one half can be checked on the other.
+    Files whose body is empty once the section is gone (a post that is only images) are
+    left out, as are files without a summary section.
     """
     samples: list[Sample] = []
     for path in sorted(folder.rglob("*.md")):
-        if path.name.lower() == "readme.md" or (half and file_half(path) != half):
+        if path.name.lower() == "readme.md":
             continue
-        text = read_text(path, 5 * 1024 * 1024)
-        body, abstract = split_abstract(text)
+        body, abstract = split_abstract(read_text(path, 5 * 1024 * 1024))
         reference = reference_text(abstract)
         if not reference:
             continue
-        samples.append(Sample(load_article(path, body), reference))
+        try:
+            samples.append(Sample(load_article(path, body), reference))
+        except CorpusError:
+            continue
     return samples
 
 
-def file_half(path: Path) -> str:
+def file_half(path: str | Path) -> str:
     """"a" or "b", fixed by the file name, so the split never changes between runs."""
-    return "ab"[hashlib.sha1(path.name.encode("utf-8")).digest()[0] % 2]
+    return "ab"[hashlib.sha1(Path(path).name.encode("utf-8")).digest()[0] % 2]
+
+
+def sample_style(samples: Iterable[Sample], normalize: Callable[[str], str]) -> SummaryStyle:
+    """A summary style learned from samples' own (reference, body) pairs."""
+    return SummaryStyle.learn(((s.reference, "\n".join(p.text for p in s.article.paragraphs), s.article.lang)
+                               for s in samples), normalize)
 
 
 def lead_summary(sentences: Sequence[str], lang: str, budget: int) -> list[str]:
@@ -171,13 +198,16 @@ def lead_summary(sentences: Sequence[str], lang: str, budget: int) -> list[str]:
     return fill_budget(range(len(sentences)), sentences, lang, budget)
 
 
-def sumy_summaries(kind: str) -> Callable[[Sequence[str], Callable[[str], list[str]], str, int], list[str]] | None:
-    """A TextRank or LexRank summarizer from ``sumy`` fed with our sentences and tokens; ``None``
-    when sumy is not installed (it is a benchmark-only dependency: ``pip install sumy``).
+Ranker = Callable[[Sequence[str], Callable[[str], list[str]]], list[int]]
 
-    sumy's own sentence splitter drops Chinese text that does not end in 。！？, so the
-    document is built from our sentences; its sentences are then taken best-rated first while
-    they fit the budget, exactly as the lead baseline fills it.
+
+def sumy_ranker(kind: str) -> Ranker | None:
+    """TextRank or LexRank from ``sumy``, as a function from sentences (and a tokenizer) to their
+    indexes best-rated first; ``None`` when sumy is not installed (a benchmark-only
+    dependency: ``pip install sumy``).
+
+    sumy's own splitter drops Chinese text that does not end in 。！？, so its document is
+    built from our sentences, and its words are our tokenizer's (jieba words and pairs).
     """
     try:
         from sumy.models.dom import ObjectDocumentModel
@@ -193,13 +223,11 @@ def sumy_summaries(kind: str) -> Callable[[Sequence[str], Callable[[str], list[s
         def __init__(self, tokenize: Callable[[str], list[str]]) -> None:
             self.to_words = tokenize
 
-    def summarize(sentences: Sequence[str], tokenize: Callable[[str], list[str]], lang: str,
-                  budget: int) -> list[str]:
-        words = Words(tokenize)
-        unique = list(dict.fromkeys(sentences))
-        if not unique:
+    def rank(sentences: Sequence[str], tokenize: Callable[[str], list[str]]) -> list[int]:
+        if not sentences:
             return []
-        document = ObjectDocumentModel([SumyParagraph([SumySentence(s, words) for s in unique])])
+        words = Words(tokenize)
+        document = ObjectDocumentModel([SumyParagraph([SumySentence(s, words) for s in sentences])])
         ranked: list[int] = []
 
         def by_rating(infos: list[Any]) -> list[Any]:
@@ -207,9 +235,9 @@ def sumy_summaries(kind: str) -> Callable[[Sequence[str], Callable[[str], list[s
             return []
 
         summarizer(document, by_rating)
-        return fill_budget(ranked, unique, lang, budget)
+        return ranked
 
-    return summarize
+    return rank
 
 
 def evaluate_summaries(folder: Path, budget: int = 150, systems: Iterable[str] = SYSTEMS,
@@ -217,30 +245,51 @@ def evaluate_summaries(folder: Path, budget: int = 150, systems: Iterable[str] =
                        cache_dir: Path | None = None) -> dict[str, Any]:
     """Mean ROUGE-1/2/L F1 of each system against the articles' own summary sections.
 
-    Every system summarizes the article body with the summary section removed, within
-    ``budget`` (characters for Chinese, words for English). ``library`` supplies corpus
-    statistics (idf); by default it is opened over ``folder`` with its cache in
-    ``cache_dir``. Systems that need a missing package are left out, with a note.
+    Every system summarizes the body with the summary section removed, within ``budget``
+    (characters for Chinese, words for English), from the same sentences. articlebot's
+    summary style is learned from the *other* half's (summary, body) pairs (two-fold
+    cross-fitting), so no article is summarized with help from its own summary;
+    "articlebot-nostyle" uses none. ``half`` scores only half "a" or "b" of the files.
+    ``library`` (default: opened over ``folder``, cached in ``cache_dir``) provides the
+    tokenizer. Systems that need a missing package are left out, with a note.
     """
     systems = tuple(systems)
+    unknown = sorted(set(systems) - set(ALL_SYSTEMS))
+    if unknown:
+        raise ValueError(f"unknown summary system(s) {', '.join(unknown)}; known: {', '.join(ALL_SYSTEMS)}")
     library = library or Library.open(Settings(corpus=(folder,), cache_dir=cache_dir or Path(".articlebot-cache")))
-    summarizer = Summarizer(library, budget_zh=budget, budget_en_words=budget)
-    runners: dict[str, Callable[[Article], str]] = {}
-    notes: list[str] = []
-    for name in systems:
-        runner = _runner(name, summarizer, budget)
-        if runner is None:
-            notes.append(f"{name}: left out (pip install sumy)")
-        else:
-            runners[name] = runner
-    samples = load_samples(folder, half)
-    totals = {name: Counter[str]() for name in runners}
-    for sample in samples:
-        for name, run in runners.items():
-            totals[name].update(rouge(run(sample.article), sample.reference))
-    count = max(len(samples), 1)
+    samples = load_samples(folder)
+    halves = {"a": [s for s in samples if file_half(s.article.path) == "a"],
+              "b": [s for s in samples if file_half(s.article.path) == "b"]}
+    normalize = library.tokenizer.normalize
+    summarizers = {h: Summarizer(library, budget, budget, style=sample_style(halves["b" if h == "a" else "a"], normalize))
+                   for h in "ab"}
+    plain = Summarizer(library, budget, budget, style=None)
+    rankers = {name: sumy_ranker(name) for name in systems if name in ("textrank", "lexrank")}
+    notes = [f"{name}: left out (pip install sumy)" for name, ranker in rankers.items() if ranker is None]
+    scored = [name for name in systems if rankers.get(name, True) is not None]
+    totals = {name: Counter[str]() for name in scored}
+    chosen = samples if half is None else halves[half]
+    for sample in chosen:
+        article = sample.article
+        sentences = [c.text for c in sentence_candidates(article)]
+        for name in scored:
+            if name == "articlebot":
+                text = summarizers[file_half(article.path)].summarize(article, from_body_only=True).text
+            elif name == "articlebot-nostyle":
+                text = plain.summarize(article, from_body_only=True).text
+            elif name == "lead":
+                text = display_text(lead_summary(sentences, article.lang, budget), article.lang)
+            else:
+                ranker = rankers[name]
+                assert ranker is not None
+                unique = list(dict.fromkeys(sentences))
+                order = ranker(unique, library.tokenizer)
+                text = display_text(fill_budget(order, unique, article.lang, budget), article.lang)
+            totals[name].update(rouge(text, sample.reference))
+    count = max(len(chosen), 1)
     result: dict[str, Any] = {
-        "articles": len(samples), "budget": budget, "half": half or "all",
+        "articles": len(chosen), "budget": budget, "half": half or "all",
         "systems": {name: {key: round(total[key] / count, 4) for key in ("rouge1", "rouge2", "rougeL")}
                     for name, total in totals.items()}}
     if notes:
@@ -248,31 +297,4 @@ def evaluate_summaries(folder: Path, budget: int = 150, systems: Iterable[str] =
     return result
 
 
-def _runner(name: str, summarizer: Summarizer, budget: int) -> Callable[[Article], str] | None:
-    if name == "articlebot":
-        return lambda article: summarizer.summarize(article, from_body_only=True).text
-    if name == "lead":
-        def lead(article: Article) -> str:
-            sentences = [c.text for c in sentence_candidates(article, body_only=True)]
-            return _joined(lead_summary(sentences, article.lang, budget), article.lang)
-        return lead
-    if name in ("textrank", "lexrank"):
-        ranker = sumy_summaries(name)
-        if ranker is None:
-            return None
-        tokenize = summarizer.library.tokenizer
-
-        def ranked(article: Article) -> str:
-            sentences = [c.text for c in sentence_candidates(article, body_only=True)]
-            return _joined(ranker(sentences, tokenize, article.lang, budget), article.lang)
-        return ranked
-    raise ValueError(f"unknown summary system {name!r}; known: {', '.join(SYSTEMS)}")
-
-
-def _joined(sentences: Sequence[str], lang: str) -> str:
-    return ("" if lang.startswith("zh") else " ").join(sentences)
-
-
-def summary_length_of(text: str, lang: str) -> int:
-    """Length as the budget counts it (re-exported for scripts that check a summary's size)."""
-    return summary_length(text, lang)
+ALL_SYSTEMS = SYSTEMS + ("articlebot-nostyle",)

@@ -1,0 +1,333 @@
+"""library.py: the corpus, parsed and indexed once, reloaded from the on-disk cache when unchanged."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import LONG_PARAGRAPHS, write_files
+
+from bot.config import Settings
+from bot.index import Hit
+from bot.library import Library
+from bot.tokens import Tokenizer
+
+
+class CountingTokenizer(Tokenizer):
+    """A real tokenizer (the session's, so jieba loads once) that counts how often it is asked to tokenize."""
+
+    def __init__(self, inner: Tokenizer) -> None:
+        super().__init__(inner.bigrams)
+        self.inner = inner
+        self.calls = 0
+
+    def __call__(self, text: str) -> list[str]:
+        self.calls += 1
+        return self.inner(text)
+
+    def iter_tokens(self, text: str) -> Iterator[str]:
+        self.calls += 1
+        return self.inner.iter_tokens(text)
+
+    def normalize(self, text: str) -> str:
+        return self.inner.normalize(text)
+
+
+@pytest.fixture
+def counting(tokenizer: Tokenizer) -> CountingTokenizer:
+    return CountingTokenizer(tokenizer)
+
+
+def cache_folder(settings: Settings) -> Path:
+    folders = [p for p in settings.cache_dir.iterdir() if p.is_dir()]
+    assert len(folders) == 1
+    return folders[0]
+
+
+def titles(library: Library, words: str) -> list[str]:
+    """Titles of the articles holding the best passages for the words, best first, each once."""
+    return list(dict.fromkeys(p.article.title for p in library.search(library.tokenizer(words), 10)))
+
+
+def touch_later(path: Path, text: str) -> None:
+    """Rewrite a file and move its mtime forward, as an editor saving it a moment later would."""
+    before = path.stat().st_mtime_ns
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(before + 2_000_000_000, before + 2_000_000_000))
+
+
+# --- building and searching ----------------------------------------------------------------
+
+def test_first_open_builds_everything(small_library: Library) -> None:
+    assert small_library.rebuilt is True
+    assert sorted(a.title for a in small_library.articles) == sorted([
+        "DeepSeek，搅了谁的局？", "GPT4o生成的烂自拍，反而比我们更真实。",
+        "美股兩周高 道指升342點 金龍指數續創4個月高", "Why Comcast Stock Lacks the Moat Charlie Munger Demands"])
+    assert small_library.paragraph_count == sum(len(a.paragraphs) for a in small_library.articles)
+    assert small_library.report.skipped == []
+
+
+def test_readme_is_not_an_article(small_library: Library) -> None:
+    assert all(not a.path.endswith("README.md") for a in small_library.articles)
+
+
+def test_search_returns_passages_with_their_article(small_library: Library) -> None:
+    passages = small_library.search(small_library.tokenizer("DeepSeek 训练成本"), 3)
+    assert passages
+    top = passages[0]
+    assert top.article.title == "DeepSeek，搅了谁的局？"
+    assert "557.6万美元" in top.paragraph.text
+    assert top.score > 0
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+
+
+def test_passage_numbers_run_article_after_article(small_library: Library) -> None:
+    number = 0
+    for article in small_library.articles:
+        for paragraph in article.paragraphs:
+            passage = small_library.passage(Hit(number, 1.0))
+            assert passage.article is article
+            assert passage.paragraph is paragraph
+            number += 1
+
+
+def test_paragraphs_are_found_by_their_heading_and_title(small_library: Library) -> None:
+    passages = small_library.search(small_library.tokenizer("欲戴其冠"), 3)
+    assert passages[0].paragraph.heading == "欲戴其冠，必承其重"
+
+
+def test_article_paths_are_the_files_on_disk(small_library: Library, corpus_dir: Path) -> None:
+    assert {Path(a.path) for a in small_library.articles} == {
+        corpus_dir / "news/deepseek-iyiou.md", corpus_dir / "wechat/GPT4o生成的烂自拍.md",
+        corpus_dir / "news/meigu.zh-HK.md", corpus_dir / "news/comcast.en.md"}
+
+
+# --- the cache -----------------------------------------------------------------------------
+
+def test_second_open_is_a_cache_hit_that_tokenizes_nothing(
+        corpus_dir: Path, make_settings: Callable[..., Settings], counting: CountingTokenizer) -> None:
+    settings = make_settings(corpus_dir)
+    first = Library.open(settings, tokenizer=counting)
+    calls = counting.calls
+    second = Library.open(settings, tokenizer=counting)
+    assert first.rebuilt is True
+    assert second.rebuilt is False
+    assert counting.calls == calls
+    assert second.built_at == first.built_at
+    assert [a.title for a in second.articles] == [a.title for a in first.articles]
+    query = counting("DeepSeek 训练成本")
+    assert second.index.search(query, 5) == first.index.search(query, 5)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: Library.open ignores its tokenizer when indexing: _process_file "
+                                       "tokenizes with a module-level Tokenizer(), so a custom tokenizer is "
+                                       "used for questions but not for the paragraphs they are matched "
+                                       "against")
+def test_a_build_tokenizes_with_the_given_tokenizer(
+        corpus_dir: Path, make_settings: Callable[..., Settings], counting: CountingTokenizer) -> None:
+    Library.open(make_settings(corpus_dir), tokenizer=counting)
+    assert counting.calls > 0
+
+
+def test_cache_is_written_under_cache_dir_only(corpus_dir: Path, make_settings: Callable[..., Settings],
+                                              tokenizer: Tokenizer) -> None:
+    settings = make_settings(corpus_dir)
+    before = sorted(p.relative_to(corpus_dir) for p in corpus_dir.rglob("*"))
+    Library.open(settings, tokenizer=tokenizer)
+    assert (cache_folder(settings) / "manifest.json").is_file()
+    assert sorted(p.relative_to(corpus_dir) for p in corpus_dir.rglob("*")) == before
+
+
+def test_changed_file_is_reindexed(corpus_dir: Path, make_settings: Callable[..., Settings],
+                                   tokenizer: Tokenizer) -> None:
+    settings = make_settings(corpus_dir)
+    library = Library.open(settings, tokenizer=tokenizer)
+    assert "Why Comcast Stock Lacks the Moat Charlie Munger Demands" in titles(library, "Comcast Munger")
+    english = corpus_dir / "news/comcast.en.md"
+    touch_later(english, english.read_text(encoding="utf-8")
+                .replace("Comcast", "Verizon").replace("Charlie Munger", "Philip Fisher"))
+    reopened = Library.open(settings, tokenizer=tokenizer)
+    assert reopened.rebuilt is True
+    assert titles(reopened, "Comcast Munger") == []
+    assert titles(reopened, "Verizon Fisher") == ["Why Verizon Stock Lacks the Moat Philip Fisher Demands"]
+
+
+def test_added_file_is_indexed(corpus_dir: Path, make_settings: Callable[..., Settings],
+                               tokenizer: Tokenizer) -> None:
+    settings = make_settings(corpus_dir)
+    Library.open(settings, tokenizer=tokenizer)
+    write_files(corpus_dir, {"news/new.md": "---\ntitle: 白尾雀鲷\n---\n\n" + LONG_PARAGRAPHS})
+    reopened = Library.open(settings, tokenizer=tokenizer)
+    assert reopened.rebuilt is True
+    assert len(reopened.articles) == 5
+    assert titles(reopened, "白尾雀鲷 珊瑚礁")[0] == "白尾雀鲷"
+
+
+def test_deleted_file_is_forgotten(corpus_dir: Path, make_settings: Callable[..., Settings],
+                                   tokenizer: Tokenizer) -> None:
+    settings = make_settings(corpus_dir)
+    Library.open(settings, tokenizer=tokenizer)
+    (corpus_dir / "news/comcast.en.md").unlink()
+    reopened = Library.open(settings, tokenizer=tokenizer)
+    assert reopened.rebuilt is True
+    assert len(reopened.articles) == 3
+    assert titles(reopened, "Comcast Munger") == []
+
+
+def test_changed_settings_use_a_separate_cache(corpus_dir: Path, make_settings: Callable[..., Settings],
+                                               tokenizer: Tokenizer) -> None:
+    Library.open(make_settings(corpus_dir), tokenizer=tokenizer)
+    other = Library.open(make_settings(corpus_dir, k1=2.0), tokenizer=tokenizer)
+    assert other.rebuilt is True
+
+
+def manifest_list(folder: Path) -> None:
+    (folder / "manifest.json").write_text("[]", encoding="utf-8")
+
+
+def manifest_without_built_at(folder: Path) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["built_at"]
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 3])
+
+
+def xfail_bug(reason: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, reason=f"BUG: {reason}")
+
+
+CORRUPTIONS: list[object] = [
+    pytest.param(lambda f: (f / "manifest.json").write_text("{not json"), id="manifest-garbage"),
+    pytest.param(lambda f: (f / "manifest.json").write_bytes(b""), id="manifest-empty"),
+    pytest.param(lambda f: (f / "manifest.json").unlink(), id="manifest-missing"),
+    pytest.param(manifest_list, id="manifest-json-list", marks=xfail_bug(
+        "library._load_built indexes manifest['files'] on a JSON list: TypeError escapes")),
+    pytest.param(manifest_without_built_at, id="manifest-without-built_at", marks=xfail_bug(
+        "library._load_built reads manifest['built_at'] outside its try block: KeyError escapes")),
+    pytest.param(lambda f: (f / "index/impacts.npy").write_bytes(b"garbage"), id="impacts-garbage"),
+    pytest.param(lambda f: truncate(f / "index/impacts.npy"), id="impacts-truncated"),
+    pytest.param(lambda f: (f / "index/doc_ids.npy").unlink(), id="doc-ids-missing"),
+    pytest.param(lambda f: (f / "index/vocabulary.json").write_text("{{"), id="vocabulary-garbage"),
+    pytest.param(lambda f: (f / "index/vocabulary.json").write_text("[]"), id="vocabulary-list",
+                 marks=xfail_bug("index.ImpactIndex.load reads meta['terms'] from a JSON list: "
+                                 "TypeError escapes")),
+    pytest.param(lambda f: shutil.rmtree(f / "index"), id="index-folder-missing"),
+    pytest.param(lambda f: (f / "articles.pkl").write_bytes(b"garbage"), id="articles-garbage"),
+    pytest.param(lambda f: truncate(f / "articles.pkl"), id="articles-truncated"),
+    pytest.param(lambda f: (f / "articles.pkl").write_bytes(pickle.dumps(None)), id="articles-wrong-shape",
+                 marks=xfail_bug("library._load_built unpacks articles.pkl unchecked: TypeError escapes")),
+    pytest.param(lambda f: ((f.parent / "files.sqlite").write_bytes(b"garbage" * 100),
+                            (f / "manifest.json").unlink()), id="file-cache-garbage",
+                 marks=xfail_bug("library.FileCache opens a corrupt files.sqlite without a fallback: "
+                                 "sqlite3.DatabaseError escapes")),
+]
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS)
+def test_corrupt_cache_is_rebuilt_never_a_crash(corrupt: Callable[[Path], object], corpus_dir: Path,
+                                                make_settings: Callable[..., Settings],
+                                                tokenizer: Tokenizer) -> None:
+    settings = make_settings(corpus_dir)
+    first = Library.open(settings, tokenizer=tokenizer)
+    corrupt(cache_folder(settings))
+    reopened = Library.open(settings, tokenizer=tokenizer)
+    assert reopened.rebuilt is True
+    assert [a.title for a in reopened.articles] == [a.title for a in first.articles]
+    assert titles(reopened, "DeepSeek 训练成本")[0] == "DeepSeek，搅了谁的局？"
+    assert Library.open(settings, tokenizer=tokenizer).rebuilt is False
+
+
+# --- bad files -----------------------------------------------------------------------------
+
+BAD_FILES: dict[str, str | bytes] = {
+    "bad/broken-yaml.md": "---\ntitle: ok\ntags: [a, b\n---\n\n正文。\n",
+    "bad/never-closed.md": "---\ntitle: 没有结束\n\n正文。\n",
+    "bad/list-front-matter.md": "---\n- a\n- b\n---\n\n正文。\n",
+    "bad/binary.md": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)),
+    "bad/gbk.md": "---\ntitle: x\n---\n\n".encode() + "不是UTF-8的文字\n".encode("gbk"),
+    "bad/empty-body.md": "---\ntitle: 空的\n---\n\n",
+    "bad/huge.md": "---\ntitle: 大\n---\n\n" + "很长的文章。" * 200_000,
+    "ok/no-front-matter.md": "# 没有前言的文章\n\n" + LONG_PARAGRAPHS,
+}
+BAD_REASONS = {
+    "broken-yaml.md": "not valid YAML",
+    "never-closed.md": "never ends",
+    "list-front-matter.md": "not a 'key: value' mapping",
+    "binary.md": "binary",
+    "gbk.md": "not UTF-8",
+    "empty-body.md": "no text",
+    "huge.md": "limit",
+}
+
+
+@pytest.fixture
+def messy_corpus(corpus_dir: Path) -> Path:
+    write_files(corpus_dir, BAD_FILES)
+    (corpus_dir / "empty-folder").mkdir()
+    return corpus_dir
+
+
+def test_open_over_bad_files_never_raises_and_lists_each_with_its_reason(
+        messy_corpus: Path, make_settings: Callable[..., Settings], tokenizer: Tokenizer,
+        tmp_path: Path) -> None:
+    settings = make_settings(messy_corpus, messy_corpus / "empty-folder", tmp_path / "missing",
+                             max_file_mb=1.0)
+    library = Library.open(settings, tokenizer=tokenizer)
+    skipped = {error.path.name: error.reason for error in library.report.skipped}
+    for name, reason in BAD_REASONS.items():
+        assert reason in skipped.pop(name), name
+    assert "not a folder" in skipped.pop("missing")
+    assert skipped == {}
+    assert [n.path for n in library.report.notices] == [messy_corpus / "empty-folder"]
+    assert len(library.articles) == 5
+    assert "没有前言的文章" in [a.title for a in library.articles]
+
+
+def test_skipped_files_with_lines_keep_them(messy_corpus: Path, make_settings: Callable[..., Settings],
+                                           tokenizer: Tokenizer) -> None:
+    library = Library.open(make_settings(messy_corpus, max_file_mb=1.0), tokenizer=tokenizer)
+    lines = {error.path.name: error.line for error in library.report.skipped}
+    assert lines["gbk.md"] == 5
+    assert lines["never-closed.md"] == 1
+    assert lines["broken-yaml.md"] is not None
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: on a cache hit Library.open appends the folder problems found "
+                                       "while listing files and then the saved report's, so each "
+                                       "missing-folder error and empty-folder notice is listed twice")
+def test_cache_hit_reports_each_skipped_file_once(messy_corpus: Path, make_settings: Callable[..., Settings],
+                                                  tokenizer: Tokenizer, tmp_path: Path) -> None:
+    settings = make_settings(messy_corpus, messy_corpus / "empty-folder", tmp_path / "missing",
+                             max_file_mb=1.0)
+    first = Library.open(settings, tokenizer=tokenizer)
+    second = Library.open(settings, tokenizer=tokenizer)
+    assert second.rebuilt is False
+    assert [str(e) for e in second.report.skipped] == [str(e) for e in first.report.skipped]
+    assert [str(e) for e in second.report.notices] == [str(e) for e in first.report.notices]
+
+
+def test_cache_hit_still_lists_skipped_files(messy_corpus: Path, make_settings: Callable[..., Settings],
+                                            tokenizer: Tokenizer) -> None:
+    settings = make_settings(messy_corpus, max_file_mb=1.0)
+    first = Library.open(settings, tokenizer=tokenizer)
+    second = Library.open(settings, tokenizer=tokenizer)
+    assert second.rebuilt is False
+    assert {str(e) for e in second.report.skipped} == {str(e) for e in first.report.skipped}
+    assert len(second.report.skipped) == len(BAD_REASONS)
+
+
+def test_only_missing_folders_give_an_empty_library(tmp_path: Path, make_settings: Callable[..., Settings],
+                                                    tokenizer: Tokenizer) -> None:
+    library = Library.open(make_settings(tmp_path / "nowhere"), tokenizer=tokenizer)
+    assert library.articles == []
+    assert library.paragraph_count == 0
+    assert library.search(tokenizer("DeepSeek"), 3) == []
+    assert "not a folder" in library.report.skipped[0].reason
