@@ -22,7 +22,7 @@ import yaml
 
 from bot.errors import CorpusError
 
-PARAGRAPHS_VERSION = "1"
+PARAGRAPHS_VERSION = "2"
 """Bump when parsing or paragraph building changes, so that cached articles are rebuilt."""
 
 SOURCE_KEYS = ("url", "link", "source_url", "source", "original", "original_url", "canonical",
@@ -43,7 +43,7 @@ MAX_PARAGRAPH_CHARS = 520
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
                  "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%d %B %Y",
                  "%B %d, %Y", "%a, %d %b %Y %H:%M:%S %z")
-_URL = re.compile(r"^(https?|tg)://\S+$", re.IGNORECASE)
+_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 _TRAILING_LINK = re.compile(r"^\s*\[([^\]\n]*)\]\((\S+?)\)\s*$")
 _ATX_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT_RULE = re.compile(r"^\s{0,3}(=+|-+)\s*$")
@@ -54,10 +54,17 @@ _LINKED_IMAGE = re.compile(r"\[\s*!\[[^\]]*\]\([^)]*\)[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
 _WIKI = re.compile(r"\[\[([^\]|]*?)(?:\|([^\]]*))?\]\]")
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<!--.*?-->", re.DOTALL)
-_HTML_REMNANT = re.compile(r"<[a-zA-Z][^\n]*$|^[^<\n]*?\"\s*(class|srcset|src|href|style|width|height|alt)=\"")
+_HTML_REMNANT = re.compile(r"<[a-zA-Z][^>\n]*$|^[^<\n]*?\"\s*(class|srcset|src|href|style|width|height|alt)=\"")
+"""A tag opened and never closed on its line, or the attribute tail of one: converter debris."""
 _SHORTCODE = re.compile(r"\{\{[<%].*?[%>]\}\}", re.DOTALL)
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<\"'])")
-_EMPHASIS = re.compile(r"(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
+_EMPHASIS = re.compile(r"(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1"
+                       r"|(?<![A-Za-z0-9*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![A-Za-z0-9*])"
+                       r"|(?<![A-Za-z0-9_])_(?=\S)([^_\n]+?)(?<=\S)_(?![A-Za-z0-9_])")
+"""Bold, strike and italic markers; single ones next to CJK count too (CJK has no word spaces)."""
+_ESCAPED = 0xF0000
+"""Escaped characters are parked in a private-use plane while markup is removed, so \\* stays a star."""
+_UNESCAPE = re.compile("[\U000F0000-\U000F007F]")
 _LIST_MARK = re.compile(r"^\s*(?:[*+-]|\d{1,3}[.)])\s+")
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
 _WIKI_BODY = re.compile(r"^[-*\s]*\[\[")
@@ -189,7 +196,7 @@ def split_front_matter(path: Path, text: str) -> tuple[Mapping[str, Any], str]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or "invalid YAML"
-        line = mark.line + 2 if mark is not None else None
+        line = mark.line + 1 if mark is not None else None
         raise CorpusError(path, f"front matter is not valid YAML ({problem})", line) from None
     if metadata is None:
         metadata = {}
@@ -359,10 +366,11 @@ def clean_inline(text: str) -> str:
     text = _IMAGE.sub("", text)
     text = _WIKI.sub(lambda m: (m.group(2) or m.group(1)).rsplit("/", 1)[-1], text)
     text = _LINK.sub(lambda m: m.group(1), text)
+    text = _ESCAPE.sub(lambda m: chr(_ESCAPED + ord(m.group(1))), text)
     text = _HTML_TAG.sub("", text)
     for _ in range(2):
-        text = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3) or "", text)
-    text = _ESCAPE.sub(r"\1", text)
+        text = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3) or m.group(4) or "", text)
+    text = _UNESCAPE.sub(lambda m: chr(ord(m.group()) - _ESCAPED), text)
     text = html.unescape(text)
     text = _CONTROL.sub("", text)
     return re.sub(r"[ \t\u3000]+", " ", text).strip()
@@ -459,9 +467,10 @@ def _merge_short(pieces: list[tuple[str, str]]) -> list[tuple[str, str]]:
             prev_light = prev_weight < MIN_PARAGRAPH_WEIGHT
             light = weight < MIN_PARAGRAPH_WEIGHT
             fits = len(prev_text) + len(text) + 1 <= MAX_PARAGRAPH_CHARS
-            same_section = prev_heading == heading or prev_light
-            if fits and (prev_light or light) and same_section:
-                merged[-1] = (heading, f"{prev_text}\n{text}", prev_weight + weight)
+            if fits and (prev_light or light):
+                # A light opener joins the section it introduces; a light closer the one before.
+                keep = heading if prev_light else prev_heading
+                merged[-1] = (keep, f"{prev_text}\n{text}", prev_weight + weight)
                 continue
         merged.append((heading, text, weight))
     return [(heading, text) for heading, text, _ in merged]

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from bot.answers import Answerer
 from bot.config import SETTINGS, Settings, load_settings
-from bot.errors import ArticlebotError, QuestionError
+from bot.errors import ArticlebotError, ConfigError, QuestionError
 from bot.evaluation import evaluate, per_question_lines, read_questions
 from bot.library import Library
 from bot.replies import answer_text
@@ -45,6 +45,9 @@ def _progress_bar() -> Callable[[int, int], None]:
 
 
 def open_library(settings: Settings, quiet: bool = False) -> Library:
+    missing = [str(folder) for folder in settings.corpus if not folder.is_dir()]
+    if missing:
+        raise ConfigError(f"corpus folder not found: {', '.join(missing)} (check --corpus or ARTICLEBOT_CORPUS)")
     library = Library.open(settings, progress=None if quiet else _progress_bar())
     if library.report.skipped and not quiet:
         print(f"note: {len(library.report.skipped)} file(s) skipped; `articlebot index` lists why",
@@ -111,7 +114,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     """Build or refresh the index cache and report what was loaded and skipped."""
     started = time.perf_counter()
-    library = Library.open(settings, progress=_progress_bar())
+    library = open_library(settings, quiet=True)
     seconds = time.perf_counter() - started
     report = library.report
     state = "built" if library.rebuilt else "unchanged, loaded from cache"

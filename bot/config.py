@@ -7,6 +7,7 @@ that gets committed or pasted into a bug report.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -42,8 +43,15 @@ def _positive_int(value: str) -> int:
 
 def _non_negative_float(value: str) -> float:
     number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError("must be a finite number, zero or more")
+    return number
+
+
+def _non_negative_int(value: str) -> int:
+    number = int(value)
     if number < 0:
-        raise ValueError("must be zero or more")
+        raise ValueError("must be zero or a positive whole number")
     return number
 
 
@@ -67,7 +75,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_question_chars", "ARTICLEBOT_MAX_QUESTION_CHARS", 1000,
             "Longer questions are refused with a message.", _positive_int),
     Setting("workers", "ARTICLEBOT_WORKERS", 0,
-            "Processes that tokenize while indexing (0 = one per CPU core).", int),
+            "Processes that tokenize while indexing (0 = one per CPU core).", _non_negative_int),
     Setting("state_path", "ARTICLEBOT_STATE", Path(".articlebot-state.sqlite"),
             "SQLite file for bot state (buttons, follow-ups) that survives restarts.", Path),
     Setting("rate_limit_per_minute", "ARTICLEBOT_RATE_LIMIT", 20,

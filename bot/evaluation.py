@@ -45,9 +45,14 @@ def read_questions(path: Path) -> list[Question]:
             continue
         try:
             row = json.loads(line)
-            questions.append(Question(str(row.get("id", number)), row["question"], tuple(row["answers"])))
-        except (ValueError, KeyError, TypeError) as error:
-            raise ArticlebotError(f"{path}:{number}: not a question line ({error})") from None
+        except ValueError as error:
+            raise ArticlebotError(f"{path}:{number}: not a question line (not JSON: {error})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+            raise ArticlebotError(f"{path}:{number}: not a question line (expected an object with a \"question\" string)")
+        answers = row.get("answers")
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            raise ArticlebotError(f"{path}:{number}: not a question line (\"answers\" must be a list of strings)")
+        questions.append(Question(str(row.get("id", number)), row["question"], tuple(answers)))
     return questions
 
 

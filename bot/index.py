@@ -31,8 +31,8 @@ from bot.errors import IndexCacheError
 class BM25Params:
     """BM25Okapi's knobs, named as rank-bm25 names them."""
 
-    k1: float = 1.2
-    b: float = 0.75
+    k1: float = 0.9
+    b: float = 0.4
     epsilon: float = 0.25
 
 
@@ -158,11 +158,13 @@ class ImpactIndex:
         finally:
             for docs, _ in lists:
                 scores[docs] = 0
-        # A paragraph appears once per query term it matches, so k × terms picks cover k distinct ones.
+        # A paragraph appears once per query term it matches, so k × terms picks cover k distinct
+        # ones; everything tied with the last pick is kept too, so ties can go to the earlier paragraph.
         wanted = min(len(touched), k * len(lists))
         if wanted < len(touched):
-            pick = np.argpartition(-values, wanted - 1)[:wanted]
-            touched, values = touched[pick], values[pick]
+            floor = np.partition(values, len(values) - wanted)[len(values) - wanted]
+            keep = values >= floor
+            touched, values = touched[keep], values[keep]
         hits: list[Hit] = []
         seen: set[int] = set()
         for i in np.lexsort((touched, -values)):
@@ -199,11 +201,13 @@ class ImpactIndex:
             meta = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
             arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r")
                       for name in ("offsets", "doc_ids", "impacts", "idfs")}
-        except (OSError, ValueError) as error:
+            vocabulary = {term: i for i, term in enumerate(meta["terms"])}
+            n_docs = int(meta["n_docs"])
+        except (OSError, ValueError, TypeError, KeyError) as error:
             raise IndexCacheError(f"{folder}: unreadable index cache ({error})") from None
-        vocabulary = {term: i for i, term in enumerate(meta["terms"])}
-        return cls(vocabulary, arrays["offsets"], arrays["doc_ids"], arrays["impacts"], arrays["idfs"],
-                   int(meta["n_docs"]))
+        if len(arrays["offsets"]) != len(vocabulary) + 1 or len(arrays["doc_ids"]) != len(arrays["impacts"]):
+            raise IndexCacheError(f"{folder}: index cache arrays do not fit together")
+        return cls(vocabulary, arrays["offsets"], arrays["doc_ids"], arrays["impacts"], arrays["idfs"], n_docs)
 
 
 def okapi_idf(df: npt.NDArray[np.int64], n_docs: int, epsilon: float) -> npt.NDArray[np.float64]:

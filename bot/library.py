@@ -19,13 +19,14 @@ from bisect import bisect_right
 from itertools import accumulate
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot import __version__
 from bot.articles import PARAGRAPHS_VERSION, Article, LoadReport, Paragraph, find_markdown_files, load_article, read_text
 from bot.config import Settings
-from bot.errors import CorpusError, IndexCacheError
+from bot.errors import CorpusError
 from bot.index import BM25Params, Hit, ImpactIndex
 from bot.tokens import Tokenizer
 
@@ -59,20 +60,28 @@ def paragraph_tokens(tokenizer: Tokenizer, article: Article) -> list[list[str]]:
     return [tokenizer(p.text) + headings[p.heading] + title for p in article.paragraphs]
 
 
-_worker_tokenizer: Tokenizer | None = None
-
-
-def _process_file(job: tuple[str, str, int]) -> FileResult:
-    """Read, parse and tokenize one file; runs in worker processes."""
-    global _worker_tokenizer
-    if _worker_tokenizer is None:
-        _worker_tokenizer = Tokenizer()
+def _process_file(tokenizer: Tokenizer, job: tuple[str, str, int]) -> FileResult:
+    """Read, parse and tokenize one file."""
     path, display, max_bytes = job
     try:
         article = load_article(Path(path), read_text(Path(path), max_bytes), display)
     except CorpusError as error:
         return FileResult(None, error, [])
-    return FileResult(article, None, paragraph_tokens(_worker_tokenizer, article))
+    return FileResult(article, None, paragraph_tokens(tokenizer, article))
+
+
+_worker_tokenizer: Tokenizer | None = None
+"""The tokenizer of a worker process, set once by its initializer."""
+
+
+def _init_worker(tokenizer: Tokenizer) -> None:
+    global _worker_tokenizer
+    _worker_tokenizer = tokenizer
+
+
+def _process_in_worker(job: tuple[str, str, int]) -> FileResult:
+    assert _worker_tokenizer is not None, "the pool initializer sets it"
+    return _process_file(_worker_tokenizer, job)
 
 
 class FileCache:
@@ -80,8 +89,18 @@ class FileCache:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path)
-        self._db.execute("CREATE TABLE IF NOT EXISTS files (digest TEXT PRIMARY KEY, result BLOB)")
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError:
+            path.unlink(missing_ok=True)  # a corrupt cache is only a cache: start it afresh
+            self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path)
+        db.execute("CREATE TABLE IF NOT EXISTS files (digest TEXT PRIMARY KEY, result BLOB)")
+        db.execute("SELECT count(*) FROM files").fetchone()
+        return db
 
     def get(self, digest: str) -> FileResult | None:
         row = self._db.execute("SELECT result FROM files WHERE digest = ?", (digest,)).fetchone()
@@ -143,7 +162,7 @@ class Library:
         cached = _load_built(cache, fingerprint, tokenizer, report)
         if cached is not None:
             return cached
-        results = _process_files(files, settings, progress)
+        results = _process_files(files, settings, tokenizer, progress)
         articles: list[Article] = []
         documents: list[list[str]] = []
         for result in results:
@@ -160,7 +179,7 @@ class Library:
 
 def _cache_folder(settings: Settings, tokenizer: Tokenizer) -> Path:
     """One folder per (corpus folders, settings, code version): changing any starts afresh."""
-    key = json.dumps([__version__, PARAGRAPHS_VERSION, tokenizer.version, [str(p.resolve()) for p in settings.corpus],
+    key = json.dumps([__version__, PARAGRAPHS_VERSION, tokenizer.cache_key, [str(p.resolve()) for p in settings.corpus],
                       settings.k1, settings.b, settings.epsilon, settings.max_file_bytes])
     return settings.cache_dir / hashlib.sha1(key.encode()).hexdigest()[:16]
 
@@ -182,15 +201,19 @@ def _load_built(cache: Path, fingerprint: list[list[object]], tokenizer: Tokeniz
         manifest = json.loads((cache / "manifest.json").read_text(encoding="utf-8"))
         if manifest["files"] != fingerprint:
             return None
+        built_at = float(manifest["built_at"])
         with (cache / "articles.pkl").open("rb") as handle:
             articles, saved_report = pickle.load(handle)
         index = ImpactIndex.load(cache / "index")
-    except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError, IndexCacheError):
+        if not isinstance(saved_report, LoadReport) or index.n_docs != sum(len(a.paragraphs) for a in articles):
+            return None
+    except Exception:  # noqa: BLE001 - any unreadable cache is rebuilt, never trusted
         return None
     report.articles = articles
-    report.skipped.extend(saved_report.skipped)
-    report.notices.extend(saved_report.notices)
-    return Library(articles, index, report, tokenizer, manifest["built_at"], rebuilt=False)
+    for kept, saved in ((report.skipped, saved_report.skipped), (report.notices, saved_report.notices)):
+        known = {str(error) for error in kept}
+        kept.extend(error for error in saved if str(error) not in known)
+    return Library(articles, index, report, tokenizer, built_at, rebuilt=False)
 
 
 def _save_built(cache: Path, fingerprint: list[list[object]], articles: list[Article], index: ImpactIndex,
@@ -216,11 +239,11 @@ def _digest(path: Path) -> str:
         return f"unreadable:{path}"
 
 
-def _process_files(files: list[Path], settings: Settings,
+def _process_files(files: list[Path], settings: Settings, tokenizer: Tokenizer,
                    progress: Progress | None) -> list[FileResult]:
     """Parse and tokenize the files the per-file cache lacks, in parallel."""
     file_cache = FileCache(settings.cache_dir / "files.sqlite")
-    salt = f"{__version__}:{PARAGRAPHS_VERSION}:{Tokenizer.version}:{settings.max_file_bytes}:"
+    salt = f"{__version__}:{PARAGRAPHS_VERSION}:{tokenizer.cache_key}:{settings.max_file_bytes}:"
     digests = [salt + _digest(path) for path in files]
     results: list[FileResult | None] = []
     missing: list[int] = []
@@ -238,7 +261,7 @@ def _process_files(files: list[Path], settings: Settings,
         progress(done, len(files))
     jobs = [(str(files[i]), str(files[i]), settings.max_file_bytes) for i in missing]
     fresh: list[tuple[str, FileResult]] = []
-    for i, result in zip(missing, _map(jobs, settings.workers)):
+    for i, result in zip(missing, _map(jobs, settings.workers, tokenizer)):
         results[i] = result
         fresh.append((digests[i], result))
         done += 1
@@ -249,14 +272,14 @@ def _process_files(files: list[Path], settings: Settings,
     return [r for r in results if r is not None]
 
 
-def _map(jobs: list[tuple[str, str, int]], workers: int) -> Iterable[FileResult]:
+def _map(jobs: list[tuple[str, str, int]], workers: int, tokenizer: Tokenizer) -> Iterable[FileResult]:
     """Tokenize on every core; small jobs stay in this process (starting workers costs a second)."""
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(jobs) < 64:
-        return map(_process_file, jobs)
-    pool = ProcessPoolExecutor(max_workers=workers)
+        return map(partial(_process_file, tokenizer), jobs)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(tokenizer,))
     chunks = max(1, min(32, len(jobs) // (workers * 8)))
-    return _drain(pool, pool.map(_process_file, jobs, chunksize=chunks))
+    return _drain(pool, pool.map(_process_in_worker, jobs, chunksize=chunks))
 
 
 def _drain(pool: ProcessPoolExecutor, results: Iterable[FileResult]) -> Iterable[FileResult]:

@@ -124,7 +124,8 @@ def text_fragment_url(url: str, sentence: str) -> str:
         return url
 
     def enc(part: str) -> str:
-        return quote(part, safe="")
+        # '-' marks prefix/suffix context and ',' separates start from end in the syntax.
+        return quote(part, safe="").replace("-", "%2D")
 
     if len(sentence) <= 60:
         return f"{url}#:~:text={enc(sentence)}"

@@ -30,6 +30,7 @@ _LATIN = re.compile(r"[a-z0-9]+(?:[.\-_'’+&][a-z0-9]+)*")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _SCAN = re.compile(f"{_LATIN.pattern}|{_CJK_RUN.pattern}")
 _PARTS = re.compile(r"[a-z0-9]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 CHINESE_STOPWORDS = frozenset("""
 的 地 得 了 着 过 是 在 和 与 及 或 而 且 并 也 都 就 还 又 才 把 被 让 给 对 向 从 自 于 以 为 由 之 其 此 这 那
@@ -64,6 +65,11 @@ class Tokenizer:
     def __init__(self, bigrams: bool = True) -> None:
         self.bigrams = bigrams
 
+    @property
+    def cache_key(self) -> str:
+        """Changes whenever the tokens this tokenizer produces would change."""
+        return f"{self.version}:{int(self.bigrams)}"
+
     @cached_property
     def _jieba(self) -> jieba.Tokenizer:
         _quiet_jieba()
@@ -76,8 +82,20 @@ class Tokenizer:
         return opencc.OpenCC("t2s")
 
     def normalize(self, text: str) -> str:
-        """NFKC, lower case, Simplified script: the form every token is taken from."""
-        return self._to_simplified.convert(unicodedata.normalize("NFKC", text).lower())
+        """NFKC, lower case, Simplified script: the form every token is taken from.
+
+        Lone surrogates (what undecodable bytes in argv become) turn into U+FFFD first:
+        OpenCC cannot encode them.
+        """
+        text = unicodedata.normalize("NFKC", _SURROGATE.sub("\ufffd", text)).lower()
+        return self._to_simplified.convert(text)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Send only the settings to worker processes; each loads its own jieba."""
+        return {"bigrams": self.bigrams}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.bigrams = bool(state["bigrams"])
 
     def __call__(self, text: str) -> list[str]:
         return list(self.iter_tokens(text))

@@ -31,10 +31,6 @@ def quotes_for(answerer: Answerer, question: str, k: int = 10, per_article: int 
 
 # --- the bundled corpus, end to end --------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="REGRESSION since 074cebe (BM25 defaults k1 0.9, b 0.4): the first "
-                                       "quote is news/47f1960e….zh-CN.md ('约为558万美元', "
-                                       "www.iyiou.com/analysis/…) ahead of deepseek-iyiou.md; "
-                                       "with k1 1.2, b 0.75 this passes")
 def test_deepseek_training_cost_is_the_first_quote(answerer: Answerer) -> None:
     first = answerer.answer(DEEPSEEK_QUESTION).quotes[0]
     assert "557.6万美元" in first.excerpt

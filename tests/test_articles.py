@@ -198,11 +198,8 @@ def test_link_text_is_kept_and_the_url_dropped() -> None:
     ("这是__重点__内容", "这是重点内容"),
     ("~~删除线~~文字", "删除线文字"),
     ("an *italic* word", "an italic word"),
-    pytest.param("而是*真的*降价", "而是真的降价", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: articles._EMPHASIS requires a non-word character before a single '*', "
-                            "so emphasis touching CJK characters keeps its asterisks")),
-    pytest.param("an _italic_ word", "an italic word", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: articles._EMPHASIS handles '__' but not single-underscore emphasis")),
+    pytest.param("而是*真的*降价", "而是真的降价"),
+    pytest.param("an _italic_ word", "an italic word"),
 ])
 def test_emphasis_markers_are_removed(markdown: str, plain: str) -> None:
     assert clean_inline(markdown) == plain
@@ -213,9 +210,7 @@ def test_emphasis_markers_are_removed(markdown: str, plain: str) -> None:
     ("\\# 不是标题", "# 不是标题"),
     ("\\[不是链接\\]", "[不是链接]"),
     ("5 \\* 3 = 15", "5 * 3 = 15"),
-    pytest.param("\\*并非强调\\*", "*并非强调*", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: clean_inline strips emphasis before unescaping, so an escaped pair "
-                            "'\\*…\\*' is taken for emphasis and leaves its backslashes ('\\并非强调\\')")),
+    pytest.param("\\*并非强调\\*", "*并非强调*"),
 ])
 def test_backslash_escapes_are_unescaped(markdown: str, plain: str) -> None:
     assert clean_inline(markdown) == plain
@@ -239,8 +234,6 @@ def test_html_attribute_remnant_lines_are_dropped() -> None:
     assert clean_block(block) == "正文继续。"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: articles._HTML_REMNANT matches any line containing '<tag', so "
-                                       "clean_block drops the whole line instead of removing the tag")
 @pytest.mark.parametrize(("markdown", "plain"), [
     ('价格见<a href="https://x.com/p" target="_blank">对比表</a>，非常便宜。', "价格见对比表，非常便宜。"),
     ("第一行<br>第二行", "第一行第二行"),
@@ -295,10 +288,6 @@ def test_short_fragment_at_the_end_is_merged_with_the_previous_paragraph() -> No
     assert [p.text for p in paragraphs] == [f"{LONG_CHINESE}\n他的明天，在哪呢？"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: articles._merge_short only merges backwards within the same "
-                                       "heading, so a fragment alone under the article's last heading "
-                                       "stays a paragraph of its own (the docstring promises 'else "
-                                       "previous')")
 def test_short_fragment_alone_under_the_last_heading_does_not_stand_alone() -> None:
     paragraphs = build_paragraphs([("前文", LONG_CHINESE), ("结语", "他的明天，在哪呢？")])
     assert all(p.text != "他的明天，在哪呢？" for p in paragraphs)
@@ -422,9 +411,6 @@ def test_broken_yaml_error_names_the_file_and_a_line() -> None:
     assert "YAML" in str(caught.value)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: split_front_matter adds 2 to the YAML mark's line, but the head "
-                                       "passed to YAML already starts with the opening '---' line's newline, "
-                                       "so every reported line is one too high")
 def test_broken_yaml_error_names_the_offending_line() -> None:
     with pytest.raises(CorpusError) as caught:
         load(f"---\na: 1\nb: @bad\nc: 2\n---\n\n{LONG_CHINESE}\n", "broken.md")

@@ -242,9 +242,6 @@ def test_missing_subcommand_is_a_usage_error(run: Run) -> None:
     assert "usage: articlebot" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with --corpus naming a missing folder, ask exits 0 and prints "
-                                       "'Nothing in the articles answers …' (the folder only appears in "
-                                       "report.skipped) instead of a one-line error naming the folder")
 def test_missing_corpus_folder_is_a_one_line_error(run: Run, workdir: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "bot", "ask", "DeepSeek", "--corpus", str(workdir / "nowhere"),
                              "--cache-dir", str(workdir / "cache-nowhere")],
@@ -252,10 +249,6 @@ def test_missing_corpus_folder_is_a_one_line_error(run: Run, workdir: Path) -> N
     assert_one_line_error(result, str(workdir / "nowhere"))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a question whose bytes are not UTF-8 (argv decodes them to lone "
-                                       "surrogates) crashes Tokenizer.normalize in OpenCC with "
-                                       "UnicodeEncodeError: a traceback instead of an answer or a one-line "
-                                       "error")
 def test_question_with_non_utf8_bytes_gives_no_traceback(indexed: object, workdir: Path) -> None:
     argv = [os.fsencode(sys.executable), b"-m", b"bot", b"ask", b"DeepSeek \xff",
             b"--corpus", os.fsencode(workdir / "corpus"), b"--cache-dir", os.fsencode(workdir / "cache")]

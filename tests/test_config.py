@@ -117,14 +117,9 @@ def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     ("ARTICLEBOT_BM25_B", "much", "b"),
     ("ARTICLEBOT_MAX_QUESTION_CHARS", "-5", "max_question_chars"),
     ("ARTICLEBOT_RATE_LIMIT", "0", "rate_limit_per_minute"),
-    pytest.param("ARTICLEBOT_WORKERS", "-3", "workers", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: config parses workers with plain int, so -3 is accepted and later "
-                            "ProcessPoolExecutor(max_workers=-3) raises ValueError while indexing")),
-    pytest.param("ARTICLEBOT_MAX_FILE_MB", "inf", "max_file_mb", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: _non_negative_float accepts 'inf'; Settings.max_file_bytes then raises "
-                            "OverflowError (int(inf)) when the library opens")),
-    pytest.param("ARTICLEBOT_BM25_K1", "nan", "k1", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: _non_negative_float accepts 'nan' (nan < 0 is False), giving NaN scores")),
+    pytest.param("ARTICLEBOT_WORKERS", "-3", "workers"),
+    pytest.param("ARTICLEBOT_MAX_FILE_MB", "inf", "max_file_mb"),
+    pytest.param("ARTICLEBOT_BM25_K1", "nan", "k1"),
 ])
 def test_bad_environment_value_is_a_config_error_naming_the_setting(variable: str, value: str,
                                                                     name: str) -> None:

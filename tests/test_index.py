@@ -86,10 +86,6 @@ def test_search_returns_the_top_k_positive_scores_best_first(corpus: list[list[s
         assert hit.score == pytest.approx(reference[hit.paragraph], rel=1e-4, abs=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ImpactIndex.search picks candidates with np.argpartition, "
-                                       "which returns an arbitrary subset of tied scores, so 'ties go to the "
-                                       "earlier paragraph' does not hold once there are more ties than "
-                                       "k x terms")
 def test_search_breaks_ties_by_paragraph_order() -> None:
     corpus = [["x", "filler"] for _ in range(200)] + [["y", "other"] for _ in range(200)] + [["z"]] * 600
     index = ImpactIndex.build(corpus)

@@ -279,10 +279,6 @@ def test_long_sentence_uses_start_and_end_without_cutting_words() -> None:
     assert len(fragment) < len(sentence)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: text_fragment_url leaves '-' unencoded (urllib quote keeps it), "
-                                       "so a term that starts or ends with '-' is read by browsers as a "
-                                       "suffix/prefix: 'text=Yesterday%2C%20the%20DeepSeek-,long…' "
-                                       "matches nothing")
 @pytest.mark.parametrize("sentence", [
     "Yesterday, the DeepSeek-V3 model was compared with many other open models on a long list of benchmarks.",
     "-17%：英伟达股价在一天之内下跌",

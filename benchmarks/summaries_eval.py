@@ -1,0 +1,126 @@
+"""Benchmark of extractive summaries: ROUGE against written abstracts, and speed on news articles.
+
+Usage (from the repository root, in the virtual environment, with ``pip install sumy`` for
+the TextRank and LexRank baselines)::
+
+    python benchmarks/summaries_eval.py --abstracts /path/to/corpus/wechat \
+        --news /path/to/corpus/news --cache /tmp/sumcache [--budget 150] [--json out.json]
+
+``--abstracts``: a folder of articles with a ``## 摘要`` section (see ``bot.rouge``);
+``--news``: any folder of articles, timed with 100 of them chosen at random (seed 1).
+Prints the Markdown tables that ``benchmarks/summaries.md`` holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.library import Library
+from bot.rouge import ALL_SYSTEMS, evaluate_summaries
+from bot.summaries import Summarizer
+
+
+def quality(folder: Path, budget: int, cache: Path) -> dict[str, Any]:
+    """Both halves, and all articles as their article-weighted mean (the same number as scoring
+    all at once, without running the slow sumy baselines twice)."""
+    library = Library.open(Settings(corpus=(folder,), cache_dir=cache))
+    halves = {half: evaluate_summaries(folder, budget, ALL_SYSTEMS, half=half, library=library) for half in "ab"}
+    a, b = halves["a"], halves["b"]
+    total = a["articles"] + b["articles"]
+    combined = {name: {key: round((a["systems"][name][key] * a["articles"] + b["systems"][name][key]
+                                   * b["articles"]) / total, 4) for key in scores}
+                for name, scores in a["systems"].items()}
+    return {**halves, "all": {**a, "articles": total, "half": "all", "systems": combined}}
+
+
+def speed(folder: Path, cache: Path, count: int = 100, repeats: int = 5) -> dict[str, Any]:
+    """Seconds for each step; the warm summary timing is repeated with fresh summarizers (the
+    machine is shared, so the median is the figure to quote)."""
+    started = time.perf_counter()
+    library = Library.open(Settings(corpus=(folder,), cache_dir=cache))
+    library.tokenizer("预热")
+    timings: dict[str, Any] = {"articles": len(library.articles),
+                               "open library (cached index)": time.perf_counter() - started}
+    chosen = random.Random(1).sample(library.articles, min(count, len(library.articles)))
+
+    summarizer = Summarizer(library)
+    started = time.perf_counter()
+    for article in chosen:
+        summarizer.summarize(article, from_body_only=True)
+    timings[f"{len(chosen)} summaries, first in the process (includes the one-time tables)"] = (
+        time.perf_counter() - started)
+
+    summarizer = Summarizer(library)
+    for step, work in (("learn style", lambda: summarizer.style), ("repeated-sentence table", summarizer._repeated),
+                       ("topics of all articles + name table", summarizer._names)):
+        started = time.perf_counter()
+        work()
+        timings[step] = time.perf_counter() - started
+    runs = []
+    for _ in range(repeats):
+        fresh = Summarizer(library)
+        fresh.warm()
+        started = time.perf_counter()
+        for article in chosen:
+            fresh.summarize(article, from_body_only=True)
+        runs.append(time.perf_counter() - started)
+    timings[f"{len(chosen)} summaries after warm(), median of {repeats} (min–max)"] = (
+        f"{statistics.median(runs):.3f} ({min(runs):.3f}–{max(runs):.3f})")
+    started = time.perf_counter()
+    for article in chosen:
+        fresh.summarize(article, from_body_only=True)
+    timings[f"{len(chosen)} summaries again (cached)"] = time.perf_counter() - started
+    for name in ("iyiou", "deep seek", "華為"):
+        started = time.perf_counter()
+        fresh.digest(name)
+        timings[f"digest({name!r}) page 1 with overview"] = time.perf_counter() - started
+    return timings
+
+
+def markdown(results: dict[str, Any], timings: dict[str, Any]) -> str:
+    lines = ["| system | half | articles | ROUGE-1 F1 | ROUGE-2 F1 | ROUGE-L F1 |", "|---|---|---|---|---|---|"]
+    for half, result in results.items():
+        for system, scores in result["systems"].items():
+            lines.append(f"| {system} | {half} | {result['articles']} | {scores['rouge1']:.4f} | "
+                         f"{scores['rouge2']:.4f} | {scores['rougeL']:.4f} |")
+        for note in result.get("notes", []):
+            lines.append(f"| note: {note} | | | | | |")
+    lines += ["", "| step | seconds |", "|---|---|"]
+    lines += [f"| {step} | {value:.3f} |" if isinstance(value, float) else f"| {step} | {value} |"
+              for step, value in timings.items()]
+    machine = (f"machine: {platform.platform()}, Python {platform.python_version()}, "
+               f"{platform.processor() or platform.machine()}")
+    lines += ["", machine]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", category=UserWarning)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--abstracts", type=Path, required=True)
+    parser.add_argument("--news", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, default=Path(".articlebot-cache"))
+    parser.add_argument("--budget", type=int, default=150)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    timings = speed(args.news, args.cache)
+    results = quality(args.abstracts, args.budget, args.cache)
+    print(markdown(results, timings))
+    if args.json:
+        args.json.write_text(json.dumps({"rouge": results, "timings": timings}, ensure_ascii=False, indent=2),
+                             encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
