@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from bot.articles import Article, Paragraph, split_sentences
 from bot.errors import QuestionError
@@ -197,10 +198,15 @@ class Answerer:
         return Quote(passage.article, passage.paragraph, passage.score, relevance, excerpt, sentence,
                      marks, terms)
 
+    @cached_property
+    def _biggest_tags(self) -> list[str]:
+        """Tags by article count, counted once per library (not per unanswered question)."""
+        return [tag for tag, _ in Counter(t for a in self.library.articles for t in a.tags).most_common()]
+
     def suggestions(self, passages: Sequence[Passage], limit: int = 5) -> tuple[str, ...]:
         """Tags worth trying: those of the nearest misses first, then the biggest tags."""
         counts: Counter[str] = Counter(tag for p in passages[:20] for tag in p.article.tags)
-        for tag, n in Counter(t for a in self.library.articles for t in a.tags).most_common(limit):
+        for tag in self._biggest_tags[:limit]:
             counts.setdefault(tag, 0)
         return tuple(tag for tag, _ in counts.most_common(limit))
 

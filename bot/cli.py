@@ -21,6 +21,7 @@ from bot.errors import ArticlebotError, ConfigError, QuestionError
 from bot.evaluation import evaluate, per_question_lines, read_questions
 from bot.library import Library
 from bot.replies import answer_text
+from bot.summaries import DigestItem, Summarizer
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -163,6 +164,100 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _summarizer(settings: Settings, quiet: bool = False) -> Summarizer:
+    return Summarizer(open_library(settings, quiet))
+
+
+def _article_json(item: DigestItem) -> dict[str, object]:
+    article, summary = item
+    return {"title": article.title, "date": article.date_text, "path": article.path,
+            "source_url": article.source_url, "tags": list(article.tags),
+            "summary": summary.text, "summary_source": summary.source}
+
+
+def _article_text(number: int, item: DigestItem) -> str:
+    article, summary = item
+    label = " (author's summary)" if summary.source == "author" else ""
+    facts = " · ".join(x for x in (article.date_text, ", ".join(article.tags[:3])) if x)
+    return (f"{number}. {article.title}  ({facts})\n   {summary.text}{label}\n"
+            f"   → {article.source_url or article.path}")
+
+
+def cmd_tags(args: argparse.Namespace, settings: Settings) -> int:
+    """List tags and the top topics with their article counts."""
+    entries = _summarizer(settings, quiet=args.json).tags()
+    if args.json:
+        print(json.dumps({"tags": [{"name": e.name, "articles": e.total, "kind": e.kind} for e in entries]},
+                         ensure_ascii=False, indent=2))
+        return 0
+    for entry in entries:
+        print(f"{entry.total:>5}  {entry.name}" + ("  (topic)" if entry.kind == "topic" else ""))
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace, settings: Settings) -> int:
+    """A tag's or topic's articles, newest first, each with its summary (forgiving names)."""
+    name = " ".join(args.name)
+    digest = _summarizer(settings, quiet=args.json).digest(name, page=args.page, per_page=args.per_page)
+    if args.json:
+        print(json.dumps({"tag": digest.name, "kind": digest.kind, "total": digest.total, "page": digest.page,
+                          "pages": digest.pages,
+                          "overview": [{"sentence": o.text, "title": o.article.title, "path": o.article.path,
+                                        "source_url": o.article.source_url} for o in digest.overview],
+                          "articles": [_article_json(item) for item in digest.items],
+                          "suggestions": list(digest.suggestions)}, ensure_ascii=False, indent=2))
+        return 0 if digest.items else 1
+    if not digest.items:
+        hint = f" Try: {', '.join(digest.suggestions)}" if digest.suggestions else ""
+        print(f"No tag, topic or article matches “{name}”.{hint}")
+        return 1
+    kind = {"tag": "tag", "topic": "topic", "search": "articles mentioning"}.get(digest.kind, digest.kind)
+    print(f"{kind} {digest.name}: {digest.total} articles (page {digest.page} of {digest.pages})")
+    for sentence, article in digest.overview:
+        print(f"  • {sentence}  [{article.title}]")
+    first = (digest.page - 1) * args.per_page + 1
+    print("\n".join(_article_text(n, item) for n, item in enumerate(digest.items, first)))
+    return 0
+
+
+def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
+    """The newest articles with their summaries."""
+    items = _summarizer(settings, quiet=args.json).latest(args.n)
+    if args.json:
+        print(json.dumps({"articles": [_article_json(item) for item in items]}, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(_article_text(n, item) for n, item in enumerate(items, 1)))
+    return 0
+
+
+def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
+    """Summarize one article (by path, or the best match for a query), or score summaries with --eval."""
+    if args.eval:
+        from bot.rouge import evaluate_summaries
+
+        result = evaluate_summaries(args.eval, budget=args.budget, cache_dir=settings.cache_dir)
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+            return 0
+        print(f"{result['articles']} articles, budget {result['budget']} characters")
+        print(f"  {'system':<20} {'ROUGE-1':>8} {'ROUGE-2':>8} {'ROUGE-L':>8}")
+        for name, scores in result["systems"].items():
+            print(f"  {name:<20} {scores['rouge1']:>8.3f} {scores['rouge2']:>8.3f} {scores['rougeL']:>8.3f}")
+        for note in result.get("notes", []):
+            print(f"note: {note}")
+        return 0
+    if not args.target:
+        raise ConfigError("summarize needs a PATH or a QUERY (or --eval DIR)")
+    target = " ".join(args.target)
+    summarizer = _summarizer(settings, quiet=args.json)
+    item = summarizer.summarize_path(target) or summarizer.best_for(target)
+    if item is None:
+        print(f"No article matches “{target}”.")
+        return 1
+    print(json.dumps(_article_json(item), ensure_ascii=False, indent=2) if args.json else _article_text(1, item))
+    return 0
+
+
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     """Run the Telegram bot: long polling by default, or a webhook with --webhook URL."""
     from bot.app import build_application, check_token, configure_logging, run
@@ -170,12 +265,13 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     token = check_token(settings.telegram_token)
     from bot.dialogue import Dialogue
     from bot.state import State
-    from bot.summaries import Summarizer
 
     configure_logging(token)
     answerer = answerer_for(settings)
     answerer.tokens("预热 warm-up")
-    dialogue = Dialogue(answerer, Summarizer(answerer.library), State(settings.state_path), settings.top_k)
+    summarizer = Summarizer(answerer.library)
+    summarizer.warm()
+    dialogue = Dialogue(answerer, summarizer, State(settings.state_path), settings.top_k)
     application = build_application(settings, dialogue)
     run(application, webhook=args.webhook, listen=args.listen, port=args.port,
         secret=settings.telegram_webhook_secret or secrets.token_urlsafe(32))
@@ -215,6 +311,31 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
     ev.add_argument("--per-question", type=Path, metavar="OUT", help="write each question's top-20 hits (JSONL)")
     ev.set_defaults(run=cmd_eval)
+
+    tags = commands.add_parser("tags", help="list tags and topics", description=cmd_tags.__doc__)
+    tags.add_argument("--json", action="store_true", help="print JSON")
+    tags.set_defaults(run=cmd_tags)
+
+    tag = commands.add_parser("tag", help="a tag's or topic's articles with summaries", description=cmd_tag.__doc__)
+    tag.add_argument("name", nargs="+", help="tag or topic name (case, script and small typos forgiven)")
+    tag.add_argument("--json", action="store_true", help="print JSON")
+    tag.add_argument("--page", type=int, default=1, metavar="N", help="page number")
+    tag.add_argument("--per-page", type=int, default=10, metavar="N", help="articles per page")
+    tag.set_defaults(run=cmd_tag)
+
+    latest = commands.add_parser("latest", help="the newest articles", description=cmd_latest.__doc__)
+    latest.add_argument("n", nargs="?", type=int, default=10, help="how many (default 10)")
+    latest.add_argument("--json", action="store_true", help="print JSON")
+    latest.set_defaults(run=cmd_latest)
+
+    summarize = commands.add_parser("summarize", help="summarize an article, or evaluate summaries",
+                                    description=cmd_summarize.__doc__)
+    summarize.add_argument("target", nargs="*", metavar="PATH|QUERY", help="article file or a query")
+    summarize.add_argument("--eval", type=Path, metavar="DIR",
+                           help="score summaries against the articles' 摘要 sections (ROUGE)")
+    summarize.add_argument("--budget", type=int, default=150, metavar="CHARS", help="summary length for --eval")
+    summarize.add_argument("--json", action="store_true", help="print JSON")
+    summarize.set_defaults(run=cmd_summarize)
 
     telegram = commands.add_parser(
         "telegram", help="run the Telegram bot", description=cmd_telegram.__doc__,

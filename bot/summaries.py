@@ -773,7 +773,11 @@ class Summarizer:
         return self._name_table
 
     def resolve(self, name: str) -> Resolution:
-        """A tag, else a topic, else a near miss of either, else the articles that mention it."""
+        """A tag, else a topic, else a near miss of either, else the articles that mention it.
+
+        Tags and topics list their articles newest first; a mere mention lists the articles
+        most about it first (a digest of a name nobody tagged is a reading list, not a feed).
+        """
         normalize = self.library.tokenizer.normalize
         key = _key(normalize, name)
         names = self._names()
@@ -786,7 +790,7 @@ class Summarizer:
             return Resolution(kind, written, tuple(newest_first(self._members(kind, written))))
         mentioned = self._mentions(name)
         if mentioned:
-            return Resolution("search", name.strip(), tuple(newest_first(mentioned)))
+            return Resolution("search", name.strip(), tuple(mentioned))
         return Resolution("none", name.strip(), (), self._suggestions(key, names))
 
     def _members(self, kind: str, name: str) -> list[Article]:
@@ -795,6 +799,7 @@ class Summarizer:
         return list(dict.fromkeys(self._member_table.get(key, [])))
 
     def _mentions(self, name: str) -> list[Article]:
+        """Articles with paragraphs that mention the name, the ones most about it first."""
         tokens = self.library.tokenizer(name)
         if not tokens:
             return []
@@ -804,11 +809,15 @@ class Summarizer:
         if not passages or total <= 0:
             return []
         matched = self.library.index.matched_weight(weights, [p.index for p in passages])
-        seen: dict[str, Article] = {}
+        articles: dict[str, Article] = {}
+        mentions: Counter[str] = Counter()
         for passage, weight in zip(passages, matched):
             if weight / total >= MENTION_FLOOR:
-                seen.setdefault(passage.article.path, passage.article)
-        return list(seen.values())
+                articles.setdefault(passage.article.path, passage.article)
+                mentions[passage.article.path] += 1
+        # Most about it first: the articles that mention it in the most paragraphs, then the newest.
+        newest = {a.path: i for i, a in enumerate(newest_first(articles.values()))}
+        return sorted(articles.values(), key=lambda a: (-mentions[a.path], newest[a.path]))
 
     def _suggestions(self, key: str, names: Mapping[str, tuple[str, str]], limit: int = 5) -> tuple[str, ...]:
         close = difflib.get_close_matches(key, list(names), n=limit, cutoff=0.5) if key else []
