@@ -172,7 +172,8 @@ def _article_json(item: DigestItem) -> dict[str, object]:
     article, summary = item
     return {"title": article.title, "date": article.date_text, "path": article.path,
             "source_url": article.source_url, "tags": list(article.tags),
-            "summary": summary.text, "summary_source": summary.source}
+            "summary": summary.text, "summary_source": summary.source,
+            "summary_sentences": list(summary.sentences)}
 
 
 def _article_text(number: int, item: DigestItem) -> str:

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import DEEPSEEK_URL, SMALL_CORPUS, write_files
 
+from bot.articles import load_article, read_text
+
 ASK_HIT_KEYS = {"title", "date", "tags", "source_url", "path", "paragraph", "excerpt", "score"}
 EVAL_KEYS = {"questions", "recall@1", "recall@5", "recall@20", "mrr@10", "query_ms_p50", "query_ms_p99"}
-SUBCOMMANDS = ["ask", "chat", "index", "eval", "telegram"]
+SUBCOMMANDS = ["ask", "chat", "index", "eval", "tags", "tag", "latest", "summarize", "telegram"]
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -254,3 +256,59 @@ def test_question_with_non_utf8_bytes_gives_no_traceback(indexed: object, workdi
             b"--corpus", os.fsencode(workdir / "corpus"), b"--cache-dir", os.fsencode(workdir / "cache")]
     result = subprocess.run(argv, cwd=workdir, capture_output=True, timeout=180, env=clean_env())
     assert b"Traceback" not in result.stderr
+
+
+# --- digests ----------------------------------------------------------------------------
+
+BUNDLED = Path(__file__).parents[1] / "corpus"
+
+
+@pytest.fixture(scope="module")
+def run_bundled(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    cache = tmp_path_factory.mktemp("bundled-cache")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot", *args, "--corpus", str(BUNDLED), "--cache-dir",
+                               str(cache)], capture_output=True, text=True, timeout=180, env=clean_env())
+
+    return run
+
+
+def test_tag_json_lists_the_tags_articles_newest_first_with_verbatim_summaries(run_bundled: Run) -> None:
+    result = run_bundled("tag", "iyiou", "--json")
+    assert result.returncode == 0, result.stderr
+    digest = json.loads(result.stdout)
+    assert digest["tag"] == "iyiou"
+    articles = digest["articles"]
+    assert articles and all(a["source_url"] and a["summary"] for a in articles)
+    dates = [a["date"] for a in articles]
+    assert dates == sorted(dates, reverse=True)
+    for article in articles:
+        path = Path(article["path"])
+        body = "".join(p.text for p in load_article(path, read_text(path, 1 << 24)).paragraphs).replace("\n", "")
+        assert article["summary_sentences"]
+        for sentence in article["summary_sentences"]:
+            assert sentence.removesuffix("…").replace("\n", "").strip() in body
+
+
+def test_a_name_nobody_tagged_lists_the_articles_about_it(run_bundled: Run) -> None:
+    digest = json.loads(run_bundled("tag", "DeepSeek", "--json").stdout)
+    assert digest["articles"][0]["title"] == "DeepSeek，搅了谁的局？"
+
+
+def test_forgiving_tag_names(run_bundled: Run) -> None:
+    assert json.loads(run_bundled("tag", "IYIOU", "--json").stdout)["tag"] == "iyiou"
+
+
+def test_tags_latest_and_summarize_answer(run_bundled: Run) -> None:
+    tags = json.loads(run_bundled("tags", "--json").stdout)["tags"]
+    assert {"name": "iyiou", "articles": 7, "kind": "tag"} in tags
+    latest = json.loads(run_bundled("latest", "3", "--json").stdout)["articles"]
+    assert len(latest) == 3
+    summary = json.loads(run_bundled("summarize", "DeepSeek 训练成本", "--json").stdout)
+    assert summary["title"] == "DeepSeek，搅了谁的局？" and summary["summary"]
+
+
+def test_unknown_tag_exits_non_zero_with_suggestions(run_bundled: Run) -> None:
+    result = run_bundled("tag", "zzqqxx")
+    assert result.returncode == 1 and "Try:" in result.stdout
