@@ -22,7 +22,7 @@ import yaml
 
 from bot.errors import CorpusError
 
-PARAGRAPHS_VERSION = "2"
+PARAGRAPHS_VERSION = "3"
 """Bump when parsing or paragraph building changes, so that cached articles are rebuilt."""
 
 SOURCE_KEYS = ("url", "link", "source_url", "source", "original", "original_url", "canonical",
@@ -159,9 +159,10 @@ def load_article(path: Path, text: str, display_path: str | None = None) -> Arti
     metadata, body = split_front_matter(path, text)
     body, trailing_url = _pop_trailing_link(body)
     sections = list(_sections(body))
-    abstract = "\n\n".join(clean_block(b) for h, b in sections if _is_heading(h, ABSTRACT_HEADINGS)) or None
-    topics = tuple(t for h, b in sections if _is_heading(h, RELATED_HEADINGS) for t in _wiki_targets(b))
-    paragraphs = build_paragraphs((h, b) for h, b in sections if not _is_heading(h, RELATED_HEADINGS))
+    abstract = "\n\n".join(clean_block(s.block) for s in sections if s.within(ABSTRACT_HEADINGS)) or None
+    topics = tuple(t for s in sections if s.within(RELATED_HEADINGS) for t in _wiki_targets(s.block))
+    paragraphs = build_paragraphs((s.section(ABSTRACT_HEADINGS), s.block) for s in sections
+                                  if not s.within(RELATED_HEADINGS))
     if not paragraphs:
         raise CorpusError(path, "no text in the article body")
     title = _text_value(metadata.get("title")) or _first_heading(sections) or path.stem
@@ -311,8 +312,8 @@ def _heading_key(heading: str) -> str:
     return clean_inline(heading).strip(" :：").casefold()
 
 
-def _first_heading(sections: list[tuple[str, str]]) -> str:
-    return next((h for h, _ in sections if h), "")
+def _first_heading(sections: list[_Section]) -> str:
+    return next((s.heading for s in sections if s.heading), "")
 
 
 def _wiki_targets(block: str) -> Iterator[str]:
@@ -323,22 +324,41 @@ def _wiki_targets(block: str) -> Iterator[str]:
             yield target
 
 
-def _sections(body: str) -> Iterator[tuple[str, str]]:
-    """(heading, block) pairs: each blank-line block with the nearest heading above it."""
-    heading = ""
+@dataclass(frozen=True)
+class _Section:
+    """A blank-line block, the nearest heading above it, and every heading it sits under."""
+
+    heading: str
+    outline: tuple[str, ...]
+    block: str
+
+    def within(self, names: tuple[str, ...]) -> bool:
+        """Under a heading of that name at any depth (### 1) 一句话总结 stays inside ## 摘要)."""
+        return any(_is_heading(h, names) for h in self.outline)
+
+    def section(self, names: tuple[str, ...]) -> str:
+        """The heading to file the block under: the named section's own (摘要) when inside one."""
+        return next((h for h in self.outline if _is_heading(h, names)), self.heading)
+
+
+def _sections(body: str) -> Iterator[_Section]:
+    outline: list[tuple[int, str]] = []
     for block in _blocks(body):
         lines = block.split("\n")
         atx = _ATX_HEADING.match(lines[0])
+        found: tuple[int, str] | None = None
         if atx:
-            heading = clean_inline(atx.group(2))
-            lines = lines[1:]
+            found, lines = (len(atx.group(1)), clean_inline(atx.group(2))), lines[1:]
         elif len(lines) >= 2 and _SETEXT_RULE.match(lines[1]) and lines[0].strip() \
                 and not _LIST_MARK.match(lines[0]):
-            heading = clean_inline(lines[0])
-            lines = lines[2:]
+            found, lines = (1 if lines[1].strip().startswith("=") else 2, clean_inline(lines[0])), lines[2:]
+        if found:
+            while outline and outline[-1][0] >= found[0]:
+                outline.pop()
+            outline.append(found)
         rest = "\n".join(lines).strip()
         if rest:
-            yield heading, rest
+            yield _Section(outline[-1][1] if outline else "", tuple(h for _, h in outline), rest)
 
 
 def _blocks(body: str) -> Iterator[str]:
