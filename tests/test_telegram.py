@@ -220,9 +220,11 @@ def test_groups_answer_only_when_addressed(bot) -> None:
     [answer] = replies_to(api, GROUP)
     assert "557.6万美元" in answer["text"]
     api.send_text(GROUP, "/ask 英伟达股价", chat_type="supergroup", user_id=USER)
-    api.send_text(GROUP, "那 R1 呢？", chat_type="supergroup", user_id=USER, reply_to=answer)
-    answers = replies_to(api, GROUP, count=3)
-    assert "R1" in answers[2]["text"]
+    _, follow_up = api.send_text(GROUP, "那 R1 呢？", chat_type="supergroup", user_id=USER, reply_to=answer)
+    replies_to(api, GROUP, count=3)
+    [reply] = [c.result for c in api.calls_to("sendMessage")
+               if c.ok and c.params.get("reply_parameters", {}).get("message_id") == follow_up["message_id"]]
+    assert "R1" in reply["text"]
     api.send_text(GROUP, "/nonsense", chat_type="supergroup", user_id=USER)
     with pytest.raises(AssertionError):
         replies_to(api, GROUP, count=4, timeout=2)
