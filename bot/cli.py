@@ -36,7 +36,8 @@ def _progress_bar() -> Callable[[int, int], None]:
         if not bar:
             if done >= total:
                 return
-            bar.append(tqdm(total=total, unit="file", desc="indexing", file=sys.stderr, leave=False))
+            bar.append(tqdm(total=total, unit="file", desc="indexing", file=sys.stderr, leave=False,
+                            disable=None))  # None: only on a terminal, not into logs or pipes
         bar[0].n = done
         bar[0].refresh()
         if done >= total:

@@ -295,3 +295,15 @@ def test_the_token_never_appears_in_logs(bot, caplog: pytest.LogCaptureFixture) 
     replies_to(api, USER)
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
+
+
+def test_two_hundred_chats_at_once_each_get_exactly_one_answer(bot) -> None:
+    api, _ = bot
+    questions = ["DeepSeek V3 的训练成本是多少？", "英偉達股價", "Bitcoin price", "iyiou", "半导体"]
+    chats = range(10_000, 10_200)
+    for chat in chats:
+        api.send_text(chat, questions[chat % len(questions)])
+    api.wait_for(lambda c: c.method == "sendMessage" and c.ok, count=200, timeout=120)
+    delivered = [c.params["chat_id"] for c in api.calls_to("sendMessage") if c.ok]
+    assert sorted(delivered) == list(chats)
+    no_bad_requests(api)
