@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import random
@@ -29,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import ROOT, STEPS, disk_bytes, log, read_json, write_json  # noqa: E402
+from benchlib import ROOT, STEPS, log, read_json, write_json  # noqa: E402
 
 ENGINES = ("articlebot", "bm25s", "tantivy", "fts5", "rank_bm25")
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",

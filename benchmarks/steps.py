@@ -24,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from benchlib import (Timer, children_peak_rss_mib, current_rss_mib, disk_bytes, latency_summary, log,
-                      peak_rss_mib, read_json, step, write_json)
+from benchlib import (Timer, children_peak_rss_mib, current_rss_mib, disk_bytes, latency_summary, peak_rss_mib, read_json, step, write_json)
 
 K = 10
 K1, B, EPSILON = 1.2, 0.75, 0.25
@@ -501,7 +500,7 @@ def rank_bm25(config: dict[str, Any]) -> dict[str, Any]:
 @step("tokenize")
 def tokenize(config: dict[str, Any]) -> dict[str, Any]:
     """Tokenizer throughput on one core, on the corpus's own paragraphs (first ~2M characters)."""
-    from bot.library import Library, paragraph_tokens
+    from bot.library import paragraph_tokens
     from bot.tokens import Tokenizer
     library, _ = _open(config)
     articles = []

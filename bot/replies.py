@@ -239,13 +239,13 @@ def answer_text(answer: Answer) -> str:
             lines.append(STRINGS["en"]["try_tags"].format(tags=", ".join(answer.suggestions)))
         return "\n".join(lines)
     parts = []
-    for number, quote in enumerate(answer.quotes, answer.offset + 1):
-        article = quote.article
+    for number, item in enumerate(answer.quotes, answer.offset + 1):
+        article = item.article
         facts = " · ".join(x for x in (article.date_text, ", ".join(article.tags[:3])) if x)
-        a, b = quote.sentence
-        excerpt = f"{quote.excerpt[:a]}»{quote.excerpt[a:b]}«{quote.excerpt[b:]}"
+        a, b = item.sentence
+        excerpt = f"{item.excerpt[:a]}»{item.excerpt[a:b]}«{item.excerpt[b:]}"
         body = "\n".join(f"  │ {line}" for line in excerpt.splitlines())
         source = article.source_url or article.path
-        matched = f"\n  matched: {', '.join(quote.matched_terms)}" if quote.matched_terms else ""
+        matched = f"\n  matched: {', '.join(item.matched_terms)}" if item.matched_terms else ""
         parts.append(f"{number}. {article.title}  ({facts})\n{body}\n  → {source}{matched}")
     return "\n\n".join(parts)
