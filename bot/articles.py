@@ -9,6 +9,7 @@ blocks are split at sentence ends so that a quote stays readable.
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -127,11 +128,19 @@ def find_markdown_files(folders: Iterable[Path], report: LoadReport) -> list[Pat
         if not folder.is_dir():
             report.skipped.append(CorpusError(folder, "not a folder (check --corpus / ARTICLEBOT_CORPUS)"))
             continue
-        files = sorted(p for p in folder.rglob("*.md") if p.is_file() and not p.name.lower() == "readme.md")
+        files = _markdown_under(folder)
         if not files:
             report.notices.append(CorpusError(folder, "folder holds no *.md files"))
         found.extend(files)
     return found
+
+
+def _markdown_under(folder: Path) -> list[Path]:
+    """``*.md`` files below a folder, sorted as strings (os.walk and str sorting: 80k files in
+    a fraction of the time rglob and Path comparisons take)."""
+    names = [os.path.join(root, name) for root, _dirs, files in os.walk(folder) for name in files
+             if name.endswith(".md") and name.lower() != "readme.md"]
+    return [Path(name) for name in sorted(names)]
 
 
 def read_text(path: Path, max_bytes: int) -> str:
