@@ -68,7 +68,6 @@ _ESCAPED = 0xF0000
 _UNESCAPE = re.compile("[\U000F0000-\U000F007F]")
 _LIST_MARK = re.compile(r"^\s*(?:[*+-]|\d{1,3}[.)])\s+")
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
-_WIKI_BODY = re.compile(r"^[-*\s]*\[\[")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;…])[”’」』）)]*\n?|(?<=[.!?])[\"')\]]*(?=\s+[A-Z0-9\"“])|\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")

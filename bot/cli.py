@@ -18,13 +18,10 @@ from typing import TextIO
 from bot.answers import Answerer
 from bot.config import SETTINGS, Settings, load_settings
 from bot.errors import ArticlebotError, ConfigError, QuestionError
-from bot.evaluation import evaluate, per_question_lines, read_questions
-from bot.library import Library
+from bot.evaluation import Question, evaluate, per_question_lines, read_questions
+from bot.library import Library, Passage
 from bot.replies import answer_text
 from bot.summaries import DigestItem, Summarizer
-
-Command = Callable[[argparse.Namespace, Settings], int]
-
 
 def _progress_bar() -> Callable[[int, int], None]:
     """A tqdm bar on stderr that appears only when there is work to show."""
@@ -138,12 +135,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     answerer = answerer_for(settings, quiet=args.json)
     out: TextIO | None = args.per_question.open("w", encoding="utf-8") if args.per_question else None
 
-    def record(question, passages, rank):  # type: ignore[no-untyped-def]
+    def record(question: Question, passages: list[Passage], rank: int | None) -> None:
         if out:
             for line in per_question_lines(question, passages, rank):
                 out.write(line + "\n")
 
-    def retrieve(question: str, k: int) -> list:  # type: ignore[type-arg]
+    def retrieve(question: str, k: int) -> list[Passage]:
         try:
             return answerer.retrieve(question, k)
         except QuestionError:
