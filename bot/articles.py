@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date, datetime
@@ -112,7 +112,7 @@ class Article:
 class LoadReport:
     """What a corpus load produced, and every file it could not use, with the reason."""
 
-    articles: list[Article] = field(default_factory=list)
+    articles: Sequence[Article] = field(default_factory=list)
     skipped: list[CorpusError] = field(default_factory=list)
     notices: list[CorpusError] = field(default_factory=list)
 
@@ -207,6 +207,9 @@ def split_front_matter(path: Path, text: str) -> tuple[Mapping[str, Any], str]:
         problem = getattr(error, "problem", None) or "invalid YAML"
         line = mark.line + 1 if mark is not None else None
         raise CorpusError(path, f"front matter is not valid YAML ({problem})", line) from None
+    except Exception as error:  # noqa: BLE001 - a value YAML cannot construct (2025-02-30, !!int abc)
+        raise CorpusError(path, f"front matter has a value YAML cannot read ({type(error).__name__}: "
+                                f"{str(error)[:120]})") from None
     if metadata is None:
         metadata = {}
     if not isinstance(metadata, dict):
@@ -216,10 +219,14 @@ def split_front_matter(path: Path, text: str) -> tuple[Mapping[str, Any], str]:
 
 # --- metadata -------------------------------------------------------------------------
 
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
 def _text_value(value: Any) -> str:
     if isinstance(value, list):
         value = value[0] if value else ""
-    return "" if value is None else str(value).strip()
+    # A nested container is no text; str() of one built from YAML aliases can be gigabytes long.
+    return "" if value is None or isinstance(value, _CONTAINERS) else str(value).strip()
 
 
 def _source_url(metadata: Mapping[str, Any]) -> str | None:
@@ -275,7 +282,7 @@ def _as_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",")]
     if isinstance(value, Iterable):
-        return [str(item).strip() for item in value if item is not None]
+        return [str(item).strip() for item in value if item is not None and not isinstance(item, _CONTAINERS)]
     return [str(value).strip()]
 
 

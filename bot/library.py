@@ -1,10 +1,19 @@
 """The searchable library: articles, their paragraphs and the index, cached on disk.
 
-Opening is cheap when nothing changed: the file list's sizes and modification times are
-compared with the manifest of the last build and, if equal, the articles and the index are
-loaded as they were (no YAML parsing, no tokenizing). When files changed, only those are
-parsed and tokenized again (a per-file cache keyed by content hash holds the rest) and
-the index is rebuilt from the cached tokens, which takes seconds.
+Opening must be quick however large the corpus is, because every `articlebot ask` and
+every bot start opens it. The cache folder holds:
+
+- ``manifest.pkl``: every corpus file as the last build saw it (size, modification time,
+  how many paragraphs it gave, or why it was skipped), in index order;
+- ``index-N/``: the BM25 postings, memory-mapped, so nothing is read until a query needs it;
+- ``articles.sqlite``: each article, compressed, read only when a hit or a digest shows it.
+
+When the files' sizes and times equal the manifest's, opening is that and nothing more:
+no YAML parsing, no tokenizing, no article loaded. When some changed, only those files are
+parsed and tokenized (on every core); the old index keeps the postings of every other
+file, so one edited article costs seconds, not a rebuild. The new index is written to a
+new folder and the manifest switched last, so a process still serving the old one (or a
+crash midway) never sees a half-written index.
 """
 
 from __future__ import annotations
@@ -13,25 +22,34 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import sqlite3
+import threading
 import time
+import zlib
 from bisect import bisect_right
-from itertools import accumulate
-from collections.abc import Callable, Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from functools import partial
 from dataclasses import dataclass, replace
+from functools import partial
+from itertools import accumulate
 from pathlib import Path
+from typing import overload
 
 from bot import __version__
-from bot.articles import PARAGRAPHS_VERSION, Article, LoadReport, Paragraph, find_markdown_files, load_article, read_text
+from bot.articles import (PARAGRAPHS_VERSION, Article, LoadReport, Paragraph, find_markdown_files, load_article,
+                          read_text)
 from bot.config import Settings
-from bot.errors import CorpusError
-from bot.index import BM25Params, Hit, ImpactIndex
+from bot.errors import CorpusError, IndexCacheError
+from bot.index import BM25Index, BM25Params, EncodedTokens, Hit, IndexBuilder, encode
 from bot.tokens import Tokenizer
 
 Progress = Callable[[int, int], None]
 """Called with (files done, files total) while indexing."""
+MANIFEST_VERSION = 2
+ARTICLE_CACHE_SIZE = 4096
+"""Articles kept in memory once read (a hit's article, a digest's page)."""
 
 
 @dataclass(frozen=True)
@@ -50,96 +68,195 @@ class FileResult:
 
     article: Article | None
     error: CorpusError | None
-    tokens: list[list[str]]
+    tokens: EncodedTokens | None
 
 
-def paragraph_tokens(tokenizer: Tokenizer, article: Article) -> list[list[str]]:
-    """A paragraph is indexed with its heading and its article's title: questions name the topic."""
-    title = tokenizer(article.title)
-    headings = {h: tokenizer(h) for h in {p.heading for p in article.paragraphs}}
-    return [tokenizer(p.text) + headings[p.heading] + title for p in article.paragraphs]
+@dataclass(frozen=True)
+class Entry:
+    """A corpus file as a build saw it: an article of ``paragraphs`` paragraphs, or skipped with a reason."""
+
+    path: str
+    size: int
+    mtime: int
+    paragraphs: int = 0
+    reason: str | None = None
+    line: int | None = None
+
+    @property
+    def key(self) -> str:
+        """The article's key in articles.sqlite: a changed file gets a new key, so an index still
+        being served never reads the new version of an article it did not index."""
+        return f"{self.path}\0{self.size}\0{self.mtime}"
+
+    @property
+    def error(self) -> CorpusError:
+        return CorpusError(Path(self.path), self.reason or "", self.line)
 
 
-def _process_file(tokenizer: Tokenizer, job: tuple[str, str, int]) -> FileResult:
-    """Read, parse and tokenize one file."""
-    path, display, max_bytes = job
-    try:
-        article = load_article(Path(path), read_text(Path(path), max_bytes), display)
-    except CorpusError as error:
-        return FileResult(None, error, [])
-    return FileResult(article, None, paragraph_tokens(tokenizer, article))
+@dataclass(frozen=True)
+class Manifest:
+    built_at: float
+    index: str
+    """The index folder's name."""
+    articles: tuple[Entry, ...]
+    """Indexed files, in paragraph order."""
+    skipped: tuple[Entry, ...]
+
+    def save(self, cache: Path) -> None:
+        tmp = cache / "manifest.pkl.tmp"
+        with tmp.open("wb") as handle:
+            pickle.dump((MANIFEST_VERSION, self), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache / "manifest.pkl")
+
+    @staticmethod
+    def load(cache: Path) -> Manifest | None:
+        try:
+            with (cache / "manifest.pkl").open("rb") as handle:
+                version, manifest = pickle.load(handle)
+        except Exception:  # noqa: BLE001 - a missing or unreadable manifest means: build afresh
+            return None
+        return manifest if version == MANIFEST_VERSION and isinstance(manifest, Manifest) else None
+
+    def unchanged(self, stats: dict[str, tuple[int, int]]) -> bool:
+        return len(stats) == len(self.articles) + len(self.skipped) and all(
+            stats.get(e.path) == (e.size, e.mtime) for entries in (self.articles, self.skipped) for e in entries)
 
 
-_worker_tokenizer: Tokenizer | None = None
-"""The tokenizer of a worker process, set once by its initializer."""
-
-
-def _init_worker(tokenizer: Tokenizer) -> None:
-    global _worker_tokenizer
-    _worker_tokenizer = tokenizer
-
-
-def _process_in_worker(job: tuple[str, str, int]) -> FileResult:
-    assert _worker_tokenizer is not None, "the pool initializer sets it"
-    return _process_file(_worker_tokenizer, job)
-
-
-class FileCache:
-    """Parsed articles and their tokens by content hash, so a re-index only redoes changed files."""
+class ArticleStore:
+    """Articles by key in one SQLite file, zlib-compressed pickles (about a third of the text's size)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
         try:
             self._db = self._open(path)
         except sqlite3.DatabaseError:
-            path.unlink(missing_ok=True)  # a corrupt cache is only a cache: start it afresh
+            path.unlink(missing_ok=True)  # a corrupt store is only a cache: start it afresh
             self._db = self._open(path)
 
     @staticmethod
     def _open(path: Path) -> sqlite3.Connection:
-        db = sqlite3.connect(path)
-        db.execute("CREATE TABLE IF NOT EXISTS files (digest TEXT PRIMARY KEY, result BLOB)")
-        db.execute("SELECT count(*) FROM files").fetchone()
+        db = sqlite3.connect(path, check_same_thread=False)
+        db.execute("CREATE TABLE IF NOT EXISTS articles (key TEXT PRIMARY KEY, blob BLOB NOT NULL)")
+        db.execute("SELECT count(*) FROM articles").fetchone()
         return db
 
-    def get(self, digest: str) -> FileResult | None:
-        row = self._db.execute("SELECT result FROM files WHERE digest = ?", (digest,)).fetchone()
+    def get(self, key: str) -> Article:
+        with self._lock:
+            row = self._db.execute("SELECT blob FROM articles WHERE key = ?", (key,)).fetchone()
         if row is None:
-            return None
-        try:
-            result: FileResult = pickle.loads(row[0])
-        except Exception:  # noqa: BLE001 - a stale or corrupt entry is simply recomputed
-            return None
-        return result
+            raise IndexCacheError(f"{self.path}: article {key.split(chr(0))[0]} is missing")
+        return _thaw(row[0])
 
-    def put_many(self, items: Iterable[tuple[str, FileResult]]) -> None:
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)",
-                                 ((d, pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL)) for d, r in items))
+    def get_many(self, keys: Sequence[str]) -> list[Article]:
+        with self._lock:
+            blobs = dict(self._db.execute("SELECT key, blob FROM articles"))
+        return [_thaw(blobs[key]) for key in keys]
+
+    def put_many(self, items: Iterable[tuple[str, Article]]) -> None:
+        with self._lock, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO articles VALUES (?, ?)",
+                                 ((key, _freeze(article)) for key, article in items))
+
+    def keys(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT key FROM articles")}
+
+    def delete(self, keys: Iterable[str]) -> None:
+        with self._lock, self._db:
+            self._db.executemany("DELETE FROM articles WHERE key = ?", ((key,) for key in keys))
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
+
+
+def _freeze(article: Article) -> bytes:
+    return zlib.compress(pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL), 6)
+
+
+def _thaw(blob: bytes) -> Article:
+    article = pickle.loads(zlib.decompress(blob))
+    if not isinstance(article, Article):
+        raise IndexCacheError("articles.sqlite holds something that is not an article")
+    return article
+
+
+class Shelf(Sequence[Article]):
+    """The library's articles, read from the store only when asked for.
+
+    Looking at one (a hit) reads one row; iterating (tags, digests) reads them all once and
+    keeps them. The same article is the same object each time it is asked for.
+    """
+
+    def __init__(self, store: ArticleStore | None, entries: Sequence[Entry]) -> None:
+        self._store = store
+        self._entries = entries
+        self._all: list[Article] | None = None if entries else []
+        self._recent: OrderedDict[int, Article] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, i: int) -> Article: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Article]: ...
+
+    def __getitem__(self, i: int | slice) -> Article | list[Article]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if self._all is not None:
+            return self._all[i]
+        i = range(len(self))[i]
+        with self._lock:
+            article = self._recent.get(i)
+            if article is not None:
+                self._recent.move_to_end(i)
+                return article
+        assert self._store is not None
+        article = self._located(self._store.get(self._entries[i].key), i)
+        with self._lock:
+            article = self._recent.setdefault(i, article)
+            while len(self._recent) > ARTICLE_CACHE_SIZE:
+                self._recent.popitem(last=False)
+        return article
+
+    def __iter__(self) -> Iterator[Article]:
+        if self._all is None:
+            assert self._store is not None
+            loaded = self._store.get_many([e.key for e in self._entries])
+            with self._lock:
+                self._all = [self._recent.get(i) or self._located(a, i) for i, a in enumerate(loaded)]
+        return iter(self._all)
+
+    def _located(self, article: Article, i: int) -> Article:
+        """Files with the same text elsewhere: the article's path is always its own file."""
+        path = self._entries[i].path
+        return article if article.path == path else replace(article, path=path)
 
 
 class Library:
-    """Articles, paragraphs and their index; ``Library.open`` builds or loads it."""
+    """Articles, paragraphs and their index; ``Library.open`` builds, updates or loads it."""
 
-    def __init__(self, articles: list[Article], index: ImpactIndex, report: LoadReport,
-                 tokenizer: Tokenizer, built_at: float, rebuilt: bool) -> None:
+    def __init__(self, articles: Sequence[Article], paragraphs_per_article: Iterable[int], index: BM25Index,
+                 report: LoadReport, tokenizer: Tokenizer, built_at: float, rebuilt: bool) -> None:
         self.articles = articles
         self.index = index
         self.report = report
         self.tokenizer = tokenizer
         self.built_at = built_at
         self.rebuilt = rebuilt
-        self._starts = list(accumulate((len(a.paragraphs) for a in articles), initial=0))
+        self._starts = list(accumulate(paragraphs_per_article, initial=0))
 
     @property
     def paragraph_count(self) -> int:
         return self._starts[-1]
 
     def passage(self, hit: Hit) -> Passage:
-        """Paragraphs are numbered article after article, in load order."""
+        """Paragraphs are numbered article after article, in index order."""
         article_no = bisect_right(self._starts, hit.paragraph) - 1
         article = self.articles[article_no]
         paragraph = article.paragraphs[hit.paragraph - self._starts[article_no]]
@@ -152,133 +269,185 @@ class Library:
     @classmethod
     def open(cls, settings: Settings, progress: Progress | None = None,
              tokenizer: Tokenizer | None = None) -> Library:
-        """Load the cached library if the corpus is unchanged, else (re)build what changed."""
+        """Load the cached library if the corpus is unchanged, else update it with what changed."""
         tokenizer = tokenizer or Tokenizer()
         report = LoadReport()
         files = find_markdown_files(settings.corpus, report)
+        stats = _stats(files)
         params = BM25Params(settings.k1, settings.b, settings.epsilon)
         cache = _cache_folder(settings, tokenizer)
-        fingerprint = _fingerprint(files)
-        cached = _load_built(cache, fingerprint, tokenizer, report)
-        if cached is not None:
-            return cached
-        results = _process_files(files, settings, tokenizer, progress)
-        articles: list[Article] = []
-        documents: list[list[str]] = []
-        for result in results:
-            if result.article is not None:
-                articles.append(result.article)
-                documents.extend(result.tokens)
-            elif result.error is not None:
-                report.skipped.append(result.error)
-        index = ImpactIndex.build(documents, params)
-        built_at = time.time()
-        _save_built(cache, fingerprint, articles, index, report, built_at)
-        return cls(articles, index, report, tokenizer, built_at, rebuilt=True)
+        manifest = Manifest.load(cache)
+        if manifest is not None and manifest.unchanged(stats):
+            library = _load(cache, manifest, params, report, tokenizer)
+            if library is not None:
+                return library
+        return _update(cache, manifest, files, stats, params, settings, tokenizer, report, progress)
 
 
 def _cache_folder(settings: Settings, tokenizer: Tokenizer) -> Path:
-    """One folder per (corpus folders, settings, code version): changing any starts afresh."""
-    key = json.dumps([__version__, PARAGRAPHS_VERSION, tokenizer.cache_key, [str(p.resolve()) for p in settings.corpus],
-                      settings.k1, settings.b, settings.epsilon, settings.max_file_bytes])
+    """One folder per (corpus folders, tokenizing, paragraphs): changing any starts afresh.
+
+    BM25's k1, b and epsilon are not part of it: they only rescale stored term frequencies.
+    """
+    key = json.dumps([__version__, PARAGRAPHS_VERSION, MANIFEST_VERSION, tokenizer.cache_key,
+                      [str(p.resolve()) for p in settings.corpus], settings.max_file_bytes])
     return settings.cache_dir / hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
-def _fingerprint(files: list[Path]) -> list[list[object]]:
-    stats = []
+def _stats(files: list[Path]) -> dict[str, tuple[int, int]]:
+    stats: dict[str, tuple[int, int]] = {}
     for path in files:
         try:
             stat = path.stat()
-            stats.append([str(path), stat.st_size, stat.st_mtime_ns])
+            stats[str(path)] = (stat.st_size, stat.st_mtime_ns)
         except OSError:
-            stats.append([str(path), -1, -1])
+            stats[str(path)] = (-1, -1)
     return stats
 
 
-def _load_built(cache: Path, fingerprint: list[list[object]], tokenizer: Tokenizer,
-                report: LoadReport) -> Library | None:
+def _load(cache: Path, manifest: Manifest, params: BM25Params, report: LoadReport,
+          tokenizer: Tokenizer) -> Library | None:
     try:
-        manifest = json.loads((cache / "manifest.json").read_text(encoding="utf-8"))
-        if manifest["files"] != fingerprint:
+        index = BM25Index.load(cache / manifest.index, params)
+        if index.n_docs != sum(e.paragraphs for e in manifest.articles) or not (cache / "articles.sqlite").is_file():
             return None
-        built_at = float(manifest["built_at"])
-        with (cache / "articles.pkl").open("rb") as handle:
-            articles, saved_report = pickle.load(handle)
-        index = ImpactIndex.load(cache / "index")
-        if not isinstance(saved_report, LoadReport) or index.n_docs != sum(len(a.paragraphs) for a in articles):
+        store = ArticleStore(cache / "articles.sqlite")
+        if not {e.key for e in manifest.articles} <= store.keys():
             return None
-    except Exception:  # noqa: BLE001 - any unreadable cache is rebuilt, never trusted
+    except (IndexCacheError, sqlite3.Error):
         return None
-    report.articles = articles
-    for kept, saved in ((report.skipped, saved_report.skipped), (report.notices, saved_report.notices)):
-        known = {str(error) for error in kept}
-        kept.extend(error for error in saved if str(error) not in known)
-    return Library(articles, index, report, tokenizer, built_at, rebuilt=False)
+    return _library(store, manifest, index, report, tokenizer, rebuilt=False)
 
 
-def _save_built(cache: Path, fingerprint: list[list[object]], articles: list[Article], index: ImpactIndex,
-                report: LoadReport, built_at: float) -> None:
-    """Write the build, manifest last, so that an interrupted write is never taken as complete."""
+def _library(store: ArticleStore, manifest: Manifest, index: BM25Index, report: LoadReport,
+             tokenizer: Tokenizer, rebuilt: bool) -> Library:
+    shelf = Shelf(store, manifest.articles)
+    report.articles = shelf
+    report.skipped.extend(e.error for e in manifest.skipped)
+    return Library(shelf, (e.paragraphs for e in manifest.articles), index, report, tokenizer,
+                   manifest.built_at, rebuilt)
+
+
+def _update(cache: Path, previous: Manifest | None, files: list[Path], stats: dict[str, tuple[int, int]],
+            params: BM25Params, settings: Settings, tokenizer: Tokenizer, report: LoadReport,
+            progress: Progress | None) -> Library:
+    """Index the files that changed on top of the previous index's postings for all others."""
     cache.mkdir(parents=True, exist_ok=True)
-    (cache / "manifest.json").unlink(missing_ok=True)
-    index.save(cache / "index")
-    report.articles = articles
-    with (cache / "articles.pkl").open("wb") as handle:
-        pickle.dump((articles, LoadReport(skipped=report.skipped, notices=report.notices)), handle,
-                    protocol=pickle.HIGHEST_PROTOCOL)
-    manifest = {"files": fingerprint, "built_at": built_at}
-    tmp = cache / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, cache / "manifest.json")
+    store = ArticleStore(cache / "articles.sqlite")
+    base = _previous_index(cache, previous, params, store)
+    if base is None:
+        previous = None
+    old = previous.articles if previous else ()
+    seen = (previous.articles + previous.skipped) if previous else ()
+    unchanged = {e.path for e in seen if stats.get(e.path) == (e.size, e.mtime)}
+    keep = [e for e in old if e.path in unchanged]
+    skipped = [e for e in (previous.skipped if previous else ()) if e.path in unchanged]
+    builder = IndexBuilder(base, [(e.paragraphs, e.path in unchanged) for e in old])
+    todo = [path for path in files if str(path) not in unchanged]
+    articles = list(keep)
+    fresh: list[tuple[str, Article]] = []
+    for path, result in zip(todo, _process_files(todo, settings, tokenizer, progress, len(files) - len(todo))):
+        size, mtime = stats[str(path)]
+        if result.article is not None and result.tokens is not None:
+            entry = Entry(str(path), size, mtime, paragraphs=len(result.article.paragraphs))
+            builder.add(result.tokens)
+            articles.append(entry)
+            fresh.append((entry.key, result.article))
+            if len(fresh) >= 256:
+                store.put_many(fresh)
+                fresh = []
+        elif result.error is not None:
+            skipped.append(Entry(str(path), size, mtime, reason=result.error.reason, line=result.error.line))
+    store.put_many(fresh)
+    index = builder.finish(params)
+    manifest = Manifest(time.time(), f"index-{time.time_ns()}", tuple(articles), tuple(skipped))
+    index.save(cache / manifest.index)
+    manifest.save(cache)
+    _collect_garbage(cache, store, manifest, previous)
+    return _library(store, manifest, BM25Index.load(cache / manifest.index, params), report, tokenizer,
+                    rebuilt=True)
 
 
-def _digest(path: Path) -> str:
+def _previous_index(cache: Path, previous: Manifest | None, params: BM25Params,
+                    store: ArticleStore) -> BM25Index | None:
+    """The last build's index, if it and its articles can be trusted to update from."""
+    if previous is None:
+        return None
     try:
-        return hashlib.sha1(path.read_bytes()).hexdigest()
-    except OSError:
-        return f"unreadable:{path}"
+        index = BM25Index.load(cache / previous.index, params)
+    except IndexCacheError:
+        return None
+    if index.n_docs != sum(e.paragraphs for e in previous.articles):
+        return None
+    if not {e.key for e in previous.articles} <= store.keys():
+        return None
+    return index
 
 
-def _process_files(files: list[Path], settings: Settings, tokenizer: Tokenizer,
-                   progress: Progress | None) -> list[FileResult]:
-    """Parse and tokenize the files the per-file cache lacks, in parallel."""
-    file_cache = FileCache(settings.cache_dir / "files.sqlite")
-    salt = f"{__version__}:{PARAGRAPHS_VERSION}:{tokenizer.cache_key}:{settings.max_file_bytes}:"
-    digests = [salt + _digest(path) for path in files]
-    results: list[FileResult | None] = []
-    missing: list[int] = []
-    for i, (path, digest) in enumerate(zip(files, digests)):
-        hit = file_cache.get(digest)
-        if hit is not None and hit.article is not None:
-            hit = replace(hit, article=replace(hit.article, path=str(path)))
-        elif hit is not None and hit.error is not None:
-            hit = replace(hit, error=CorpusError(path, hit.error.reason, hit.error.line))
-        results.append(hit)
-        if hit is None:
-            missing.append(i)
-    done = len(files) - len(missing)
+def _collect_garbage(cache: Path, store: ArticleStore, manifest: Manifest, previous: Manifest | None) -> None:
+    """Drop index folders and articles that neither this build nor the one before refers to.
+
+    The previous build's are kept one round: a process still serving it reads from them.
+    """
+    keep_index = {manifest.index} | ({previous.index} if previous else set())
+    for folder in cache.glob("index-*"):
+        if folder.name not in keep_index:
+            shutil.rmtree(folder, ignore_errors=True)
+    wanted = {e.key for e in manifest.articles} | ({e.key for e in previous.articles} if previous else set())
+    store.delete(store.keys() - wanted)
+
+
+def paragraph_tokens(tokenizer: Tokenizer, article: Article) -> list[list[str]]:
+    """A paragraph is indexed with its heading and its article's title: questions name the topic."""
+    title = tokenizer(article.title)
+    headings = {h: tokenizer(h) for h in {p.heading for p in article.paragraphs}}
+    return [tokenizer(p.text) + headings[p.heading] + title for p in article.paragraphs]
+
+
+def _process_file(tokenizer: Tokenizer, job: tuple[str, int]) -> FileResult:
+    """Read, parse and tokenize one file."""
+    path, max_bytes = job
+    try:
+        article = load_article(Path(path), read_text(Path(path), max_bytes))
+    except CorpusError as error:
+        return FileResult(None, error, None)
+    return FileResult(article, None, encode(paragraph_tokens(tokenizer, article)))
+
+
+_worker_tokenizer: Tokenizer | None = None
+"""The tokenizer of a worker process, set once by its initializer."""
+
+
+def _init_worker(tokenizer: Tokenizer) -> None:
+    global _worker_tokenizer
+    _worker_tokenizer = tokenizer
+
+
+def _process_in_worker(job: tuple[str, int]) -> FileResult:
+    assert _worker_tokenizer is not None, "the pool initializer sets it"
+    return _process_file(_worker_tokenizer, job)
+
+
+def _process_files(files: list[Path], settings: Settings, tokenizer: Tokenizer, progress: Progress | None,
+                   already: int = 0) -> Iterator[FileResult]:
+    """Parse and tokenize files in parallel, yielding results in order as they come."""
+    total = already + len(files)
     if progress:
-        progress(done, len(files))
-    jobs = [(str(files[i]), str(files[i]), settings.max_file_bytes) for i in missing]
-    fresh: list[tuple[str, FileResult]] = []
-    for i, result in zip(missing, _map(jobs, settings.workers, tokenizer)):
-        results[i] = result
-        fresh.append((digests[i], result))
-        done += 1
+        progress(already, total)
+    jobs = [(str(path), settings.max_file_bytes) for path in files]
+    for done, result in enumerate(_map(jobs, settings.workers, tokenizer), start=already + 1):
         if progress:
-            progress(done, len(files))
-    file_cache.put_many(fresh)
-    file_cache.close()
-    return [r for r in results if r is not None]
+            progress(done, total)
+        yield result
 
 
-def _map(jobs: list[tuple[str, str, int]], workers: int, tokenizer: Tokenizer) -> Iterable[FileResult]:
+def _map(jobs: list[tuple[str, int]], workers: int, tokenizer: Tokenizer) -> Iterable[FileResult]:
     """Tokenize on every core; small jobs stay in this process (starting workers costs a second)."""
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(jobs) < 64:
         return map(partial(_process_file, tokenizer), jobs)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(tokenizer,))
-    chunks = max(1, min(32, len(jobs) // (workers * 8)))
+    chunks = max(1, min(16, len(jobs) // (workers * 8)))
     return _drain(pool, pool.map(_process_in_worker, jobs, chunksize=chunks))
 
 
@@ -286,4 +455,4 @@ def _drain(pool: ProcessPoolExecutor, results: Iterable[FileResult]) -> Iterable
     try:
         yield from results
     finally:
-        pool.shutdown()
+        pool.shutdown(cancel_futures=True)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
 from bot.errors import IndexCacheError
-from bot.index import BM25Params, Hit, ImpactIndex
+from bot.index import BM25Index, BM25Params, Hit, IndexBuilder, encode
 
 VOCABULARY = [f"w{i}" for i in range(40)]
 COMMON = "common"
@@ -49,14 +49,14 @@ params = st.builds(BM25Params, k1=st.floats(0.05, 3.0), b=st.floats(0.0, 1.0), e
 @given(corpora, queries, params)
 def test_scores_equal_rank_bm25(corpus: list[list[str]], query: list[str], p: BM25Params) -> None:
     reference = okapi(corpus, p).get_scores(query)
-    assert_scores_match(ImpactIndex.build(corpus, p).scores(query), reference)
+    assert_scores_match(BM25Index.build(corpus, p).scores(query), reference)
 
 
 def test_common_term_gets_the_epsilon_floor_like_rank_bm25() -> None:
     corpus = random_corpus(random.Random(7), 30)
     corpus = [doc + [COMMON] for doc in corpus]
     reference = okapi(corpus)
-    index = ImpactIndex.build(corpus)
+    index = BM25Index.build(corpus)
     assert reference.idf[COMMON] == pytest.approx(index.idf(COMMON))
     assert index.idf(COMMON) == pytest.approx(0.25 * reference.average_idf)
     assert_scores_match(index.scores([COMMON, "w1"]), reference.get_scores([COMMON, "w1"]))
@@ -65,7 +65,7 @@ def test_common_term_gets_the_epsilon_floor_like_rank_bm25() -> None:
 def test_repeated_query_token_counts_each_time() -> None:
     corpus = random_corpus(random.Random(3), 20)
     reference = okapi(corpus)
-    index = ImpactIndex.build(corpus)
+    index = BM25Index.build(corpus)
     assert_scores_match(index.scores(["w2", "w2"]), reference.get_scores(["w2", "w2"]))
     assert_scores_match(index.scores(["w2", "w2"]), 2 * index.scores(["w2"]))
 
@@ -74,7 +74,7 @@ def test_repeated_query_token_counts_each_time() -> None:
 @given(corpora, queries, st.integers(1, 12))
 def test_search_returns_the_top_k_positive_scores_best_first(corpus: list[list[str]], query: list[str],
                                                             k: int) -> None:
-    index = ImpactIndex.build(corpus)
+    index = BM25Index.build(corpus)
     scores = index.scores(query)
     hits = index.search(query, k)
     best = sorted((float(s) for s in scores if s > 0), reverse=True)[:k]
@@ -88,7 +88,7 @@ def test_search_returns_the_top_k_positive_scores_best_first(corpus: list[list[s
 
 def test_search_breaks_ties_by_paragraph_order() -> None:
     corpus = [["x", "filler"] for _ in range(200)] + [["y", "other"] for _ in range(200)] + [["z"]] * 600
-    index = ImpactIndex.build(corpus)
+    index = BM25Index.build(corpus)
     for k in (1, 3, 10, 50, 200):
         assert [h.paragraph for h in index.search(["x"], k)] == list(range(k))
         assert [h.paragraph for h in index.search(["y"], k)] == list(range(200, 200 + k))
@@ -96,37 +96,38 @@ def test_search_breaks_ties_by_paragraph_order() -> None:
 
 
 def test_search_with_k_zero_finds_nothing() -> None:
-    assert ImpactIndex.build(random_corpus(random.Random(1), 10)).search(["w1"], 0) == []
+    assert BM25Index.build(random_corpus(random.Random(1), 10)).search(["w1"], 0) == []
 
 
 def test_empty_corpus_finds_nothing() -> None:
-    index = ImpactIndex.build([])
+    index = BM25Index.build([])
     assert index.n_docs == 0
     assert index.search(["anything"], 5) == []
     assert len(index.scores(["anything"])) == 0
 
 
 def test_corpus_of_empty_documents_finds_nothing() -> None:
-    assert ImpactIndex.build([[], [], [], [], [], []]).search(["x"], 3) == []
+    assert BM25Index.build([[], [], [], [], [], []]).search(["x"], 3) == []
 
 
 def test_unknown_tokens_find_nothing() -> None:
-    index = ImpactIndex.build(random_corpus(random.Random(2), 10))
+    index = BM25Index.build(random_corpus(random.Random(2), 10))
     assert index.search(["nope", "nada"], 5) == []
     assert index.search([], 5) == []
 
 
 def test_unknown_token_has_the_highest_possible_idf() -> None:
-    index = ImpactIndex.build(random_corpus(random.Random(2), 10))
+    index = BM25Index.build(random_corpus(random.Random(2), 10))
     assert index.idf("nope") == pytest.approx(math.log(10.5 / 0.5))
     assert all(index.idf("nope") >= index.idf(term) for term in index.vocabulary)
 
 
 def test_save_and_load_give_identical_results(tmp_path: Path) -> None:
     corpus = random_corpus(random.Random(11), 50)
-    index = ImpactIndex.build(corpus, BM25Params(k1=1.5, b=0.6, epsilon=0.3))
+    params = BM25Params(k1=1.5, b=0.6, epsilon=0.3)
+    index = BM25Index.build(corpus, params)
     index.save(tmp_path / "index")
-    loaded = ImpactIndex.load(tmp_path / "index")
+    loaded = BM25Index.load(tmp_path / "index", params)
     assert loaded.n_docs == index.n_docs
     assert loaded.vocabulary == index.vocabulary
     rng = random.Random(5)
@@ -138,13 +139,13 @@ def test_save_and_load_give_identical_results(tmp_path: Path) -> None:
 
 
 def test_empty_index_saves_and_loads(tmp_path: Path) -> None:
-    ImpactIndex.build([]).save(tmp_path / "empty")
-    assert ImpactIndex.load(tmp_path / "empty").search(["x"], 3) == []
+    BM25Index.build([]).save(tmp_path / "empty")
+    assert BM25Index.load(tmp_path / "empty").search(["x"], 3) == []
 
 
 def test_loading_a_missing_index_raises_index_cache_error(tmp_path: Path) -> None:
     with pytest.raises(IndexCacheError):
-        ImpactIndex.load(tmp_path / "nothing-here")
+        BM25Index.load(tmp_path / "nothing-here")
 
 
 @settings(max_examples=40, deadline=None)
@@ -152,13 +153,88 @@ def test_loading_a_missing_index_raises_index_cache_error(tmp_path: Path) -> Non
                                 min_size=1, max_size=6), st.data())
 def test_matched_weight_agrees_with_brute_force(corpus: list[list[str]], weights: dict[str, float],
                                                 data: st.DataObject) -> None:
-    index = ImpactIndex.build(corpus)
+    index = BM25Index.build(corpus)
     paragraphs = data.draw(st.lists(st.integers(0, len(corpus) - 1), max_size=20))
     expected = [sum(w for token, w in weights.items() if token in corpus[i]) for i in paragraphs]
     assert index.matched_weight(weights, paragraphs) == pytest.approx(expected)
 
 
 def test_hits_are_plain_values() -> None:
-    hit = ImpactIndex.build([["a", "b"], ["b"], ["c"], ["d"], ["e"], ["f"]]).search(["a"], 1)[0]
+    hit = BM25Index.build([["a", "b"], ["b"], ["c"], ["d"], ["e"], ["f"]]).search(["a"], 1)[0]
     assert hit == Hit(0, hit.score)
     assert isinstance(hit.score, float) and isinstance(hit.paragraph, int)
+
+
+def zipf_corpus(rng: random.Random, n_docs: int, n_terms: int = 400) -> list[list[str]]:
+    """Paragraphs whose words follow Zipf's law: a few terms are in thousands of paragraphs."""
+    weights = [1 / (rank + 1) for rank in range(n_terms)]
+    terms = [f"t{i}" for i in range(n_terms)]
+    return [rng.choices(terms, weights, k=rng.randint(3, 40)) for _ in range(n_docs)]
+
+
+def test_pruned_search_is_exact_on_long_postings() -> None:
+    """With lists far longer than SCAN_ALWAYS, search skips most postings yet returns the exact top k."""
+    rng = random.Random(17)
+    corpus = zipf_corpus(rng, 30_000)
+    index = BM25Index.build(corpus)
+    skipped = 0
+    for _ in range(60):
+        query = [f"t{rng.choice([0, 1, 2, 3, 5, 8])}"] + [f"t{rng.randint(20, 399)}" for _ in range(rng.randint(1, 4))]
+        k = rng.choice([1, 3, 10, 20])
+        scores = index.scores(query)
+        order = sorted((i for i in range(len(scores)) if scores[i] > 0), key=lambda i: (-scores[i], i))[:k]
+        hits = index.search(query, k)
+        assert [h.paragraph for h in hits] == order
+        assert [h.score for h in hits] == [float(scores[i]) for i in order]
+        total, read = index.postings_read(query, k)
+        skipped += total - read
+    assert skipped > 0, "no query skipped any postings: pruning never ran"
+
+
+def test_build_in_many_small_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = zipf_corpus(random.Random(4), 500)
+    whole = BM25Index.build(corpus)
+    monkeypatch.setattr("bot.index.BLOCK_TOKENS", 97)
+    monkeypatch.setattr("bot.index.CHUNK_POSTINGS", 50)
+    builder = IndexBuilder()
+    for start in range(0, len(corpus), 7):
+        builder.add_documents(corpus[start:start + 7])
+    blocks = builder.finish()
+    assert blocks.vocabulary == whole.vocabulary
+    for name in ("offsets", "doc_ids", "tfs", "lengths", "bounds"):
+        assert np.array_equal(getattr(blocks, name), getattr(whole, name)), name
+
+
+@pytest.mark.parametrize("dropped", [set(), {0}, {3, 4, 5}, set(range(0, 60, 2)), set(range(60))])
+def test_update_drops_and_appends_like_a_fresh_build(dropped: set[int]) -> None:
+    """An update keeps the old postings of unchanged paragraphs: same scores as building the result anew."""
+    rng = random.Random(len(dropped))
+    old = random_corpus(rng, 60)
+    added = random_corpus(rng, 25) + [["brand-new", "w1"]] * 3
+    builder = IndexBuilder(BM25Index.build(old), [(1, i not in dropped) for i in range(len(old))])
+    for start in range(0, len(added), 6):
+        builder.add_documents(added[start:start + 6])
+    updated = builder.finish()
+    expected_corpus = [doc for i, doc in enumerate(old) if i not in dropped] + added
+    expected = BM25Index.build(expected_corpus)
+    assert updated.n_docs == len(expected_corpus)
+    for query in (["w1"], ["w2", "w3", COMMON], ["brand-new"], [COMMON], ["w7", "w7", "w30"]):
+        assert_scores_match(updated.scores(query), okapi(expected_corpus).get_scores(query))
+        assert [h.paragraph for h in updated.search(query, 10)] == [h.paragraph for h in expected.search(query, 10)]
+
+
+def test_loading_with_other_params_rescores_without_rebuilding(tmp_path: Path) -> None:
+    corpus = random_corpus(random.Random(8), 40)
+    BM25Index.build(corpus).save(tmp_path / "index")
+    other = BM25Params(k1=1.6, b=0.8, epsilon=0.1)
+    loaded = BM25Index.load(tmp_path / "index", other)
+    assert_scores_match(loaded.scores(["w1", "w2"]), okapi(corpus, other).get_scores(["w1", "w2"]))
+    assert np.array_equal(loaded.bounds, BM25Index.build(corpus, other).bounds)
+    assert np.array_equal(BM25Index.load(tmp_path / "index", other).bounds, loaded.bounds)
+
+
+def test_encoded_tokens_spell_each_token_once() -> None:
+    encoded = encode([["a", "b", "a"], [], ["b", "c"]])
+    assert encoded.terms == ("a", "b", "c")
+    assert encoded.ids.tolist() == [0, 1, 0, 1, 2]
+    assert encoded.lengths.tolist() == [3, 0, 2]

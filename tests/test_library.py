@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from rank_bm25 import BM25Okapi
 from conftest import LONG_PARAGRAPHS, write_files
 
 from bot.config import Settings
 from bot.index import Hit
-from bot.library import Library
+from bot.library import Library, paragraph_tokens
 from bot.tokens import Tokenizer
 
 
@@ -135,7 +137,7 @@ def test_cache_is_written_under_cache_dir_only(corpus_dir: Path, make_settings: 
     settings = make_settings(corpus_dir)
     before = sorted(p.relative_to(corpus_dir) for p in corpus_dir.rglob("*"))
     Library.open(settings, tokenizer=tokenizer)
-    assert (cache_folder(settings) / "manifest.json").is_file()
+    assert (cache_folder(settings) / "manifest.pkl").is_file()
     assert sorted(p.relative_to(corpus_dir) for p in corpus_dir.rglob("*")) == before
 
 
@@ -175,44 +177,95 @@ def test_deleted_file_is_forgotten(corpus_dir: Path, make_settings: Callable[...
     assert titles(reopened, "Comcast Munger") == []
 
 
-def test_changed_settings_use_a_separate_cache(corpus_dir: Path, make_settings: Callable[..., Settings],
-                                               tokenizer: Tokenizer) -> None:
-    Library.open(make_settings(corpus_dir), tokenizer=tokenizer)
-    other = Library.open(make_settings(corpus_dir, k1=2.0), tokenizer=tokenizer)
-    assert other.rebuilt is True
+def all_paragraph_tokens(library: Library) -> list[list[str]]:
+    return [tokens for a in library.articles for tokens in paragraph_tokens(library.tokenizer, a)]
 
 
-def manifest_list(folder: Path) -> None:
-    (folder / "manifest.json").write_text("[]", encoding="utf-8")
+def test_changed_bm25_settings_rescore_without_reindexing(
+        corpus_dir: Path, make_settings: Callable[..., Settings], counting: CountingTokenizer) -> None:
+    Library.open(make_settings(corpus_dir), tokenizer=counting)
+    calls = counting.calls
+    settings = make_settings(corpus_dir, k1=2.0, b=0.9)
+    other = Library.open(settings, tokenizer=counting)
+    assert other.rebuilt is False
+    assert counting.calls == calls
+    query = counting("DeepSeek 训练成本 Comcast")
+    reference = BM25Okapi(all_paragraph_tokens(other), k1=2.0, b=0.9, epsilon=settings.epsilon)
+    np.testing.assert_allclose(other.index.scores(query), reference.get_scores(query), rtol=1e-4, atol=1e-5)
 
 
-def manifest_without_built_at(folder: Path) -> None:
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    del manifest["built_at"]
-    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+def test_update_tokenizes_only_the_changed_file_and_equals_a_fresh_build(
+        corpus_dir: Path, make_settings: Callable[..., Settings], counting: CountingTokenizer,
+        tokenizer: Tokenizer, tmp_path: Path) -> None:
+    settings = make_settings(corpus_dir)
+    Library.open(settings, tokenizer=tokenizer)
+    english = corpus_dir / "news/comcast.en.md"
+    touch_later(english, english.read_text(encoding="utf-8").replace("Comcast", "Verizon"))
+    (corpus_dir / "news/meigu.zh-HK.md").unlink()
+    write_files(corpus_dir, {"news/new.md": "---\ntitle: 白尾雀鲷\n---\n\n" + LONG_PARAGRAPHS})
+    updated = Library.open(settings, tokenizer=counting)
+    two_files = CountingTokenizer(tokenizer)
+    for article in updated.articles[-2:]:
+        paragraph_tokens(two_files, article)
+    assert [Path(a.path).name for a in updated.articles[-2:]] == ["comcast.en.md", "new.md"]
+    assert counting.calls == two_files.calls, "only the changed and the new file were tokenized"
+    fresh = Library.open(make_settings(corpus_dir, cache_dir=tmp_path / "fresh-cache"), tokenizer=tokenizer)
+    assert sorted(a.path for a in updated.articles) == sorted(a.path for a in fresh.articles)
+    for words in ("Verizon Munger", "白尾雀鲷 珊瑚礁", "DeepSeek 训练成本", "金龍指數"):
+        query = tokenizer(words)
+        got = [(p.article.path, p.paragraph.text, round(p.score, 4)) for p in updated.search(query, 5)]
+        want = [(p.article.path, p.paragraph.text, round(p.score, 4)) for p in fresh.search(query, 5)]
+        assert got == want, words
+    reference = BM25Okapi(all_paragraph_tokens(updated), k1=settings.k1, b=settings.b, epsilon=settings.epsilon)
+    query = tokenizer("Verizon 白尾雀鲷 DeepSeek")
+    np.testing.assert_allclose(updated.index.scores(query), reference.get_scores(query), rtol=1e-4, atol=1e-5)
+
+
+def test_an_update_keeps_the_index_being_served_readable(
+        corpus_dir: Path, make_settings: Callable[..., Settings], tokenizer: Tokenizer) -> None:
+    """A bot serving the old library while the corpus is re-indexed keeps answering from it."""
+    settings = make_settings(corpus_dir)
+    serving = Library.open(settings, tokenizer=tokenizer)
+    before = [(p.article.title, p.paragraph.text) for p in serving.search(tokenizer("Comcast Munger"), 3)]
+    english = corpus_dir / "news/comcast.en.md"
+    touch_later(english, english.read_text(encoding="utf-8").replace("Comcast", "Verizon"))
+    Library.open(settings, tokenizer=tokenizer)
+    fresh_view = Library.open(settings, tokenizer=tokenizer)
+    assert fresh_view.rebuilt is False
+    assert [(p.article.title, p.paragraph.text) for p in serving.search(tokenizer("Comcast Munger"), 3)] == before
 
 
 def truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 3])
 
 
+def index_folder(cache: Path) -> Path:
+    (folder,) = cache.glob("index-*")
+    return folder
+
+
+def drop_articles(cache: Path) -> None:
+    with sqlite3.connect(cache / "articles.sqlite") as db:
+        db.execute("DELETE FROM articles WHERE rowid % 2 = 0")
+    db.close()
+
+
 CORRUPTIONS: list[object] = [
-    pytest.param(lambda f: (f / "manifest.json").write_text("{not json"), id="manifest-garbage"),
-    pytest.param(lambda f: (f / "manifest.json").write_bytes(b""), id="manifest-empty"),
-    pytest.param(lambda f: (f / "manifest.json").unlink(), id="manifest-missing"),
-    pytest.param(manifest_list, id="manifest-json-list"),
-    pytest.param(manifest_without_built_at, id="manifest-without-built_at"),
-    pytest.param(lambda f: (f / "index/impacts.npy").write_bytes(b"garbage"), id="impacts-garbage"),
-    pytest.param(lambda f: truncate(f / "index/impacts.npy"), id="impacts-truncated"),
-    pytest.param(lambda f: (f / "index/doc_ids.npy").unlink(), id="doc-ids-missing"),
-    pytest.param(lambda f: (f / "index/vocabulary.json").write_text("{{"), id="vocabulary-garbage"),
-    pytest.param(lambda f: (f / "index/vocabulary.json").write_text("[]"), id="vocabulary-list"),
-    pytest.param(lambda f: shutil.rmtree(f / "index"), id="index-folder-missing"),
-    pytest.param(lambda f: (f / "articles.pkl").write_bytes(b"garbage"), id="articles-garbage"),
-    pytest.param(lambda f: truncate(f / "articles.pkl"), id="articles-truncated"),
-    pytest.param(lambda f: (f / "articles.pkl").write_bytes(pickle.dumps(None)), id="articles-wrong-shape"),
-    pytest.param(lambda f: ((f.parent / "files.sqlite").write_bytes(b"garbage" * 100),
-                            (f / "manifest.json").unlink()), id="file-cache-garbage"),
+    pytest.param(lambda f: (f / "manifest.pkl").write_bytes(b"garbage"), id="manifest-garbage"),
+    pytest.param(lambda f: (f / "manifest.pkl").write_bytes(b""), id="manifest-empty"),
+    pytest.param(lambda f: (f / "manifest.pkl").unlink(), id="manifest-missing"),
+    pytest.param(lambda f: (f / "manifest.pkl").write_bytes(pickle.dumps([])), id="manifest-list"),
+    pytest.param(lambda f: truncate(f / "manifest.pkl"), id="manifest-truncated"),
+    pytest.param(lambda f: (index_folder(f) / "tfs.npy").write_bytes(b"garbage"), id="tfs-garbage"),
+    pytest.param(lambda f: truncate(index_folder(f) / "doc_ids.npy"), id="doc-ids-truncated"),
+    pytest.param(lambda f: (index_folder(f) / "offsets.npy").unlink(), id="offsets-missing"),
+    pytest.param(lambda f: (index_folder(f) / "vocabulary.pkl").write_bytes(b"{{"), id="vocabulary-garbage"),
+    pytest.param(lambda f: (index_folder(f) / "vocabulary.pkl").write_bytes(pickle.dumps([])), id="vocabulary-list"),
+    pytest.param(lambda f: (index_folder(f) / "params.json").write_text("{"), id="params-garbage"),
+    pytest.param(lambda f: shutil.rmtree(index_folder(f)), id="index-folder-missing"),
+    pytest.param(lambda f: (f / "articles.sqlite").write_bytes(b"garbage" * 100), id="articles-garbage"),
+    pytest.param(lambda f: (f / "articles.sqlite").unlink(), id="articles-missing"),
+    pytest.param(drop_articles, id="articles-rows-missing"),
 ]
 
 
@@ -221,11 +274,11 @@ def test_corrupt_cache_is_rebuilt_never_a_crash(corrupt: Callable[[Path], object
                                                 make_settings: Callable[..., Settings],
                                                 tokenizer: Tokenizer) -> None:
     settings = make_settings(corpus_dir)
-    first = Library.open(settings, tokenizer=tokenizer)
+    expected = [a.title for a in Library.open(settings, tokenizer=tokenizer).articles]
     corrupt(cache_folder(settings))
     reopened = Library.open(settings, tokenizer=tokenizer)
     assert reopened.rebuilt is True
-    assert [a.title for a in reopened.articles] == [a.title for a in first.articles]
+    assert [a.title for a in reopened.articles] == expected
     assert titles(reopened, "DeepSeek 训练成本")[0] == "DeepSeek，搅了谁的局？"
     assert Library.open(settings, tokenizer=tokenizer).rebuilt is False
 
@@ -309,7 +362,7 @@ def test_cache_hit_still_lists_skipped_files(messy_corpus: Path, make_settings: 
 def test_only_missing_folders_give_an_empty_library(tmp_path: Path, make_settings: Callable[..., Settings],
                                                     tokenizer: Tokenizer) -> None:
     library = Library.open(make_settings(tmp_path / "nowhere"), tokenizer=tokenizer)
-    assert library.articles == []
+    assert len(library.articles) == 0
     assert library.paragraph_count == 0
     assert library.search(tokenizer("DeepSeek"), 3) == []
     assert "not a folder" in library.report.skipped[0].reason
