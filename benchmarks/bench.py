@@ -168,7 +168,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     serve = steps.get("serve_articlebot", {})
     if "peak_rss_mib" in serve:
         add("serving peak RSS ≤ 2 GiB", serve["peak_rss_mib"] <= 2048, f"{serve['peak_rss_mib']:.0f} MiB")
-    for name in ("cold", "reindex"):
+    for name in ("cold", "update"):
         build = steps.get(name, {})
         if "peak_rss_mib" in build:
             total = build["peak_rss_mib"] + build.get("workers_peak_rss_mib", 0) * (
@@ -176,7 +176,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             add(f"building peak RSS ≤ 2 GiB ({name})", build["peak_rss_mib"] <= 2048 and total <= 2048,
                 f"main process {build['peak_rss_mib']:.0f} MiB, largest worker "
                 f"{build.get('workers_peak_rss_mib', 0):.0f} MiB (≤ {total:.0f} MiB together)")
-    cache = steps.get("reindex", {}).get("cache_bytes") or steps.get("cold", {}).get("cache_bytes")
+    cache = steps.get("update", {}).get("cache_bytes") or steps.get("cold", {}).get("cache_bytes")
     if cache:
         corpus = results["corpus_bytes"]
         add("cache on disk ≤ 2× corpus", cache <= 2 * corpus,
@@ -220,14 +220,19 @@ def table(results: dict[str, Any]) -> str:
 def extras(results: dict[str, Any]) -> str:
     s = results["steps"]
     lines = []
-    cold, warm, reindex = s.get("cold", {}), s.get("warm", {}), s.get("reindex", {})
+    cold, warm, reindex = s.get("cold", {}), s.get("warm", {}), s.get("update", {})
     if "seconds" in cold:
         lines.append(f"articlebot Library.open cold (parse+tokenize on {results['machine']['cpus']} cores, index, save): "
                      f"{cold['seconds']:.1f} s, main peak RSS {cold['peak_rss_mib']:.0f} MiB, largest worker "
                      f"{cold['workers_peak_rss_mib']:.0f} MiB" + (" [reused from an earlier run]" if cold.get("reused") else ""))
     if "seconds" in reindex:
-        lines.append(f"articlebot Library.open from per-file token cache (index rebuilt): {reindex['seconds']:.1f} s, "
+        lines.append(f"articlebot Library.open after one file changed (incremental update): "
+                     f"{', '.join(format(r['seconds'], '.1f') for r in reindex['runs'])} s, "
                      f"peak RSS {reindex['peak_rss_mib']:.0f} MiB")
+    rescore = s.get("rescore", {})
+    if "seconds" in rescore:
+        lines.append(f"articlebot Library.open with other k1/b (bounds recomputed, nothing re-indexed): "
+                     f"{rescore['seconds']:.1f} s")
     if warm.get("runs"):
         lines.append(f"articlebot Library.open warm (unchanged corpus): median {warm['median_s']:.2f} s of "
                      f"{len(warm['runs'])}, peak RSS {warm['peak_rss_mib']:.0f} MiB")
@@ -235,8 +240,8 @@ def extras(results: dict[str, Any]) -> str:
     if cache:
         sizes = reindex if "cache_bytes" in reindex else cold
         lines.append(f"cache on disk: {cache / 1e6:.0f} MB = {cache / results['corpus_bytes']:.2f}× the corpus "
-                     f"({results['corpus_bytes'] / 1e6:.0f} MB): files.sqlite {sizes['files_sqlite_bytes'] / 1e6:.0f} MB, "
-                     f"index {sizes['index_bytes'] / 1e6:.0f} MB, articles.pkl {sizes['articles_pkl_bytes'] / 1e6:.0f} MB, "
+                     f"({results['corpus_bytes'] / 1e6:.0f} MB): index {sizes['index_bytes'] / 1e6:.0f} MB, "
+                     f"articles.sqlite {sizes['articles_sqlite_bytes'] / 1e6:.0f} MB, "
                      f"manifest {sizes['manifest_bytes'] / 1e6:.1f} MB")
     ask = s.get("ask", {})
     if "median_s" in ask:
@@ -251,9 +256,11 @@ def extras(results: dict[str, Any]) -> str:
     serve = s.get("serve_articlebot", {})
     if "postings_touched" in serve:
         pt, npp = serve["postings_touched"], serve["ns_per_posting"]
-        lines.append(f"articlebot search: postings touched per query p50 {pt['p50']:.0f}, p99 {pt['p99']:.0f}, "
-                     f"max {pt['max']}; {npp['median']:.1f} ns/posting (median per query), "
-                     f"{npp['aggregate']:.1f} ns/posting (total time / total postings)")
+        terms = serve.get("postings_of_terms", pt)
+        lines.append(f"articlebot search: the questions' terms have p50 {terms['p50']:.0f} / p99 {terms['p99']:.0f} "
+                     f"postings; MaxScore scans p50 {pt['p50']:.0f} / p99 {pt['p99']:.0f} (max {pt['max']}), "
+                     f"{serve.get('share_scanned', 1.0):.1%} of them; {npp['median']:.1f} ns per scanned posting "
+                     f"(median per query), {npp['aggregate']:.1f} ns (total time / total scanned)")
     prof = s.get("profile", {})
     if prof.get("answer_latency"):
         al = prof["answer_latency"]
@@ -305,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated subset of {','.join(ENGINES)}")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse the cold build, the exported tokens and finished builds from an earlier run in WORK")
-    parser.add_argument("--skip", default="", help="comma-separated steps to skip (e.g. profile,reindex)")
+    parser.add_argument("--skip", default="", help="comma-separated steps to skip (e.g. profile,update)")
     parser.add_argument("--warm-runs", type=int, default=3)
     parser.add_argument("--ask-runs", type=int, default=3)
     parser.add_argument("--step-timeout", type=float, default=3600)
@@ -394,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             run(f"serve_{engine}")
     if "rank_bm25" in engines:
         run("rank_bm25")
-    for name in ("ask", "profile", "reindex"):
+    for name in ("ask", "profile", "update", "rescore"):
         if name not in skip:
             run(name)
 

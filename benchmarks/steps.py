@@ -3,8 +3,8 @@
 A step reads the run's config (``WORK/config.json``) and returns a JSON-able dict; bench.py
 writes it to ``WORK/steps/<name>.json``. Token data shared by the engines lives in
 ``WORK/tokens``: every paragraph's tokens as ids into one vocabulary (``ids.npy`` with
-``offsets.npy``), taken from articlebot's own per-file cache, and the questions' tokens
-from the same ``Tokenizer``.
+``offsets.npy``), read back from articlebot's own index (each paragraph's bag of tokens:
+BM25 ignores token order), and the questions' tokens from the same ``Tokenizer``.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ class PhaseRSS:
     """Samples this process's RSS every 20 ms and books each sample to the phase running then.
 
     Phases are articlebot's own build functions, wrapped for the duration of one step (the
-    benchmark only observes them): reading/tokenizing files, assigning term ids (the Python
-    part of ``ImpactIndex.build``), scoring postings (``from_postings``), saving.
+    benchmark only observes them): collecting the workers' parsed and tokenized files,
+    sorting a block of token occurrences into postings, merging the blocks, saving.
     """
 
     def __init__(self) -> None:
@@ -86,22 +86,24 @@ class PhaseRSS:
         sampler = self
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            before = sampler.phase
             sampler.enter(phase)
             try:
                 return func(*args, **kwargs)
             finally:
-                sampler.enter(after)
+                sampler.enter(after or before)
 
         setattr(owner, name, classmethod(wrapper) if classmethod_ else wrapper)
 
     def __enter__(self) -> PhaseRSS:
         import bot.library
-        from bot.index import ImpactIndex
-        self.wrap(bot.library, "_process_files", "read+tokenize files (or per-file cache)", "other")
-        self.wrap(ImpactIndex, "build", "index: term ids (Python loop)", "other", classmethod_=True)
-        self.wrap(ImpactIndex, "from_postings", "index: unique/score postings (numpy)", "index: after scoring",
-                  classmethod_=True)
-        self.wrap(bot.library, "_save_built", "save index + articles.pkl + manifest", "other")
+        from bot.index import BM25Index, IndexBuilder
+        self.wrap(bot.library, "_update", "collect files from workers (parse+tokenize run there)", "end")
+        self.wrap(IndexBuilder, "_flush", "index: sort a block into postings", "")
+        self.wrap(IndexBuilder, "finish", "index: merge blocks", "")
+        self.wrap(BM25Index, "save", "save index", "")
+        self.wrap(BM25Index, "load", "map index + score bounds", "", classmethod_=True)
+        self.wrap(bot.library, "_collect_garbage", "drop old index and articles", "")
         self._thread.start()
         return self
 
@@ -129,18 +131,45 @@ def cold(config: dict[str, Any]) -> dict[str, Any]:
             "workers": os.cpu_count(), "phases": phases.report(), **cache_sizes(config)}
 
 
-@step("reindex")
-def reindex(config: dict[str, Any]) -> dict[str, Any]:
-    """``Library.open`` after the index cache is gone but the per-file token cache is kept:
-    what a rebuild costs when tokens need not be recomputed (e.g. after a settings change)."""
-    folder = cache_folder(config)
-    (folder / "manifest.json").unlink(missing_ok=True)
-    with PhaseRSS() as phases:
-        library, seconds = _open(config)
+@step("update")
+def update(config: dict[str, Any]) -> dict[str, Any]:
+    """``Library.open`` after one file changed, then after it changed back: an incremental update
+    (only that file is parsed and tokenized; every other file keeps its postings)."""
+    from bot.articles import LoadReport, find_markdown_files
+    files = find_markdown_files([Path(config["corpus"])], LoadReport())
+    target = files[len(files) // 2]
+    original = target.read_bytes()
+    stat = target.stat()
+    runs = []
+    try:
+        target.write_bytes(original + "\n\n基准测试追加的一段文字，用来检验增量更新。\n".encode())
+        with PhaseRSS() as phases:
+            library, seconds = _open(config)
+        assert library.rebuilt
+        runs.append({"change": "appended a paragraph", "seconds": seconds, "phases": phases.report()})
+        del library
+    finally:
+        target.write_bytes(original)
+        os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    library, seconds = _open(config)
     assert library.rebuilt
-    return {"seconds": seconds, "paragraphs": library.paragraph_count, "peak_rss_mib": peak_rss_mib(),
-            "phases": phases.report(),
-            "workers_peak_rss_mib": children_peak_rss_mib(), **cache_sizes(config)}
+    runs.append({"change": "restored", "seconds": seconds})
+    return {"runs": runs, "seconds": max(r["seconds"] for r in runs), "file": str(target),
+            "paragraphs": library.paragraph_count, "peak_rss_mib": peak_rss_mib(), **cache_sizes(config)}
+
+
+@step("rescore")
+def rescore(config: dict[str, Any]) -> dict[str, Any]:
+    """``Library.open`` with another k1/b on an unchanged corpus: score bounds recomputed, no re-index."""
+    from bot.library import Library
+    other = settings(config)
+    from dataclasses import replace
+    with Timer() as t:
+        library = Library.open(replace(other, k1=other.k1 + 0.3))
+    assert not library.rebuilt
+    with Timer() as back:
+        Library.open(other)
+    return {"seconds": t.seconds, "back_seconds": back.seconds, "peak_rss_mib": peak_rss_mib()}
 
 
 @step("warm")
@@ -155,48 +184,40 @@ def warm(config: dict[str, Any]) -> dict[str, Any]:
 def cache_sizes(config: dict[str, Any]) -> dict[str, Any]:
     cache = Path(config["cache_dir"])
     folder = cache_folder(config)
-    return {"cache_bytes": disk_bytes(cache), "files_sqlite_bytes": disk_bytes(cache / "files.sqlite"),
-            "index_bytes": disk_bytes(folder / "index"), "articles_pkl_bytes": disk_bytes(folder / "articles.pkl"),
-            "manifest_bytes": disk_bytes(folder / "manifest.json")}
+    return {"cache_bytes": disk_bytes(cache), "articles_sqlite_bytes": disk_bytes(folder / "articles.sqlite"),
+            "index_bytes": sum(disk_bytes(f) for f in folder.glob("index-*")),
+            "manifest_bytes": disk_bytes(folder / "manifest.pkl")}
 
 
 # --- shared tokens ------------------------------------------------------------------------
 
 @step("export")
 def export(config: dict[str, Any]) -> dict[str, Any]:
-    """Every paragraph's tokens, exactly as articlebot indexed them, from its per-file cache."""
-    from bot.articles import LoadReport, find_markdown_files
-    from bot.library import _process_files
-    from bot.tokens import Tokenizer
+    """Every paragraph's tokens, exactly as articlebot indexed them, read back from its index.
 
-    import inspect
-    s = settings(config)
+    Each paragraph becomes its bag of tokens (term ids repeated tf times, in term order):
+    BM25 ignores token order, so every engine indexes the same statistics.
+    """
+    from bot.tokens import Tokenizer
     with Timer() as t:
-        files = find_markdown_files(s.corpus, LoadReport())
-        # articlebot's own reader (every file a cache hit); its signature has changed over time.
-        if "tokenizer" in inspect.signature(_process_files).parameters:
-            results = _process_files(files, s, Tokenizer(), None)
-        else:
-            results = _process_files(files, s, None)
-    vocabulary: dict[str, int] = {}
-    ids: list[int] = []
-    lengths: list[int] = []
-    chars = 0
-    for result in results:
-        if result.article is None:
-            continue
-        for paragraph, tokens in zip(result.article.paragraphs, result.tokens):
-            chars += len(paragraph.text)
-            lengths.append(len(tokens))
-            ids.extend(vocabulary.setdefault(token, len(vocabulary)) for token in tokens)
-    del results
+        library, _ = _open(config)
+        index = library.index
+        doc_ids = np.asarray(index.doc_ids)
+        order = np.argsort(doc_ids, kind="stable")
+        terms = np.repeat(np.arange(len(index.offsets) - 1, dtype=np.int32), np.diff(np.asarray(index.offsets)))
+        tfs = np.asarray(index.tfs)[order].astype(np.int64)
+        ids = np.repeat(terms[order], tfs)
+        del terms, order
+        lengths = np.bincount(doc_ids, weights=np.asarray(index.tfs), minlength=index.n_docs).astype(np.int64)
+        assert np.array_equal(lengths, np.asarray(index.lengths)), "tf sums differ from paragraph lengths"
+        chars = sum(len(p.text) for a in library.articles for p in a.paragraphs)
     out = Path(config["work"]) / "tokens"
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "ids.npy", np.asarray(ids, dtype=np.int32))
+    np.save(out / "ids.npy", ids.astype(np.int32))
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     np.save(out / "offsets.npy", offsets)
-    terms = sorted(vocabulary, key=vocabulary.__getitem__)
+    terms = sorted(index.vocabulary, key=index.vocabulary.__getitem__)
     (out / "vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
     tokenizer = Tokenizer()
     questions = []
@@ -263,12 +284,12 @@ def _build_result(input_s: float, build_s: float, save_s: float, input_rss: floa
 
 @step("build_articlebot")
 def build_articlebot(config: dict[str, Any]) -> dict[str, Any]:
-    from bot.index import BM25Params, ImpactIndex
+    from bot.index import BM25Params, BM25Index
     with Timer() as ti:
         docs = Tokens(Path(config["work"])).token_lists()
     rss = current_rss_mib()
     with Timer() as tb:
-        index = ImpactIndex.build(docs, BM25Params(K1, B, EPSILON))
+        index = BM25Index.build(docs, BM25Params(K1, B, EPSILON))
     path = index_dir(config, "articlebot")
     with Timer() as ts:
         index.save(path)
@@ -389,17 +410,20 @@ def serve_articlebot(config: dict[str, Any]) -> dict[str, Any]:
         return [(h.paragraph, h.score) for h in index.search(tokens, K)]
 
     ns, hits = _timed_queries(run_one, sample, config["warmup"])
-    offsets = np.asarray(index.offsets)
-    touched = []
-    for tokens in sample:
-        terms = [index.vocabulary[t] for t in tokens if t in index.vocabulary]
-        touched.append(int(sum(int(offsets[t + 1] - offsets[t]) for t in terms)))
-    per_posting = [n / p for n, p in zip(ns, touched) if p]
+    counts = [index.postings_read(tokens, K) for tokens in sample]
+    total = [c[0] for c in counts]
+    read = [c[1] for c in counts]
+    per_posting = [n / p for n, p in zip(ns, read) if p]
+
+    def spread(values: list[int]) -> dict[str, float]:
+        return {"p50": float(np.median(values)), "p99": float(np.percentile(values, 99)),
+                "mean": float(np.mean(values)), "max": int(max(values))}
+
     return _serve_result(load_s, ns, hits, config, "articlebot",
-                         postings_touched={"p50": float(np.median(touched)), "p99": float(np.percentile(touched, 99)),
-                                           "mean": float(np.mean(touched)), "max": int(max(touched))},
+                         postings_of_terms=spread(total), postings_touched=spread(read),
+                         share_scanned=float(sum(read) / max(1, sum(total))),
                          ns_per_posting={"median": float(np.median(per_posting)),
-                                         "aggregate": float(sum(ns) / max(1, sum(touched)))},
+                                         "aggregate": float(sum(ns) / max(1, sum(read)))},
                          paragraphs=library.paragraph_count)
 
 
@@ -556,7 +580,7 @@ def profile(config: dict[str, Any]) -> dict[str, Any]:
     """cProfiles of the warm open, the search path, the whole answer path, and the index build."""
     from bot.answers import Answerer
     from bot.errors import QuestionError
-    from bot.index import BM25Params, ImpactIndex
+    from bot.index import BM25Params, BM25Index
     from bot.library import Library
     box: dict[str, Any] = {}
     files = {"open": _profile(lambda: box.setdefault("library", Library.open(settings(config))), config, "open_warm")}
@@ -565,7 +589,6 @@ def profile(config: dict[str, Any]) -> dict[str, Any]:
     for tokens in sample[:50]:
         library.index.search(tokens, K)
     files["search"] = _profile(lambda: [library.index.search(t, K) for t in sample], config, "search")
-    phases = search_phases(library.index, sample)
     variants = search_variants(library.index, sample, config)
     answerer = Answerer(library)
     texts = [q["question"] for q in questions(config)][: config["answer_sample"]]
@@ -593,17 +616,18 @@ def profile(config: dict[str, Any]) -> dict[str, Any]:
     gc.collect()
     if config.get("profile_build", True):
         docs = Tokens(Path(config["work"])).token_lists()
-        files["build"] = _profile(lambda: ImpactIndex.build(docs, BM25Params(K1, B, EPSILON)), config, "build")
+        files["build"] = _profile(lambda: BM25Index.build(docs, BM25Params(K1, B, EPSILON)), config, "build")
     return {"files": files, "answer_latency": latency_summary(ns), "answer_sample": len(texts),
-            "search_phases": phases, "search_variants": variants}
+            "search_variants": variants}
 
 
 def search_variants(index, sample: list[list[str]], config: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """The same search over the same mapped files, with the arrays seen as plain ndarrays
     instead of np.memmap (whose Python-level __getitem__/__array_finalize__ run on every slice)."""
-    from bot.index import ImpactIndex
-    plain = ImpactIndex(index.vocabulary, *(np.asarray(a).view(np.ndarray) for a in
-                                            (index.offsets, index.doc_ids, index.impacts, index.idfs)), index.n_docs)
+    from bot.index import BM25Index
+    plain = BM25Index(index.vocabulary, *(np.asarray(a).view(np.ndarray) for a in
+                                            (index.offsets, index.doc_ids, index.tfs, index.lengths)),
+                      index.params, np.asarray(index.bounds).view(np.ndarray))
     out = {}
     for name, candidate in (("as_loaded", index), ("ndarray_views", plain)):
         ns, hits = _timed_queries(lambda t, c=candidate: [(h.paragraph, h.score) for h in c.search(t, K)],
@@ -611,56 +635,6 @@ def search_variants(index, sample: list[list[str]], config: dict[str, Any]) -> d
         out[name] = {**latency_summary(ns), "hits_hash": hash(json.dumps(hits))}
     out["same_hits"] = out["as_loaded"].pop("hits_hash") == out["ndarray_views"].pop("hits_hash")
     return out
-
-
-def search_phases(index, sample: list[list[str]]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Where ``ImpactIndex.search``'s time goes, phase by phase (cProfile cannot see inside it).
-
-    A step-by-step copy of its body with a clock between the steps, checked against the real
-    method's output; totals in ms over the whole sample.
-    """
-    names = ("lookup", "accumulate", "gather", "reset", "select", "order")
-    totals = dict.fromkeys(names, 0)
-    mismatches = 0
-    for tokens in sample:
-        clock = [time.perf_counter_ns()]
-        lists = [index.postings(token) for token in tokens]
-        lists = [(docs, impacts) for docs, impacts in lists if len(docs)]
-        clock.append(time.perf_counter_ns())
-        if not lists:
-            continue
-        scores = index._buffer()
-        for docs, impacts in lists:
-            scores[docs] += impacts
-        clock.append(time.perf_counter_ns())
-        touched = lists[0][0] if len(lists) == 1 else np.concatenate([docs for docs, _ in lists])
-        values = scores[touched]
-        clock.append(time.perf_counter_ns())
-        for docs, _ in lists:
-            scores[docs] = 0
-        clock.append(time.perf_counter_ns())
-        wanted = min(len(touched), K * len(lists))
-        if wanted < len(touched):
-            pick = np.argpartition(-values, wanted - 1)[:wanted]
-            touched, values = touched[pick], values[pick]
-        clock.append(time.perf_counter_ns())
-        hits = []
-        seen: set[int] = set()
-        for i in np.lexsort((touched, -values)):
-            doc = int(touched[i])
-            if doc not in seen and values[i] > 0:
-                seen.add(doc)
-                hits.append((doc, float(values[i])))
-                if len(hits) == K:
-                    break
-        clock.append(time.perf_counter_ns())
-        for name, a, b in zip(names, clock, clock[1:]):
-            totals[name] += b - a
-        if hits != [(h.paragraph, h.score) for h in index.search(tokens, K)]:
-            mismatches += 1
-    total = sum(totals.values())
-    return {"ms": {n: v / 1e6 for n, v in totals.items()}, "share": {n: v / total for n, v in totals.items()},
-            "mismatches": mismatches, "memmap": type(index.doc_ids).__name__}
 
 
 @step("ask")
@@ -671,8 +645,8 @@ def ask(config: dict[str, Any]) -> dict[str, Any]:
     exe = str(Path(sys.executable).with_name("articlebot"))
     question = config["ask_question"]
     command = [exe, "ask", "--corpus", config["corpus"], "--cache-dir", config["cache_dir"], question]
-    # The benchmark's BM25 settings, so that the CLI finds the cache the benchmark built (the
-    # cache folder is keyed by k1/b/epsilon; articlebot's own defaults may differ).
+    # The benchmark's BM25 settings, so that the CLI scores as the benchmark does (other k1/b
+    # would only make it recompute the score bounds on first open).
     env = {**os.environ, "ARTICLEBOT_BM25_K1": str(K1), "ARTICLEBOT_BM25_B": str(B),
            "ARTICLEBOT_BM25_EPSILON": str(EPSILON)}
     runs = []

@@ -43,6 +43,8 @@ BLOCK_TOKENS = 1 << 23
 """Token occurrences gathered before they are sorted into postings: bounds memory while building."""
 CHUNK_POSTINGS = 1 << 23
 """Postings handled per step when whole-index passes must stay within a few hundred MB."""
+IMPACT_CACHE_POSTINGS = 1 << 25
+"""Scores kept for terms already asked about: 128 MB of float32 at most."""
 SCAN_ALWAYS = 4096
 """Postings lists this short are read without first checking whether they can still matter."""
 _SLACK = 1e-5
@@ -239,10 +241,9 @@ class BM25Index:
                  lengths: npt.NDArray[np.int32], params: BM25Params = BM25Params(),
                  bounds: npt.NDArray[np.float32] | None = None) -> None:
         self.vocabulary = vocabulary
-        self.offsets = offsets
-        self.doc_ids = doc_ids
-        self.tfs = tfs
-        self.lengths = lengths
+        # Plain ndarray views of the mapped files: np.memmap's Python-level slicing costs ~2 µs a slice.
+        self.offsets, self.doc_ids, self.tfs, self.lengths = (
+            np.asarray(a).view(np.ndarray) for a in (offsets, doc_ids, tfs, lengths))
         self.params = params
         self.n_docs = len(lengths)
         self.idfs = okapi_idf(np.diff(offsets), self.n_docs, params.epsilon)
@@ -251,7 +252,13 @@ class BM25Index:
         self.norms = (params.k1 * (1 - params.b + params.b * np.asarray(lengths, dtype=np.float64) / avgdl)
                       ).astype(np.float32)
         self.scales = (self.idfs * (params.k1 + 1)).astype(np.float32)
-        self.bounds = self._bounds() if bounds is None else bounds
+        self.bounds = self._bounds() if bounds is None else np.asarray(bounds).view(np.ndarray)
+        # Python lists of what every query looks up per term: faster than indexing arrays one by one.
+        self._starts: list[int] = self.offsets.tolist()
+        self._bounds_list: list[float] = self.bounds.tolist()
+        self._scales_list: list[float] = self.scales.tolist()
+        self._cache: dict[int, npt.NDArray[np.float32]] = {}
+        self._cached = 0
         self._local = threading.local()
 
     @classmethod
@@ -276,25 +283,40 @@ class BM25Index:
 
     def idf(self, token: str) -> float:
         """The term's idf; a term the corpus lacks gets the highest idf any term could have."""
-        term = self.vocabulary.get(token)
-        if term is None or self.offsets[term] == self.offsets[term + 1]:
+        term = self._term(token)
+        if term is None:
             return math.log((self.n_docs + 0.5) / 0.5)
         return float(self.idfs[term])
 
-    def _impacts(self, term: int, weight: float, docs: npt.NDArray[np.int32],
-                 tfs: npt.NDArray[np.uint16]) -> npt.NDArray[np.float32]:
-        """BM25Okapi's per-(term, paragraph) score, times how often the question repeats the term."""
-        tf = tfs.astype(np.float32)
-        return np.float32(self.scales[term] * weight) * (tf / (tf + self.norms[docs]))
+    def _term(self, token: str) -> int | None:
+        """The token's term id if some paragraph holds it."""
+        term = self.vocabulary.get(token)
+        return term if term is not None and self._starts[term + 1] > self._starts[term] else None
+
+    def _scored(self, term: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+        """The term's paragraphs and its BM25Okapi score in each, computed once and kept.
+
+        Computing a score takes five array operations per posting; frequent terms recur in
+        most questions, so their scores are kept (up to IMPACT_CACHE_POSTINGS in all).
+        """
+        start, end = self._starts[term], self._starts[term + 1]
+        docs = self.doc_ids[start:end]
+        impacts = self._cache.get(term)
+        if impacts is None:
+            tf = self.tfs[start:end].astype(np.float32)
+            impacts = self.scales[term] * (tf / (tf + self.norms[docs]))
+            if self._cached + len(impacts) > IMPACT_CACHE_POSTINGS:
+                self._cache, self._cached = {}, 0
+            self._cache[term] = impacts
+            self._cached += len(impacts)
+        return docs, impacts
 
     def postings(self, token: str) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
         """The paragraphs holding the token and its score in each."""
-        term = self.vocabulary.get(token)
+        term = self._term(token)
         if term is None:
             return np.empty(0, np.int32), np.empty(0, np.float32)
-        start, end = self.offsets[term], self.offsets[term + 1]
-        docs = self.doc_ids[start:end]
-        return docs, self._impacts(term, 1.0, docs, self.tfs[start:end])
+        return self._scored(term)
 
     def _query_terms(self, tokens: Sequence[str]) -> list[tuple[int, int]]:
         """(term id, times asked) for the tokens the corpus has, highest score bound first.
@@ -303,10 +325,10 @@ class BM25Index:
         """
         weights: dict[int, int] = {}
         for token in tokens:
-            term = self.vocabulary.get(token)
-            if term is not None and self.offsets[term + 1] > self.offsets[term]:
+            term = self._term(token)
+            if term is not None:
                 weights[term] = weights.get(term, 0) + 1
-        return sorted(weights.items(), key=lambda tw: (-float(self.bounds[tw[0]]) * tw[1], tw[0]))
+        return sorted(weights.items(), key=lambda tw: (-self._bounds_list[tw[0]] * tw[1], tw[0]))
 
     def matched_weight(self, weights: dict[str, float], paragraphs: Sequence[int]) -> list[float]:
         """For each paragraph, the summed weight of the tokens it contains.
@@ -317,22 +339,20 @@ class BM25Index:
         ids = np.asarray(paragraphs, dtype=np.int64)
         total = np.zeros(len(ids))
         for token, weight in weights.items():
-            term = self.vocabulary.get(token)
+            term = self._term(token)
             if term is None or not len(ids):
                 continue
-            docs = self.doc_ids[self.offsets[term]:self.offsets[term + 1]]
-            if len(docs):
-                where = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
-                total += weight * (docs[where] == ids)
+            docs = self.doc_ids[self._starts[term]:self._starts[term + 1]]
+            where = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
+            total += weight * (docs[where] == ids)
         return total.tolist()
 
     def scores(self, tokens: Sequence[str]) -> npt.NDArray[np.float32]:
         """Every paragraph's score, like rank-bm25's ``get_scores`` (added in the order search adds them)."""
         scores = np.zeros(self.n_docs, dtype=np.float32)
         for term, weight in self._query_terms(tokens):
-            start, end = self.offsets[term], self.offsets[term + 1]
-            docs = self.doc_ids[start:end]
-            scores[docs] += self._impacts(term, weight, docs, self.tfs[start:end])
+            docs, impacts = self._scored(term)
+            scores[docs] += impacts if weight == 1 else impacts * np.float32(weight)
         return scores
 
     def search(self, tokens: Sequence[str], k: int) -> list[Hit]:
@@ -342,67 +362,71 @@ class BM25Index:
         terms = self._query_terms(tokens)
         if not terms:
             return []
-        candidates, values, _ = self._candidates(terms, k)
-        distinct = all(self.scales[t] > 0 for t, _ in terms)
-        return _top(candidates, values, k, repeats=1 if distinct else len(terms))
+        candidates, values, repeats, _ = self._candidates(terms, k)
+        return _top(candidates, values, k, repeats)
 
     def postings_read(self, tokens: Sequence[str], k: int) -> tuple[int, int]:
         """(postings of the question's terms, postings a top-k search actually scans): what pruning saves."""
         terms = self._query_terms(tokens)
-        total = sum(int(self.offsets[t + 1] - self.offsets[t]) for t, _ in terms)
+        total = sum(self._starts[t + 1] - self._starts[t] for t, _ in terms)
         if k <= 0 or not terms:
             return total, 0
-        return total, self._candidates(terms, k)[2]
+        return total, self._candidates(terms, k)[3]
 
-    def _candidates(self, terms: list[tuple[int, int]],
-                    k: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], int]:
-        """Paragraphs that can be in the top k, with their exact scores (and the postings scanned).
+    def _candidates(self, terms: list[tuple[int, int]], k: int
+                    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], int, int]:
+        """Paragraphs that can be in the top k with their exact scores, how many times a paragraph
+        may repeat among them, and the postings scanned.
 
         Scores accumulate in a reusable per-thread buffer, so the cost follows the postings
         read, not the corpus size; the buffer is cleared at the touched positions only.
         """
-        bounds = [float(self.bounds[t]) * w for t, w in terms]
-        prune = all(self.scales[t] > 0 for t, _ in terms)
+        bounds = [self._bounds_list[t] * w for t, w in terms]
+        prune = all(self._scales_list[t] > 0 for t, _ in terms)
         unread = sum(bounds)
-        threshold = -math.inf
         scores = self._buffer()
-        found: list[npt.NDArray[np.int32]] = []
+        parts: list[npt.NDArray[np.int32]] = []
+        distinct: npt.NDArray[np.int32] | None = None
+        threshold = -math.inf
         read = scanned = 0
         try:
             for term, weight in terms:
-                start, end = self.offsets[term], self.offsets[term + 1]
-                if prune and read and end - start > SCAN_ALWAYS and len(found):
-                    threshold = _kth_best(scores, found, k)
+                length = self._starts[term + 1] - self._starts[term]
+                if prune and parts and length > SCAN_ALWAYS:
+                    distinct = np.unique(np.concatenate(parts))
+                    threshold = _kth_best(scores[distinct], k)
                     if unread * (1 + _SLACK) + _SLACK < threshold:
                         break
-                docs = self.doc_ids[start:end]
-                before = scores[docs]
-                scores[docs] = before + self._impacts(term, weight, docs, self.tfs[start:end])
-                found.append(docs[before == 0])
-                scanned += int(end - start)
+                    distinct = None
+                docs, impacts = self._scored(term)
+                scores[docs] += impacts if weight == 1 else impacts * np.float32(weight)
+                parts.append(docs)
+                scanned += length
                 unread -= bounds[read]
                 read += 1
-            candidates = found[0] if len(found) == 1 else np.concatenate(found)
+            if distinct is None:
+                candidates = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            else:
+                candidates = distinct
             values = scores[candidates]
         finally:
-            for docs in found:
+            for docs in parts:
                 scores[docs] = 0
-        if read < len(terms):
-            reach = values + np.float32(unread * (1 + _SLACK) + _SLACK) >= threshold
-            candidates, values = candidates[reach], values[reach]
-            for term, weight in terms[read:]:
-                values = values + self._lookup(term, weight, candidates)
-        return candidates, values, scanned
+        if distinct is None:
+            return candidates, values, len(parts), scanned
+        reach = values + np.float32(unread * (1 + _SLACK) + _SLACK) >= threshold
+        candidates, values = candidates[reach], values[reach]
+        for term, weight in terms[read:]:
+            values = values + self._lookup(term, weight, candidates)
+        return candidates, values, 1, scanned
 
-    def _lookup(self, term: int, weight: float, candidates: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
+    def _lookup(self, term: int, weight: int, candidates: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
         """The term's score in each candidate paragraph (0 where absent), by binary search."""
-        start, end = self.offsets[term], self.offsets[term + 1]
-        docs = self.doc_ids[start:end]
+        docs, impacts = self._scored(term)
         where = np.minimum(np.searchsorted(docs, candidates), len(docs) - 1)
         found = docs[where] == candidates
         out = np.zeros(len(candidates), dtype=np.float32)
-        at = where[found] + start
-        out[found] = self._impacts(term, weight, self.doc_ids[at], self.tfs[at])
+        out[found] = impacts[where[found]] if weight == 1 else impacts[where[found]] * np.float32(weight)
         return out
 
     def _buffer(self) -> npt.NDArray[np.float32]:
@@ -458,12 +482,10 @@ def _save_bounds(folder: Path, index: BM25Index) -> None:
         pass
 
 
-def _kth_best(scores: npt.NDArray[np.float32], found: list[npt.NDArray[np.int32]], k: int) -> float:
-    """The k-th best score so far among distinct paragraphs: no final top-k score is lower."""
-    touched = found[0] if len(found) == 1 else np.concatenate(found)
-    if len(touched) < k:
+def _kth_best(values: npt.NDArray[np.float32], k: int) -> float:
+    """The k-th best of distinct paragraphs' scores so far: no final top-k score is lower."""
+    if len(values) < k:
         return -math.inf
-    values = scores[touched]
     return float(np.partition(values, len(values) - k)[len(values) - k])
 
 

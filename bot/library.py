@@ -385,13 +385,13 @@ def _previous_index(cache: Path, previous: Manifest | None, params: BM25Params,
 
 
 def _collect_garbage(cache: Path, store: ArticleStore, manifest: Manifest, previous: Manifest | None) -> None:
-    """Drop index folders and articles that neither this build nor the one before refers to.
+    """Drop older index folders, and articles that neither this build nor the one before refers to.
 
-    The previous build's are kept one round: a process still serving it reads from them.
+    A process still serving the previous index has mapped its files: they stay readable after
+    the folder is removed. Its articles are read lazily, so those are kept one round.
     """
-    keep_index = {manifest.index} | ({previous.index} if previous else set())
     for folder in cache.glob("index-*"):
-        if folder.name not in keep_index:
+        if folder.name != manifest.index:
             shutil.rmtree(folder, ignore_errors=True)
     wanted = {e.key for e in manifest.articles} | ({e.key for e in previous.articles} if previous else set())
     store.delete(store.keys() - wanted)
