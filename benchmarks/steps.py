@@ -669,6 +669,7 @@ def ask(config: dict[str, Any]) -> dict[str, Any]:
         subprocess.run([sys.executable, "-c", "import bot.cli"], check=True)
         imports.append(time.perf_counter() - start)
     prof = Path(config["work"]) / "profiles" / "ask.prof"
+    prof.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "bot", *command[1:]],
                    stdout=subprocess.DEVNULL, check=False, env=env)
     out = io.StringIO()

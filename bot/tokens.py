@@ -15,7 +15,10 @@ Why each step:
 from __future__ import annotations
 
 import logging
+import os
+import pickle
 import re
+import tempfile
 import unicodedata
 from collections.abc import Iterator
 from functools import cached_property
@@ -74,7 +77,7 @@ class Tokenizer:
     def _jieba(self) -> jieba.Tokenizer:
         _quiet_jieba()
         segmenter = jieba.Tokenizer()
-        segmenter.initialize()
+        _load_dictionary(segmenter)
         return segmenter
 
     @cached_property
@@ -127,6 +130,37 @@ class Tokenizer:
                 pair = run[i:i + 2]
                 if pair[0] not in _STOP_CHARS and pair[1] not in _STOP_CHARS and pair not in STOPWORDS:
                     yield pair
+
+
+def dictionary_cache_path() -> str:
+    return os.path.join(tempfile.gettempdir(), f"articlebot-jieba-{jieba.__version__}-{os.getuid()}.pickle")
+
+
+def _load_dictionary(segmenter: jieba.Tokenizer) -> None:
+    """jieba's prefix dictionary, from a pickle of it: 0.2 s instead of jieba's own 0.8 s.
+
+    jieba caches the dictionary with ``marshal.load`` from a file object, which reads it in
+    small pieces; every `articlebot ask` pays for it before answering. The pickle holds the
+    same ``(FREQ, total)`` jieba builds, next to jieba's own cache (the temp folder), and is
+    rebuilt from jieba whenever it is missing or unreadable.
+    """
+    path = dictionary_cache_path()
+    try:
+        with open(path, "rb") as handle:
+            freq, total = pickle.load(handle)
+        if isinstance(freq, dict) and isinstance(total, int) and freq:
+            segmenter.FREQ, segmenter.total, segmenter.initialized = freq, total, True
+            return
+    except Exception:  # noqa: BLE001 - a missing or broken copy is simply made again
+        pass
+    segmenter.initialize()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump((segmenter.FREQ, segmenter.total), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 _STOP_CHARS = frozenset("的了是在和与及或也都就还又把被让给对向从于以为之其这那个些我你他她它吗呢吧啊么几谁哪")

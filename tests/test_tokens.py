@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.tokens import STOPWORDS, Tokenizer
+from bot.tokens import STOPWORDS, Tokenizer, dictionary_cache_path
 
 
 def test_full_width_letters_and_digits_match_ascii(tokenizer: Tokenizer) -> None:
@@ -117,3 +120,21 @@ def test_tokens_are_substrings_of_the_normalized_text(tokenizer: Tokenizer, text
 
 def test_lone_surrogates_are_ignored(tokenizer: Tokenizer) -> None:
     assert tokenizer("DeepSeek \udcff") == ["deepseek"]
+
+
+def test_jieba_dictionary_from_our_copy_equals_jiebas_own() -> None:
+    import jieba
+
+    Tokenizer()("预热")  # makes sure the copy exists
+    ours = Tokenizer()._jieba
+    theirs = jieba.Tokenizer()
+    theirs.initialize()
+    assert ours.FREQ == theirs.FREQ and ours.total == theirs.total
+
+
+def test_a_broken_dictionary_copy_is_made_again() -> None:
+    path = Path(dictionary_cache_path())
+    path.write_bytes(b"not a pickle")
+    assert "珊瑚礁" in Tokenizer()("白尾雀鲷的珊瑚礁")
+    freq, total = pickle.loads(path.read_bytes())
+    assert total > 0 and freq["珊瑚礁"] > 0
