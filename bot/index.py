@@ -269,7 +269,8 @@ class BM25Index:
     def build(cls, documents: Sequence[Sequence[str]], params: BM25Params = BM25Params()) -> BM25Index:
         """An index of token lists, one per paragraph; an empty corpus gives an index that finds nothing."""
         builder = IndexBuilder()
-        builder.add_documents(documents)
+        for start in range(0, len(documents), 4096):  # bounded lists of Python ints at a time
+            builder.add_documents(documents[start:start + 4096])
         return builder.finish(params)
 
     def _bounds(self) -> npt.NDArray[np.float32]:
@@ -391,17 +392,18 @@ class BM25Index:
         read, not the corpus size; the buffer is cleared at the touched positions only.
         """
         bounds = [self._bounds_list[t] * w for t, w in terms]
-        # With every score positive, a paragraph is new exactly when its score so far is 0: each
-        # is then listed once. (Tiny corpora can give a term idf ≤ 0; then nothing is pruned.)
-        prune = all(self._scales_list[t] > 0 for t, _ in terms)
+        # Pruning needs each paragraph listed once: with every score positive, a paragraph is new
+        # exactly when its score so far is 0. Without a long list to skip, or when a term's idf
+        # is ≤ 0 (tiny corpora), every list is simply added up.
+        lengths = [self._starts[t + 1] - self._starts[t] for t, _ in terms]
+        prune = all(self._scales_list[t] > 0 for t, _ in terms) and max(lengths[1:], default=0) > SCAN_ALWAYS
         unread = sum(bounds)
         scores = self._buffer()
         parts: list[npt.NDArray[np.intp]] = []
         threshold = -math.inf
         read = scanned = 0
         try:
-            for term, weight in terms:
-                length = self._starts[term + 1] - self._starts[term]
+            for (term, weight), length in zip(terms, lengths):
                 if prune and parts and length > SCAN_ALWAYS:
                     threshold = _kth_best(scores.take(_joined(parts)), k)
                     if unread * (1 + _SLACK) + _SLACK < threshold:
