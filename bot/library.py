@@ -18,6 +18,7 @@ crash midway) never sees a half-written index.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ import zlib
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -281,7 +283,26 @@ class Library:
             library = _load(cache, manifest, params, report, tokenizer)
             if library is not None:
                 return library
-        return _update(cache, manifest, files, stats, params, settings, tokenizer, report, progress)
+        with _exclusive(cache):
+            # Another process (the bot, `articlebot index`) may have just made this very update.
+            manifest = Manifest.load(cache)
+            if manifest is not None and manifest.unchanged(stats):
+                library = _load(cache, manifest, params, LoadReport(notices=report.notices), tokenizer)
+                if library is not None:
+                    return library
+            return _update(cache, manifest, files, stats, params, settings, tokenizer, report, progress)
+
+
+@contextmanager
+def _exclusive(cache: Path) -> Iterator[None]:
+    """One writer per cache folder at a time (an advisory lock; readers never wait)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / "update.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _cache_folder(settings: Settings, tokenizer: Tokenizer) -> Path:

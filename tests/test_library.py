@@ -6,6 +6,8 @@ import os
 import pickle
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -366,3 +368,22 @@ def test_only_missing_folders_give_an_empty_library(tmp_path: Path, make_setting
     assert library.paragraph_count == 0
     assert library.search(tokenizer("DeepSeek"), 3) == []
     assert "not a folder" in library.report.skipped[0].reason
+
+
+def test_two_processes_updating_at_once_leave_one_sound_cache(
+        corpus_dir: Path, make_settings: Callable[..., Settings], tokenizer: Tokenizer) -> None:
+    """The bot re-indexing while an editor runs `articlebot index`: one builds, the other reuses it."""
+    settings = make_settings(corpus_dir)
+    Library.open(settings, tokenizer=tokenizer)
+    write_files(corpus_dir, {"news/new.md": "---\ntitle: 白尾雀鲷\n---\n\n" + LONG_PARAGRAPHS})
+    script = ("import sys; from pathlib import Path; from bot.config import Settings; from bot.library import Library;"
+              f"lib = Library.open(Settings(corpus=(Path({str(corpus_dir)!r}),), cache_dir=Path({str(settings.cache_dir)!r})));"
+              "print(len(lib.articles), lib.rebuilt)")
+    runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = sorted(run.communicate(timeout=120)[0].split() for run in runs)
+    assert [o[0] for o in outputs] == ["5", "5"]
+    assert sorted(o[1] for o in outputs) == ["False", "True"], "exactly one of them re-indexed"
+    reopened = Library.open(settings, tokenizer=tokenizer)
+    assert reopened.rebuilt is False
+    assert titles(reopened, "白尾雀鲷 珊瑚礁")[0] == "白尾雀鲷"
+    assert len(list(cache_folder(settings).glob("index-*"))) == 1
