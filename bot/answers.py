@@ -201,7 +201,7 @@ class Answerer:
     @cached_property
     def _biggest_tags(self) -> list[str]:
         """Tags by article count, counted once per library (not per unanswered question)."""
-        return [tag for tag, _ in Counter(t for a in self.library.articles for t in a.tags).most_common()]
+        return [tag for tag, _ in self.library.tag_counts.most_common()]
 
     def suggestions(self, passages: Sequence[Passage], limit: int = 5) -> tuple[str, ...]:
         """Tags worth trying: those of the nearest misses first, then the biggest tags."""

@@ -29,12 +29,12 @@ import threading
 import time
 import zlib
 from bisect import bisect_right
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cached_property, partial
 from itertools import accumulate
 from pathlib import Path
 from typing import overload
@@ -83,6 +83,8 @@ class Entry:
     paragraphs: int = 0
     reason: str | None = None
     line: int | None = None
+    tags: tuple[str, ...] = ()
+    """Kept here so that counting tags reads no article."""
 
     @property
     def key(self) -> str:
@@ -244,8 +246,10 @@ class Library:
     """Articles, paragraphs and their index; ``Library.open`` builds, updates or loads it."""
 
     def __init__(self, articles: Sequence[Article], paragraphs_per_article: Iterable[int], index: BM25Index,
-                 report: LoadReport, tokenizer: Tokenizer, built_at: float, rebuilt: bool) -> None:
+                 report: LoadReport, tokenizer: Tokenizer, built_at: float, rebuilt: bool,
+                 tags: Iterable[tuple[str, ...]] | None = None) -> None:
         self.articles = articles
+        self._tags = tags
         self.index = index
         self.report = report
         self.tokenizer = tokenizer
@@ -256,6 +260,12 @@ class Library:
     @property
     def paragraph_count(self) -> int:
         return self._starts[-1]
+
+    @cached_property
+    def tag_counts(self) -> Counter[str]:
+        """Articles per tag, without reading every article when the manifest knows their tags."""
+        tags = self._tags if self._tags is not None else (a.tags for a in self.articles)
+        return Counter(tag for article_tags in tags for tag in article_tags)
 
     def passage(self, hit: Hit) -> Passage:
         """Paragraphs are numbered article after article, in index order."""
@@ -346,7 +356,7 @@ def _library(store: ArticleStore, manifest: Manifest, index: BM25Index, report: 
     report.articles = shelf
     report.skipped.extend(e.error for e in manifest.skipped)
     return Library(shelf, (e.paragraphs for e in manifest.articles), index, report, tokenizer,
-                   manifest.built_at, rebuilt)
+                   manifest.built_at, rebuilt, tags=[e.tags for e in manifest.articles])
 
 
 def _update(cache: Path, previous: Manifest | None, files: list[Path], stats: dict[str, tuple[int, int]],
@@ -370,7 +380,8 @@ def _update(cache: Path, previous: Manifest | None, files: list[Path], stats: di
     for path, result in zip(todo, _process_files(todo, settings, tokenizer, progress, len(files) - len(todo))):
         size, mtime = stats[str(path)]
         if result.article is not None and result.tokens is not None:
-            entry = Entry(str(path), size, mtime, paragraphs=len(result.article.paragraphs))
+            entry = Entry(str(path), size, mtime, paragraphs=len(result.article.paragraphs),
+                          tags=result.article.tags)
             builder.add(result.tokens)
             articles.append(entry)
             fresh.append((entry.key, result.article))

@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -387,3 +388,13 @@ def test_two_processes_updating_at_once_leave_one_sound_cache(
     assert reopened.rebuilt is False
     assert titles(reopened, "白尾雀鲷 珊瑚礁")[0] == "白尾雀鲷"
     assert len(list(cache_folder(settings).glob("index-*"))) == 1
+
+
+def test_tag_counts_come_from_the_manifest_without_reading_articles(
+        corpus_dir: Path, make_settings: Callable[..., Settings], tokenizer: Tokenizer) -> None:
+    settings = make_settings(corpus_dir)
+    built = Library.open(settings, tokenizer=tokenizer)
+    expected = Counter(tag for a in built.articles for tag in a.tags)
+    loaded = Library.open(settings, tokenizer=tokenizer)
+    assert loaded.tag_counts == expected and expected
+    assert loaded.articles._recent == {} and loaded.articles._all is None, "no article was read"
