@@ -334,11 +334,13 @@ class BM25Index:
         rank-bm25 adds a term's score once per occurrence in the question; a weight does the same.
         """
         weights: dict[int, int] = {}
+        lookup, starts = self.vocabulary.get, self._starts
         for token in tokens:
-            term = self._term(token)
-            if term is not None:
+            term = lookup(token)
+            if term is not None and starts[term + 1] > starts[term]:
                 weights[term] = weights.get(term, 0) + 1
-        return sorted(weights.items(), key=lambda tw: (-self._bounds_list[tw[0]] * tw[1], tw[0]))
+        bounds = self._bounds_list
+        return sorted(weights.items(), key=lambda tw: (-bounds[tw[0]] * tw[1], tw[0]))
 
     def matched_weight(self, weights: dict[str, float], paragraphs: Sequence[int]) -> list[float]:
         """For each paragraph, the summed weight of the tokens it contains.
@@ -525,8 +527,8 @@ def _top(candidates: npt.NDArray[np.intp], values: npt.NDArray[np.float32], k: i
          repeats: int) -> list[Hit]:
     """The k best positive scores, ties to the earlier paragraph.
 
-    A paragraph appears once among the candidates unless some term scores ≤ 0 (tiny corpora),
-    when it may appear up to ``repeats`` times: k × repeats picks then still cover k distinct ones.
+    When the lists were simply added up, a paragraph appears once per term it matches (up to
+    ``repeats`` times): k × repeats picks then still cover k distinct ones.
     """
     wanted = min(len(candidates), k * repeats)
     if wanted < len(candidates):
