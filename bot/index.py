@@ -149,11 +149,21 @@ class IndexBuilder:
             self.n_docs = base.n_docs
             return
         renumber = (np.cumsum(keep, dtype=np.int64) - 1).astype(np.int32)
-        kept = keep[base.doc_ids]
-        dropped = np.flatnonzero(~kept)
-        counts = counts - np.bincount(np.searchsorted(base.offsets, dropped, side="right") - 1,
-                                      minlength=len(counts))
-        self._blocks.append(_Block(counts, renumber[base.doc_ids[kept]], base.tfs[kept]))
+        dropped_per_term = np.zeros(len(counts), dtype=np.int64)
+        doc_ids = np.empty(len(base.doc_ids), dtype=np.int32)
+        tfs = np.empty(len(base.tfs), dtype=np.uint16)
+        filled = 0
+        for begin in range(0, len(base.doc_ids), CHUNK_POSTINGS):  # bounded temporaries
+            docs = base.doc_ids[begin:begin + CHUNK_POSTINGS]
+            kept = keep[docs]
+            dropped = begin + np.flatnonzero(~kept)
+            dropped_per_term += np.bincount(np.searchsorted(base.offsets, dropped, side="right") - 1,
+                                            minlength=len(counts))
+            n = int(kept.sum())
+            doc_ids[filled:filled + n] = renumber[docs[kept]]
+            tfs[filled:filled + n] = base.tfs[begin:begin + CHUNK_POSTINGS][kept]
+            filled += n
+        self._blocks.append(_Block(counts - dropped_per_term, doc_ids[:filled], tfs[:filled]))
         self._lengths.append(np.asarray(base.lengths)[keep])
         self.n_docs = int(keep.sum())
 

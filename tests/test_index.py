@@ -206,8 +206,11 @@ def test_build_in_many_small_blocks_equals_one_block(monkeypatch: pytest.MonkeyP
 
 
 @pytest.mark.parametrize("dropped", [set(), {0}, {3, 4, 5}, set(range(0, 60, 2)), set(range(60))])
-def test_update_drops_and_appends_like_a_fresh_build(dropped: set[int]) -> None:
+@pytest.mark.parametrize("chunk", [7, 1 << 23])
+def test_update_drops_and_appends_like_a_fresh_build(dropped: set[int], chunk: int,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """An update keeps the old postings of unchanged paragraphs: same scores as building the result anew."""
+    monkeypatch.setattr("bot.index.CHUNK_POSTINGS", chunk)
     rng = random.Random(len(dropped))
     old = random_corpus(rng, 60)
     added = random_corpus(rng, 25) + [["brand-new", "w1"]] * 3
