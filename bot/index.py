@@ -433,11 +433,10 @@ class BM25Index:
                 scanned += length
                 unread -= bounds[read]
                 read += 1
-            candidates = _joined(parts)
-            values = scores.take(candidates)
         finally:
-            for docs in parts:
-                scores[docs] = 0
+            candidates = _joined(parts) if parts else np.empty(0, dtype=np.intp)
+            values = scores.take(candidates)
+            scores[candidates] = 0
         if not prune:
             return candidates, values, len(parts), scanned
         if read < len(terms):
