@@ -257,23 +257,51 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """What readers asked and missed, from the bot's state file: questions per day, latency p50/p99,
+    the questions that found nothing or got 👎 most, and the tags opened most (as /stats shows admins)."""
+    from bot.report import build_report, report_text
+    from bot.state import State
+
+    if args.days < 1:
+        raise ConfigError("--days must be 1 or more")
+    if not settings.state_path.is_file():
+        raise ConfigError(f"no state file at {settings.state_path}: `articlebot telegram` writes it "
+                          "(set state_path or ARTICLEBOT_STATE to where the bot runs)")
+    state = State(settings.state_path, settings.query_log_days)
+    try:
+        report = build_report(state, days=args.days)
+    finally:
+        state.close()
+    print(json.dumps(report.as_json(), ensure_ascii=False, indent=2) if args.json else report_text(report))
+    return 0
+
+
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     """Run the Telegram bot: long polling by default, or a webhook with --webhook URL."""
     from bot.app import build_application, check_token, configure_logging, run
 
     token = check_token(settings.telegram_token)
     from bot.dialogue import Dialogue
+    from bot.reloader import Reloader
     from bot.state import State
+    from bot.webhook import corpus_health
 
-    configure_logging(token)
+    configure_logging(token, settings.log_level, settings.log_format)
     answerer = answerer_for(settings)
     answerer.tokens("预热 warm-up")
     summarizer = Summarizer(answerer.library)
     summarizer.warm()
-    dialogue = Dialogue(answerer, summarizer, State(settings.state_path), settings.top_k)
-    application = build_application(settings, dialogue)
-    run(application, webhook=args.webhook, listen=args.listen, port=args.port,
-        secret=settings.telegram_webhook_secret or secrets.token_urlsafe(32))
+    state = State(settings.state_path, settings.query_log_days)
+    dialogue = Dialogue(answerer, summarizer, state, settings.top_k)
+    reloader = Reloader(settings, answerer.library, dialogue.swap).start(watch=settings.watch)
+    application = build_application(settings, dialogue, reloader=reloader)
+    try:
+        run(application, webhook=args.webhook, listen=args.listen, port=args.port,
+            secret=settings.telegram_webhook_secret or secrets.token_urlsafe(32), path=settings.webhook_path,
+            health=lambda: corpus_health(dialogue.answerer.library))  # read per request: reloads show
+    finally:
+        reloader.stop()
     return 0
 
 
@@ -336,6 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--json", action="store_true", help="print JSON")
     summarize.set_defaults(run=cmd_summarize)
 
+    report = commands.add_parser("report", help="what readers asked and missed", description=cmd_report.__doc__)
+    report.add_argument("--days", type=int, default=7, metavar="N", help="days to cover, today included (default 7)")
+    report.add_argument("--json", action="store_true", help="print JSON")
+    report.set_defaults(run=cmd_report)
+
     telegram = commands.add_parser(
         "telegram", help="run the Telegram bot", description=cmd_telegram.__doc__,
         epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -359,6 +392,8 @@ def settings_help() -> str:
 
 
 def _show(value: object) -> str:
+    if isinstance(value, frozenset):
+        return ",".join(map(str, sorted(value))) or "none"
     if isinstance(value, tuple):
         return ":".join(map(str, value))
     return str(value)

@@ -55,6 +55,50 @@ def _non_negative_int(value: str) -> int:
     return number
 
 
+def _user_ids(value: str) -> frozenset[int]:
+    try:
+        return frozenset(int(part) for part in value.replace(os.pathsep, ",").split(",") if part.strip())
+    except ValueError:
+        raise ValueError("must be Telegram user ids (numbers) separated by commas") from None
+
+
+def _chat_ids(value: str) -> frozenset[int]:
+    try:
+        return frozenset(int(part) for part in value.replace(os.pathsep, ",").split(",") if part.strip())
+    except ValueError:
+        raise ValueError("must be Telegram chat ids (numbers, groups negative) separated by commas") from None
+
+
+def _boolean(value: str) -> bool:
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+
+def _log_format(value: str) -> str:
+    name = value.strip().lower()
+    if name not in ("text", "json"):
+        raise ValueError("must be text or json")
+    return name
+
+
+def _log_level(value: str) -> str:
+    name = value.strip().upper()
+    if name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return name
+
+
+def _url_path(value: str) -> str:
+    path = value.strip()
+    if not path.startswith("/") or any(c.isspace() or c in "?#" for c in path):
+        raise ValueError("must be a URL path starting with / (no spaces, ? or #)")
+    return path
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("corpus", "ARTICLEBOT_CORPUS", (Path("corpus"),),
             "Folders of Markdown articles, joined by the OS path separator (':' on Linux).", _paths),
@@ -80,6 +124,18 @@ SETTINGS: tuple[Setting, ...] = (
             "SQLite file for bot state (buttons, follow-ups) that survives restarts.", Path),
     Setting("rate_limit_per_minute", "ARTICLEBOT_RATE_LIMIT", 20,
             "Questions one Telegram user may ask per minute.", _positive_int),
+    Setting("admin_user_ids", "ARTICLEBOT_ADMIN_USER_IDS", frozenset(),
+            "Telegram user ids, comma-separated, allowed admin commands such as /reload (none by default).",
+            _user_ids),
+    Setting("allowed_chat_ids", "ARTICLEBOT_ALLOWED_CHAT_IDS", frozenset(),
+            "Chat ids, comma-separated, the bot answers in (a private chat's id is the user's id); "
+            "elsewhere it politely refuses, inline queries too. Empty: everywhere.", _chat_ids),
+    Setting("query_log_days", "ARTICLEBOT_QUERY_LOG_DAYS", 30,
+            "Days the question log and the 👍/👎 votes are kept for `articlebot report` and /stats.",
+            _positive_int),
+    Setting("watch", "ARTICLEBOT_WATCH", True,
+            "Re-index while `articlebot telegram` runs when corpus files change (SIGHUP and /reload "
+            "always do).", _boolean),
     Setting("telegram_token", "TELEGRAM_BOT_TOKEN", None,
             "Bot token from @BotFather (environment only, never logged).", str, secret=True),
     Setting("telegram_webhook_secret", "TELEGRAM_WEBHOOK_SECRET", None,
@@ -87,6 +143,14 @@ SETTINGS: tuple[Setting, ...] = (
             str, secret=True),
     Setting("telegram_api_base_url", "TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot",
             "Bot API endpoint; point it at a self-hosted Bot API server if you run one."),
+    Setting("webhook_path", "ARTICLEBOT_WEBHOOK_PATH", "/telegram",
+            "Local path the webhook server takes updates on (what the reverse proxy forwards to).",
+            _url_path),
+    Setting("log_format", "ARTICLEBOT_LOG_FORMAT", "text",
+            "Log lines of `articlebot telegram`: text, or json (one object per line, for collectors).",
+            _log_format),
+    Setting("log_level", "ARTICLEBOT_LOG_LEVEL", "INFO",
+            "Least severe log level written: DEBUG, INFO, WARNING, ERROR or CRITICAL.", _log_level),
 )
 
 CONFIG_ENV = "ARTICLEBOT_CONFIG"
@@ -108,9 +172,16 @@ class Settings:
     workers: int = 0
     state_path: Path = Path(".articlebot-state.sqlite")
     rate_limit_per_minute: int = 20
+    admin_user_ids: frozenset[int] = frozenset()
+    allowed_chat_ids: frozenset[int] = frozenset()
+    query_log_days: int = 30
+    watch: bool = True
     telegram_token: str | None = field(default=None, repr=False)
     telegram_webhook_secret: str | None = field(default=None, repr=False)
     telegram_api_base_url: str = "https://api.telegram.org/bot"
+    webhook_path: str = "/telegram"
+    log_format: str = "text"
+    log_level: str = "INFO"
 
     @property
     def max_file_bytes(self) -> int:

@@ -8,6 +8,10 @@ with callback data kept under Telegram's 64 bytes by storing the long part in ``
 from __future__ import annotations
 
 import hashlib
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -15,15 +19,27 @@ from typing import TYPE_CHECKING
 from bot.answers import Answer, Answerer
 from bot.errors import QuestionError
 from bot.replies import answer_html, escape, pack, quote_html, shorten, strings, text_fragment_url
+from bot.report import DEFAULT_DAYS, TAG_PREFIX, build_report, report_html
 from bot.state import State
 
 if TYPE_CHECKING:
+    from bot.reloader import ReloadResult
     from bot.summaries import Summarizer
+
+log = logging.getLogger(__name__)
 
 CALLBACK_LIMIT = 64
 INLINE_RESULTS = 10
 TAGS_PER_PAGE = 8
 DIGEST_PER_PAGE = 5
+RELOAD_LISTED = 20
+PAGE_SIZES = (1, 3, 5)
+"""Quotes per answer a chat can choose in /settings (the top_k setting is offered too)."""
+LANGUAGES = (("auto", None), ("en", "English"), ("zh", "中文"))
+"""Languages a chat can choose in /settings; "auto" follows each user's Telegram language."""
+TOASTED = ("f:", "cs:")
+"""Callback kinds answered with a toast (answerCallbackQuery text): votes and settings."""
+VOTES = {"1": (1, "👍"), "-1": (-1, "👎")}
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,9 @@ class Reply:
     edit: bool = False
     extra: tuple[str, ...] = field(default_factory=tuple)
     """Further messages, when a reply is too long for one (tag digests)."""
+    toast: str | None = None
+    """Plain text shown briefly over the chat in answer to a button press; with ``html`` empty it
+    is the whole response (a vote changes no message)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,7 @@ Just type a question, e.g. <i>DeepSeek V3 的训练成本是多少？</i>
 /latest [N]: the newest articles
 /source QUERY: links to the original articles
 /about: what I have read
+/settings: this chat's language and quotes per answer
 In groups, mention me or reply to my message. In any chat, type @{bot} and a question."""
 
 ZH_HELP = """<b>articlebot</b> 引用已收录文章的原文来回答问题，并附上原文链接。
@@ -79,6 +99,7 @@ ZH_HELP = """<b>articlebot</b> 引用已收录文章的原文来回答问题，�
 /latest [N]：最新文章
 /source 关键词：原文链接
 /about：收录情况
+/settings：本聊天的语言和每次回答的引文数
 在群组中请 @我 或回复我的消息；在任意聊天中输入 @{bot} 加问题即可内联搜索。"""
 
 EXAMPLES = ("DeepSeek V3 的训练成本是多少？", "英偉達股價", "Bitcoin price this week")
@@ -89,43 +110,94 @@ class Dialogue:
 
     def __init__(self, answerer: Answerer, summarizer: Summarizer, state: State, top_k: int = 3,
                  bot_username: str = "articlebot") -> None:
-        self.answerer = answerer
-        self.summarizer = summarizer
+        self._engine = (answerer, summarizer)
         self.state = state
         self.top_k = top_k
         self.bot_username = bot_username
 
+    # --- the index behind the answers, replaceable while the bot runs ---------------------
+
+    @property
+    def answerer(self) -> Answerer:
+        return self._engine[0]
+
+    @property
+    def summarizer(self) -> Summarizer:
+        return self._engine[1]
+
+    def swap(self, answerer: Answerer, summarizer: Summarizer) -> None:
+        """Answer from a new library from now on (bot.reloader calls this after a re-index).
+
+        Both are replaced in one assignment, so no request sees a new answerer next to an old
+        summarizer; a request already running keeps the objects it read, which stay valid.
+        """
+        self._engine = (answerer, summarizer)
+
     # --- questions ----------------------------------------------------------------------
 
     def ask(self, question: str, lang: str | None, context_query: int | None = None,
-            chat_id: int | None = None) -> Reply:
-        """Answer a question; ``context_query`` is the stored question a follow-up replies to."""
+            chat_id: int | None = None, chat_type: str | None = None) -> Reply:
+        """Answer a question; ``context_query`` is the stored question a follow-up replies to.
+
+        The question goes into the question log with whether anything answered it and how long
+        that took (``chat_type`` says where it was asked), for ``bot.report``.
+        """
+        started = time.perf_counter()
         context = ""
         if context_query is not None:
             previous = self.state.recall(context_query)
             if previous and previous.kind == "ask":
                 context = " ".join(filter(None, (previous.text, previous.context)))
+        k = self.page_size(chat_id)
         try:
-            answer = self.answerer.answer(question, k=self.top_k, context=context)
+            answer = self.answerer.answer(question, k=k, context=context)
         except QuestionError as error:
             return Reply(escape(str(error)))
         query_id = self.state.remember("ask", question, context, chat_id)
-        return self._answer_reply(answer, query_id, lang)
+        reply = self._answer_reply(answer, query_id, lang, k)
+        latency_ms = (time.perf_counter() - started) * 1000
+        self._note(lambda: self.state.log_question(question, chat_type, bool(answer.quotes), latency_ms, query_id))
+        return reply
+
+    def page_size(self, chat_id: int | None) -> int:
+        """Quotes per answer page: the chat's choice in /settings, else the top_k setting."""
+        if chat_id is None:
+            return self.top_k
+        return self.state.chat_settings(chat_id).per_page or self.top_k
+
+    def lang_for(self, chat_id: int | None, lang: str | None) -> str | None:
+        """The chat's language from /settings, else ``lang`` (the user's Telegram language)."""
+        if chat_id is None:
+            return lang
+        return self.state.chat_settings(chat_id).lang or lang
+
+    def count(self, name: str) -> None:
+        """Add one to today's usage counter ``name`` (best effort, like every usage record)."""
+        self._note(lambda: self.state.count_usage(name))
+
+    def _note(self, record: Callable[[], object]) -> None:
+        """Record usage best effort: a failing state file must not cost the reader an answer."""
+        try:
+            record()
+        except sqlite3.Error as error:
+            log.warning("could not record usage in the state file: %s", error)
 
     def more(self, query_id: int, offset: int, lang: str | None) -> Reply:
         """The next page of an earlier answer, replacing the message it was asked from."""
         stored = self.state.recall(query_id)
         if stored is None or stored.kind != "ask":
             return Reply(escape(strings(lang)["expired"]))
+        k = self.page_size(stored.chat_id)
         try:
-            answer = self.answerer.answer(stored.text, k=self.top_k, offset=max(0, offset), context=stored.context)
+            answer = self.answerer.answer(stored.text, k=k, offset=max(0, offset), context=stored.context)
         except QuestionError as error:
             return Reply(escape(str(error)))
-        reply = self._answer_reply(answer, query_id, lang)
+        reply = self._answer_reply(answer, query_id, lang, k)
         return Reply(reply.html, reply.buttons, reply.preview_url, query_id, edit=True)
 
-    def _answer_reply(self, answer: Answer, query_id: int, lang: str | None) -> Reply:
+    def _answer_reply(self, answer: Answer, query_id: int, lang: str | None, k: int | None = None) -> Reply:
         t = strings(lang)
+        k = k or self.top_k
         html = answer_html(answer, lang)
         if not answer.quotes:
             buttons = tuple((self._tag_button(tag),) for tag in answer.suggestions[:4])
@@ -134,12 +206,13 @@ class Dialogue:
         if answer.has_more:
             row.append(Button(f"{t['more']} ▸", data=f"m:{query_id}:{answer.offset + len(answer.quotes)}"))
         if answer.offset > 0:
-            row.insert(0, Button(f"◂ {t['back']}", data=f"m:{query_id}:{max(0, answer.offset - self.top_k)}"))
+            row.insert(0, Button(f"◂ {t['back']}", data=f"m:{query_id}:{max(0, answer.offset - k)}"))
         row.append(Button(t["summary"], data=f"s:{query_id}:{answer.offset}"))
         top = answer.quotes[0]
         if top.article.source_url:
             row.append(Button(t["source"], url=text_fragment_url(top.article.source_url, top.sentence_text)))
-        return Reply(html, (tuple(row),), query_id=query_id)
+        votes = tuple(Button(label, data=f"f:{query_id}:{key}") for key, (_vote, label) in VOTES.items())
+        return Reply(html, (tuple(row), votes), query_id=query_id)
 
     def summary(self, query_id: int, offset: int, lang: str | None) -> Reply:
         """The extractive summary of the first article on that page of an answer."""
@@ -182,7 +255,8 @@ class Dialogue:
             lines.append(f"{number}. {_article_link(article.title, article.source_url)}\n"
                          f"<i>{escape(article.date_text or t['no_date'])}</i> {where}")
         first = answer.quotes[0].article.source_url
-        return Reply("\n\n".join(lines), preview_url=first)
+        messages = pack(lines)  # long titles or links could pass Telegram's 4096 in one message
+        return Reply(messages[0], preview_url=first, extra=tuple(messages[1:]))
 
     # --- browsing -----------------------------------------------------------------------
 
@@ -223,6 +297,8 @@ class Dialogue:
             blocks.append(f"{number}. {_article_link(article.title, article.source_url)}\n"
                           f"<i>{escape(article.date_text or t['no_date'])}</i>\n{escape(summary.text)}")
         query_id = self.state.remember("tag", name)
+        if digest.page == 1 and not edit:
+            self.count(TAG_PREFIX + digest.name)
         nav = []
         if digest.page > 1:
             nav.append(Button(f"◂ {t['back']}", data=f"t:{query_id}:{digest.page - 1}"))
@@ -250,10 +326,22 @@ class Dialogue:
 
     # --- buttons --------------------------------------------------------------------------
 
-    def callback(self, data: str, lang: str | None) -> Reply:
-        """Dispatch a button press; unknown or stale data gets a polite 'expired'."""
+    def callback(self, data: str, lang: str | None, user_id: int | None = None, chat_id: int | None = None,
+                 may_change: bool = True) -> Reply:
+        """Dispatch a button press; unknown or stale data gets a polite 'expired'.
+
+        ``user_id`` and ``chat_id`` say who pressed where (votes are per user, settings per chat);
+        ``may_change`` is False where the presser may not change the chat's settings (a group
+        member who is not an admin).
+        """
         kind, _, rest = data.partition(":")
         try:
+            if kind == "f":
+                query_id, key = rest.split(":")
+                return self.feedback(int(query_id), user_id, key, lang)
+            if kind == "cs":
+                setting, value = rest.split(":")
+                return self.change_setting(chat_id, setting, value, lang, may_change)
             if kind == "m":
                 query_id, offset = rest.split(":")
                 return self.more(int(query_id), int(offset), lang)
@@ -275,6 +363,59 @@ class Dialogue:
         except ValueError:
             pass
         return Reply(escape(strings(lang)["expired"]))
+
+    def feedback(self, query_id: int, user_id: int | None, key: str, lang: str | None) -> Reply:
+        """A 👍/👎 press: one vote per answer and user, a second press changes it; answered by a toast."""
+        t = strings(lang)
+        stored = self.state.recall(query_id)
+        if user_id is None or key not in VOTES or stored is None or stored.kind != "ask":
+            return Reply("", toast=t["expired"])
+        vote, label = VOTES[key]
+        previous = self.state.vote(query_id, user_id, vote)
+        if previous is None:
+            return Reply("", toast=t["feedback_thanks"].format(vote=label))
+        return Reply("", toast=t["feedback_same" if previous == vote else "feedback_changed"].format(vote=label))
+
+    # --- chat settings --------------------------------------------------------------------
+
+    def settings(self, chat_id: int, lang: str | None) -> Reply:
+        """The /settings message: the chat's language and quotes per answer, with buttons to change them."""
+        chosen = self.state.chat_settings(chat_id)
+        t = strings(chosen.lang or lang)
+        names = dict(LANGUAGES)
+        language = names.get(chosen.lang or "auto") or t["settings_auto"]
+        per_page = chosen.per_page or self.top_k
+        html = (f"<b>{escape(t['settings_title'])}</b>\n{escape(t['settings_language'].format(value=language))}\n"
+                f"{escape(t['settings_per_page'].format(value=per_page))}\n<i>{escape(t['settings_hint'])}</i>")
+        languages = tuple(Button(("✓ " if (chosen.lang or "auto") == code else "") + (name or t["settings_auto"]),
+                                 data=f"cs:l:{code}") for code, name in LANGUAGES)
+        sizes = tuple(Button(("✓ " if per_page == n else "") + str(n), data=f"cs:k:{n}")
+                      for n in sorted({*PAGE_SIZES, self.top_k}))
+        return Reply(html, (languages, sizes))
+
+    def change_setting(self, chat_id: int | None, setting: str, value: str, lang: str | None,
+                       may_change: bool = True) -> Reply:
+        """A /settings button: store the choice and redraw the message in place (in the new language)."""
+        t = strings(self.lang_for(chat_id, lang))
+        if chat_id is None:
+            return Reply("", toast=t["expired"])
+        if not may_change:
+            return Reply("", toast=t["admin_only_settings"])
+        if setting == "l" and value in dict(LANGUAGES):
+            self.state.set_chat_lang(chat_id, None if value == "auto" else value)
+        elif setting == "k" and value.isdigit() and int(value) in {*PAGE_SIZES, self.top_k}:
+            self.state.set_chat_per_page(chat_id, None if int(value) == self.top_k else int(value))
+        else:
+            return Reply("", toast=t["expired"])
+        menu = self.settings(chat_id, lang)
+        return Reply(menu.html, menu.buttons, edit=True, toast=strings(self.lang_for(chat_id, lang))["saved"])
+
+    # --- admins -----------------------------------------------------------------------------
+
+    def stats(self, days: int = DEFAULT_DAYS, lang: str | None = None) -> Reply:
+        """/stats: the same report as ``articlebot report``, as Telegram messages."""
+        messages = report_html(build_report(self.state, days=min(max(1, days), 3660)), lang)
+        return Reply(messages[0], extra=tuple(messages[1:]))
 
     # --- commands without a corpus question ---------------------------------------------
 
@@ -306,6 +447,34 @@ class Dialogue:
         """A fixed message by its key in the UI strings (unknown command, rate limit, apology…)."""
         return Reply(escape(strings(lang)[key].format(**values)))
 
+    def reloaded(self, result: ReloadResult | None, lang: str | None) -> Reply:
+        """The /reload reply: ``n articles, m skipped: path: reason; …``, or why nothing changed.
+
+        Skipped files are listed (up to RELOAD_LISTED) because the admin asked in order to learn
+        whether a new file made it in; the full list is in the log.
+        """
+        zh = strings(lang) is strings("zh")
+        if result is None:
+            return Reply(escape("索引更新不可用或仍在进行，请稍后查看日志。" if zh else
+                                "Reloading is not available, or still running; see the log."))
+        if result.error is not None:
+            text = (f"重新索引失败：{result.error}。仍使用之前的索引回答。" if zh else
+                    f"Reload failed: {result.error}. Still answering from the previous index.")
+            return Reply(escape(text))
+        if zh:
+            done = f"已重新索引（{result.seconds:.1f} 秒）" if result.changed else "文件没有变化"
+            head = f"{done}：{result.articles} 篇文章，跳过 {len(result.skipped)} 个文件"
+        else:
+            done = f"Reloaded in {result.seconds:.1f} s" if result.changed else "No file changed"
+            head = f"{done}: {result.articles} articles, {len(result.skipped)} skipped"
+        lines = [str(error) for error in result.skipped[:RELOAD_LISTED]]
+        if len(result.skipped) > RELOAD_LISTED:
+            more = len(result.skipped) - RELOAD_LISTED
+            lines.append(f"……另有 {more} 个" if zh else f"… and {more} more")
+        colon = ("：" if zh else ":") if lines else ""
+        blocks = [escape(head + colon)] + [f"• {escape(line)}" for line in lines]
+        return Reply(pack(["\n".join(blocks)])[0])  # ≤ 4096: a very long list is shortened
+
     # --- inline mode ----------------------------------------------------------------------
 
     def inline(self, query: str, lang: str | None) -> list[InlineResult]:
@@ -319,7 +488,7 @@ class Dialogue:
             return []
         results = []
         for number, quote in enumerate(answer.quotes, 1):
-            html = quote_html(quote, number, lang)
+            html = pack([quote_html(quote, number, lang)])[0]  # ≤ 4096, or Telegram refuses every result
             key = hashlib.sha1(f"{query}\0{quote.article.path}\0{quote.paragraph.position}".encode()).hexdigest()
             results.append(InlineResult(key[:32], shorten(quote.article.title, 100),
                                         shorten(quote.sentence_text.strip(), 120), html, quote.article.source_url))
@@ -327,6 +496,7 @@ class Dialogue:
 
     def _inline_article(self, article, text: str, lang: str | None) -> InlineResult:  # type: ignore[no-untyped-def]
         html = f"{_article_link(article.title, article.source_url)}\n<i>{escape(article.date_text)}</i>\n{escape(text)}"
+        html = pack([html])[0]
         key = hashlib.sha1(article.path.encode()).hexdigest()[:32]
         return InlineResult(key, shorten(article.title, 100), shorten(text, 120), html, article.source_url)
 

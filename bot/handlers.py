@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from telegram import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
+    InlineQueryResultsButton,
     InputTextMessageContent,
     LinkPreviewOptions,
     Message,
@@ -21,10 +24,12 @@ from telegram import (
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest
-from telegram.ext import CallbackContext, ExtBot
+from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
-from bot.dialogue import Dialogue, InlineResult, Reply
+from bot.dialogue import TOASTED, Dialogue, InlineResult, Reply
+from bot.reloader import Reloader
 from bot.replies import strings
+from bot.report import DEFAULT_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +59,35 @@ class BotData:
 
     dialogue: Dialogue | None = None
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20))
+    reloader: Reloader | None = None
+    """Re-indexes the corpus on /reload (None: this bot cannot reload, e.g. in some tests)."""
+    admin_user_ids: frozenset[int] = frozenset()
+    """Who may use admin commands (``admin_user_ids`` setting)."""
+    allowed_chat_ids: frozenset[int] = frozenset()
+    """The only chats answered in (``allowed_chat_ids`` setting); empty: every chat."""
 
 
 class Context(CallbackContext[ExtBot[None], dict, dict, BotData]):  # type: ignore[type-arg]
     """CallbackContext with typed bot_data."""
 
 
-def _lang(update: Update) -> str | None:
+def _lang(update: Update, context: Context | None = None) -> str | None:
+    """The language to answer in: the chat's choice in /settings (given ``context``), else the user's.
+
+    Inline queries have no chat; the user's private chat (whose id is the user's) decides there.
+    """
     user = update.effective_user
-    return user.language_code if user else None
+    lang = user.language_code if user else None
+    dialogue = context.bot_data.dialogue if context is not None else None
+    chat = update.effective_chat
+    where = chat.id if chat else user.id if user else None
+    if dialogue is None or where is None:
+        return lang
+    try:
+        return dialogue.lang_for(where, lang)
+    except sqlite3.Error as error:  # the state file failing must not cost the answer; log and go on
+        log.warning("could not read the chat's settings: %s", error)
+        return lang
 
 
 def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -102,8 +127,8 @@ async def _allowed(update: Update, context: Context) -> bool:
     user = update.effective_user
     wait = context.bot_data.limiter.wait_needed(user.id) if user else 0
     if wait and update.effective_message:
-        await send(update.effective_message, _dialogue(context).say("rate_limited", _lang(update), seconds=wait),
-                   context)
+        await send(update.effective_message,
+                   _dialogue(context).say("rate_limited", _lang(update, context), seconds=wait), context)
     return not wait
 
 
@@ -119,7 +144,8 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     if replied is not None and replied.from_user and replied.from_user.id == context.bot.id:
         stored = dialogue.state.query_for_reply(replied.chat_id, replied.message_id)
         context_query = stored.id if stored else None
-    reply = await asyncio.to_thread(dialogue.ask, question, _lang(update), context_query, message.chat_id)
+    reply = await asyncio.to_thread(dialogue.ask, question, _lang(update, context), context_query,
+                                    message.chat_id, message.chat.type)
     await send(message, reply, context)
 
 
@@ -132,13 +158,14 @@ def _args(context: Context) -> str:
 async def start(update: Update, context: Context) -> None:
     """/start, with deep links such as ?start=tag_iyiou."""
     if update.effective_message:
-        await send(update.effective_message, _dialogue(context).start(_args(context), _lang(update)), context)
+        reply = _dialogue(context).start(_args(context), _lang(update, context))
+        await send(update.effective_message, reply, context)
 
 
 async def help_command(update: Update, context: Context) -> None:
     """/help."""
     if update.effective_message:
-        await send(update.effective_message, _dialogue(context).help(_lang(update)), context)
+        await send(update.effective_message, _dialogue(context).help(_lang(update, context)), context)
 
 
 async def ask(update: Update, context: Context) -> None:
@@ -147,7 +174,8 @@ async def ask(update: Update, context: Context) -> None:
         return
     question = _args(context)
     if not question:
-        await send(update.effective_message, _dialogue(context).say("ask_usage", _lang(update)), context)
+        await send(update.effective_message, _dialogue(context).say("ask_usage", _lang(update, context)),
+                   context)
         return
     await answer_question(update, context, question)
 
@@ -156,14 +184,14 @@ async def tags(update: Update, context: Context) -> None:
     """/tags [page]."""
     if update.effective_message:
         page = int(context.args[0]) if context.args and context.args[0].isdigit() else 1
-        reply = _dialogue(context).tags(page, _lang(update))
+        reply = _dialogue(context).tags(page, _lang(update, context))
         await send(update.effective_message, Reply(reply.html, reply.buttons), context)
 
 
 async def tag(update: Update, context: Context) -> None:
     """/tag NAME."""
     if update.effective_message and await _allowed(update, context):
-        reply = await asyncio.to_thread(_dialogue(context).tag, _args(context), 1, _lang(update))
+        reply = await asyncio.to_thread(_dialogue(context).tag, _args(context), 1, _lang(update, context))
         await send(update.effective_message, reply, context)
 
 
@@ -171,7 +199,7 @@ async def latest(update: Update, context: Context) -> None:
     """/latest [N]."""
     if update.effective_message:
         n = int(context.args[0]) if context.args and context.args[0].isdigit() else 5
-        reply = await asyncio.to_thread(_dialogue(context).latest, n, _lang(update))
+        reply = await asyncio.to_thread(_dialogue(context).latest, n, _lang(update, context))
         await send(update.effective_message, reply, context)
 
 
@@ -181,22 +209,178 @@ async def source(update: Update, context: Context) -> None:
         return
     query = _args(context)
     dialogue = _dialogue(context)
-    reply = dialogue.say("source_usage", _lang(update)) if not query else \
-        await asyncio.to_thread(dialogue.source, query, _lang(update))
+    reply = dialogue.say("source_usage", _lang(update, context)) if not query else \
+        await asyncio.to_thread(dialogue.source, query, _lang(update, context))
     await send(update.effective_message, reply, context)
 
 
 async def about(update: Update, context: Context) -> None:
     """/about."""
     if update.effective_message:
-        await send(update.effective_message, _dialogue(context).about(_lang(update)), context)
+        await send(update.effective_message, _dialogue(context).about(_lang(update, context)), context)
+
+
+def is_admin(update: Update, context: Context) -> bool:
+    """Whether the sender is one of the configured admins (nobody is, unless configured)."""
+    user = update.effective_user
+    return user is not None and user.id in context.bot_data.admin_user_ids
+
+
+async def refuse(update: Update, context: Context) -> None:
+    """Politely decline an admin command, without saying who the admins are."""
+    if update.effective_message:
+        await send(update.effective_message, _dialogue(context).say("admin_only", _lang(update, context)),
+                   context)
+
+
+async def reload(update: Update, context: Context) -> None:
+    """/reload (admins only): re-read the corpus now; the reply lists articles and skipped files.
+
+    The re-index runs in the reloader's thread while this update waits for it; other updates
+    are answered meanwhile, from the previous index.
+    """
+    message = update.effective_message
+    if message is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    reloader = context.bot_data.reloader
+    result = None if reloader is None else await asyncio.to_thread(reloader.reload, "/reload", RELOAD_TIMEOUT)
+    await send(message, _dialogue(context).reloaded(result, _lang(update, context)), context)
+
+
+RELOAD_TIMEOUT = 600.0
+"""Seconds /reload waits for the re-index before saying it is still running."""
+
+
+async def settings_command(update: Update, context: Context) -> None:
+    """/settings: the chat's language and quotes per answer, as buttons.
+
+    Anyone may look; in groups only admins may change them (``Dialogue.change_setting``).
+    """
+    message = update.effective_message
+    if message:
+        await send(message, _dialogue(context).settings(message.chat_id, _lang(update, context)), context)
+
+
+STATS_MAX_DAYS = 366
+"""/stats looks back at most a year (the question log keeps ``query_log_days`` anyway)."""
+
+
+async def stats(update: Update, context: Context) -> None:
+    """/stats [DAYS] (admins only): what readers asked and missed, the same report as `articlebot report`."""
+    message = update.effective_message
+    if message is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    dialogue = _dialogue(context)
+    args = context.args or []
+    if args and not (args[0].isdigit() and 1 <= int(args[0]) <= STATS_MAX_DAYS):
+        await send(message, dialogue.say("stats_usage", _lang(update, context)), context)
+        return
+    days = int(args[0]) if args else DEFAULT_DAYS
+    reply = await asyncio.to_thread(dialogue.stats, days, _lang(update, context))
+    await send(message, reply, context)
+
+
+# --- access and usage: runs before every other handler --------------------------------
+
+KNOWN_COMMANDS = frozenset({"start", "help", "ask", "tags", "tag", "latest", "source", "about", "settings",
+                            "stats", "reload"})
+"""Commands counted by name; others count as "/other", so strangers cannot fill the counters."""
+
+
+def chat_allowed(update: Update, context: Context) -> bool:
+    """Whether the bot serves this chat: every chat unless ``allowed_chat_ids`` is set; admins always.
+
+    An inline query has no chat, so its user's id (their private chat's id) decides.
+    """
+    allowed = context.bot_data.allowed_chat_ids
+    if not allowed or is_admin(update, context):
+        return True
+    chat = update.effective_chat
+    if chat is not None:
+        return chat.id in allowed
+    user = update.effective_user
+    return user is not None and user.id in allowed
+
+
+def _meant_for_bot(message: Message, context: Context) -> bool:
+    """Any message in a private chat; in groups a command (bare or @this bot), a mention of the bot,
+    or a reply to one of its messages. Only those are answered, counted or logged."""
+    if message.chat.type == ChatType.PRIVATE:
+        return True
+    text = message.text or message.caption or ""
+    if text.startswith("/"):
+        command = text.split()[0]
+        return "@" not in command or _addressed_command(message, context)
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id:
+        return True
+    username = context.bot.username or ""
+    return bool(username) and re.search(rf"@{re.escape(username)}\b", text, re.IGNORECASE) is not None
+
+
+def _usage_name(update: Update, context: Context) -> str | None:
+    """The usage counter an update adds to, or None for what the bot leaves alone (group chatter)."""
+    if update.inline_query is not None:
+        return "inline"
+    if update.callback_query is not None:
+        return "button"
+    message = update.message
+    if message is None or not _meant_for_bot(message, context):
+        return None
+    text = message.text or ""
+    if text.startswith("/"):
+        name = text.split()[0][1:].split("@", 1)[0].lower()
+        return f"/{name}" if name in KNOWN_COMMANDS else "/other"
+    return "question" if text else "other"
+
+
+async def gate(update: Update, context: Context) -> None:
+    """Before any other handler: politely refuse chats the bot does not serve, and count usage.
+
+    A refusal answers only what was meant for the bot (group chatter stays unanswered), and
+    stops the update there (``ApplicationHandlerStop``).
+    """
+    if not isinstance(update, Update):
+        return
+    usage = _usage_name(update, context)
+    if not chat_allowed(update, context):
+        if usage is not None:
+            await _refuse_chat(update, context)
+        raise ApplicationHandlerStop
+    if usage is not None and context.bot_data.dialogue is not None:
+        await asyncio.to_thread(context.bot_data.dialogue.count, usage)
+
+
+async def _refuse_chat(update: Update, context: Context) -> None:
+    """Say once per request, in the way each kind of update allows, that this chat is not served.
+
+    Refusals count against the sender's rate limit and go silent past it: a stranger cannot make
+    the bot flood a chat it does not serve. The chat's /settings are not read: it has none.
+    """
+    user = update.effective_user
+    if user is not None and context.bot_data.limiter.wait_needed(user.id):
+        return
+    text = strings(_lang(update))["not_allowed"]
+    if update.inline_query is not None:
+        await update.inline_query.answer([], cache_time=0, is_personal=True,
+                                         button=InlineQueryResultsButton(text=text, start_parameter="not_allowed"))
+    elif update.callback_query is not None:
+        await update.callback_query.answer(text)
+    elif update.effective_message is not None:
+        await send(update.effective_message, _dialogue(context).say("not_allowed", _lang(update)), context)
 
 
 async def unknown_command(update: Update, context: Context) -> None:
     """Any command we do not know (in groups only when it is addressed to us)."""
     message = update.effective_message
     if message and (message.chat.type == ChatType.PRIVATE or _addressed_command(message, context)):
-        await send(message, _dialogue(context).say("unknown_command", _lang(update)), context)
+        await send(message, _dialogue(context).say("unknown_command", _lang(update, context)), context)
 
 
 def _addressed_command(message: Message, context: Context) -> bool:
@@ -234,20 +418,40 @@ async def not_text(update: Update, context: Context) -> None:
         if message.caption:
             await answer_question(update, context, message.caption)
             return
-        await send(message, _dialogue(context).say("not_text", _lang(update)), context)
+        await send(message, _dialogue(context).say("not_text", _lang(update, context)), context)
 
 
 # --- buttons and inline ---------------------------------------------------------------
+
+async def _answer_press(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a button press; one answered before a crash (and handled again after it) is let be."""
+    try:
+        await query.answer(text)
+    except BadRequest as error:
+        if "query is too old" not in str(error).lower():
+            raise
+
 
 async def button(update: Update, context: Context) -> None:
     """A button press: page in place, or send the summary as a new message."""
     query = update.callback_query
     if query is None:
         return
-    await query.answer()
-    reply = await asyncio.to_thread(_dialogue(context).callback, query.data or "", _lang(update))
+    data = query.data or ""
+    toasted = data.startswith(TOASTED)  # votes and settings: the answer to the press carries a notice
+    if not toasted:
+        await _answer_press(query)
     message = query.message
-    if not isinstance(message, Message):
+    chat = message.chat if message is not None else None
+    user = update.effective_user
+    may_change = chat is not None and (chat.type == ChatType.PRIVATE or is_admin(update, context))
+    # a settings button gets the user's own language: the chat's is what it may be changing
+    lang = _lang(update) if data.startswith("cs:") else _lang(update, context)
+    reply = await asyncio.to_thread(_dialogue(context).callback, data, lang,
+                                    user.id if user else None, chat.id if chat else None, may_change)
+    if toasted:
+        await _answer_press(query, reply.toast)
+    if not reply.html or not isinstance(message, Message):
         return
     if reply.edit:
         try:
@@ -265,7 +469,7 @@ async def inline_query(update: Update, context: Context) -> None:
     query = update.inline_query
     if query is None:
         return
-    results = await asyncio.to_thread(_dialogue(context).inline, query.query, _lang(update))
+    results = await asyncio.to_thread(_dialogue(context).inline, query.query, _lang(update, context))
     await query.answer([_inline_article(r) for r in results], cache_time=30, is_personal=False)
 
 

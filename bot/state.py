@@ -2,6 +2,12 @@
 
 Telegram limits callback data to 64 bytes, so a button carries a short number and the
 question (or tag name) it stands for lives here. A restart keeps every button working.
+The ``updates`` table makes each Telegram update answered exactly once across a crash (see
+``receive_update``).
+
+What readers do is kept here too, so that editors learn what the articles miss (``bot.report``):
+each chat's settings (``/settings``), usage counters per day, a log of the questions asked (pruned
+after ``query_log_days``) and the 👍/👎 each user gave an answer.
 """
 
 from __future__ import annotations
@@ -27,7 +33,55 @@ CREATE TABLE IF NOT EXISTS replies (
     query_id INTEGER NOT NULL,
     PRIMARY KEY (chat_id, message_id)
 );
+CREATE TABLE IF NOT EXISTS updates (
+    update_id INTEGER PRIMARY KEY,
+    body TEXT,
+    received REAL NOT NULL,
+    handled REAL
+);
 """
+USAGE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chat_settings (
+    chat_id INTEGER PRIMARY KEY,
+    lang TEXT,
+    per_page INTEGER,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS usage (
+    day TEXT NOT NULL,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (day, name)
+);
+CREATE TABLE IF NOT EXISTS query_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    query_id INTEGER,
+    question TEXT NOT NULL,
+    chat_type TEXT,
+    found INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    asked REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS query_log_asked ON query_log (asked);
+CREATE TABLE IF NOT EXISTS feedback (
+    query_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    vote INTEGER NOT NULL,
+    voted REAL NOT NULL,
+    PRIMARY KEY (query_id, user_id)
+);
+"""
+"""What readers do (settings, counters, questions, votes); a separate script so the tables that
+make buttons and updates work stay readable on their own."""
+QUERY_LOG_DAYS = 30
+"""Default retention of the question log and the votes (setting ``query_log_days``)."""
+LOGGED_QUESTION_CHARS = 500
+"""A longer question is logged shortened: enough to see what was asked, not a pasted article."""
+PRUNE_EVERY = 100
+"""The question log is pruned on opening and after every this many logged questions."""
+UPDATE_KEEP_SECONDS = 48 * 3600
+"""How long a handled update id is remembered. Telegram re-sends an unconfirmed update for at most
+24 hours, so two days is enough to recognise every redelivery, and the table stays small."""
 
 
 @dataclass(frozen=True)
@@ -38,18 +92,60 @@ class StoredQuery:
     kind: str
     text: str
     context: str
+    chat_id: int | None = None
+    """The chat it was asked in (its /settings choose the page size), None when not known."""
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """A chat's choices in /settings; None means "not chosen": the user's language, the top_k setting."""
+
+    lang: str | None = None
+    per_page: int | None = None
+
+
+@dataclass(frozen=True)
+class LoggedQuestion:
+    """One row of the question log: what a reader asked and how well the articles answered."""
+
+    question: str
+    chat_type: str | None
+    found: bool
+    latency_ms: float
+    asked: float
+    query_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Vote:
+    """A reader's 👍 (+1) or 👎 (-1) on an answer, with the question it answered."""
+
+    query_id: int
+    user_id: int
+    vote: int
+    voted: float
+    question: str
+
+
+def day_of(when: float) -> str:
+    """The local calendar day of a timestamp (YYYY-MM-DD): editors read reports in their own days."""
+    return time.strftime("%Y-%m-%d", time.localtime(when))
 
 
 class State:
     """Thread-safe access to the state file (``:memory:`` works for one process)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, query_log_days: int = QUERY_LOG_DAYS) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        self._db.executescript(USAGE_SCHEMA)
         self._lock = threading.Lock()
+        self.query_log_days = query_log_days
+        self._logged = 0
+        self.prune_log()
 
     def remember(self, kind: str, text: str, context: str = "", chat_id: int | None = None) -> int:
         """Store a query and return the short id that buttons carry."""
@@ -61,7 +157,7 @@ class State:
 
     def recall(self, query_id: int) -> StoredQuery | None:
         with self._lock:
-            row = self._db.execute("SELECT id, kind, text, context FROM queries WHERE id = ?",
+            row = self._db.execute("SELECT id, kind, text, context, chat_id FROM queries WHERE id = ?",
                                    (query_id,)).fetchone()
         return StoredQuery(*row) if row else None
 
@@ -75,6 +171,153 @@ class State:
             row = self._db.execute("SELECT query_id FROM replies WHERE chat_id = ? AND message_id = ?",
                                    (chat_id, message_id)).fetchone()
         return self.recall(row[0]) if row else None
+
+    # --- updates: exactly once across a crash ----------------------------------------------
+
+    def receive_update(self, update_id: int, body: str) -> None:
+        """Keep an update as received, before Telegram can consider it delivered.
+
+        Telegram forgets an update once the next getUpdates asks past it (or once the webhook
+        answered 200), which happens before the bot has replied; kept here, an update that a
+        crash interrupted is still answered after the restart. An id seen before is left as it is.
+        """
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO updates (update_id, body, received) VALUES (?, ?, ?)",
+                             (update_id, body, time.time()))
+
+    def update_handled(self, update_id: int) -> bool:
+        """Whether this update was answered already (Telegram sends it again after a crash)."""
+        with self._lock:
+            row = self._db.execute("SELECT handled FROM updates WHERE update_id = ?", (update_id,)).fetchone()
+        return row is not None and row[0] is not None
+
+    def mark_update_handled(self, update_id: int) -> None:
+        """Record that the update was answered; its body is no longer needed."""
+        with self._lock:
+            self._db.execute("INSERT INTO updates (update_id, body, received, handled) VALUES (?, NULL, ?, ?) "
+                             "ON CONFLICT (update_id) DO UPDATE SET handled = excluded.handled, body = NULL",
+                             (update_id, time.time(), time.time()))
+
+    def unhandled_updates(self, max_age: float = 24 * 3600) -> list[tuple[int, str]]:
+        """(update_id, body) of updates received but never answered, oldest first.
+
+        Older than ``max_age`` they are left out: Telegram itself drops updates after a day, and
+        an answer that late would confuse more than help.
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT update_id, body FROM updates WHERE handled IS NULL AND body IS NOT NULL "
+                "AND received >= ? ORDER BY update_id", (time.time() - max_age,)).fetchall()
+        return [(int(update_id), str(body)) for update_id, body in rows]
+
+    def prune_updates(self, keep_seconds: float = UPDATE_KEEP_SECONDS) -> int:
+        """Forget updates older than ``keep_seconds``; returns how many rows went."""
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM updates WHERE received < ?", (time.time() - keep_seconds,))
+            return cursor.rowcount
+
+    # --- chat settings (/settings) ----------------------------------------------------------
+
+    def chat_settings(self, chat_id: int) -> ChatSettings:
+        """The chat's choices; a chat that never chose gets ChatSettings() (everything default)."""
+        with self._lock:
+            row = self._db.execute("SELECT lang, per_page FROM chat_settings WHERE chat_id = ?",
+                                   (chat_id,)).fetchone()
+        return ChatSettings(*row) if row else ChatSettings()
+
+    def set_chat_lang(self, chat_id: int, lang: str | None) -> None:
+        """Answer this chat in ``lang`` ("en", "zh"), or in each user's own language (None)."""
+        self._set_chat("lang", chat_id, lang)
+
+    def set_chat_per_page(self, chat_id: int, per_page: int | None) -> None:
+        """Quotes per answer page in this chat, or the top_k setting (None)."""
+        self._set_chat("per_page", chat_id, per_page)
+
+    def _set_chat(self, column: str, chat_id: int, value: str | int | None) -> None:
+        assert column in ("lang", "per_page")  # a column name cannot be a bound parameter
+        with self._lock:
+            self._db.execute(f"INSERT INTO chat_settings (chat_id, {column}, updated) VALUES (?, ?, ?) "
+                             f"ON CONFLICT (chat_id) DO UPDATE SET {column} = excluded.{column}, "
+                             "updated = excluded.updated", (chat_id, value, time.time()))
+
+    # --- usage counters, the question log and votes (read by bot.report) -------------------
+
+    def count_usage(self, name: str, when: float | None = None) -> None:
+        """Add one to today's counter ``name`` ("/tag", "question", "inline", "tag:iyiou" …).
+
+        Counters are per day and hold no user or chat, so they are kept for good: they are
+        how a report compares this month with last year's.
+        """
+        day = day_of(time.time() if when is None else when)
+        with self._lock:
+            self._db.execute("INSERT INTO usage (day, name, count) VALUES (?, ?, 1) "
+                             "ON CONFLICT (day, name) DO UPDATE SET count = count + 1", (day, name))
+
+    def usage(self, since: float) -> dict[str, int]:
+        """Each counter's total from the day of ``since`` on."""
+        with self._lock:
+            rows = self._db.execute("SELECT name, SUM(count) FROM usage WHERE day >= ? GROUP BY name",
+                                    (day_of(since),)).fetchall()
+        return {str(name): int(total) for name, total in rows}
+
+    def log_question(self, question: str, chat_type: str | None, found: bool, latency_ms: float,
+                     query_id: int | None = None, when: float | None = None) -> None:
+        """Log a question the bot answered (or found nothing for), to learn what readers miss.
+
+        Only what was addressed to the bot reaches here (in groups, mentions, replies and
+        commands), and no user id is kept: the report needs questions, not people.
+        """
+        if len(question) > LOGGED_QUESTION_CHARS:
+            question = question[:LOGGED_QUESTION_CHARS - 1] + "…"
+        with self._lock:
+            self._db.execute("INSERT INTO query_log (query_id, question, chat_type, found, latency_ms, asked) "
+                             "VALUES (?, ?, ?, ?, ?, ?)",
+                             (query_id, question, chat_type, int(found), float(latency_ms),
+                              time.time() if when is None else when))
+            self._logged += 1
+            due = self._logged % PRUNE_EVERY == 0
+        if due:
+            self.prune_log()
+
+    def logged_questions(self, since: float) -> list[LoggedQuestion]:
+        """The log from ``since`` on, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT question, chat_type, found, latency_ms, asked, query_id FROM query_log "
+                                    "WHERE asked >= ? ORDER BY asked, id", (since,)).fetchall()
+        return [LoggedQuestion(str(q), chat_type, bool(found), float(ms), float(asked), query_id)
+                for q, chat_type, found, ms, asked, query_id in rows]
+
+    def vote(self, query_id: int, user_id: int, vote: int, when: float | None = None) -> int | None:
+        """Record a user's 👍 (+1) or 👎 (-1) on an answer; returns their previous vote, if any.
+
+        One vote per answer and user: pressing the other button changes it.
+        """
+        if vote not in (1, -1):
+            raise ValueError("a vote is +1 or -1")
+        with self._lock:
+            row = self._db.execute("SELECT vote FROM feedback WHERE query_id = ? AND user_id = ?",
+                                   (query_id, user_id)).fetchone()
+            self._db.execute("INSERT INTO feedback (query_id, user_id, vote, voted) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT (query_id, user_id) DO UPDATE SET vote = excluded.vote, "
+                             "voted = excluded.voted", (query_id, user_id, vote, time.time() if when is None else when))
+        return int(row[0]) if row else None
+
+    def votes(self, since: float) -> list[Vote]:
+        """Votes cast (or last changed) from ``since`` on, with the question each answer was for."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT f.query_id, f.user_id, f.vote, f.voted, COALESCE(q.text, '') FROM feedback f "
+                "LEFT JOIN queries q ON q.id = f.query_id WHERE f.voted >= ? ORDER BY f.voted",
+                (since,)).fetchall()
+        return [Vote(int(qid), int(uid), int(v), float(voted), str(text)) for qid, uid, v, voted, text in rows]
+
+    def prune_log(self, now: float | None = None) -> int:
+        """Delete logged questions and votes older than ``query_log_days``; returns rows deleted."""
+        cutoff = (time.time() if now is None else now) - self.query_log_days * 86400
+        with self._lock:
+            logged = self._db.execute("DELETE FROM query_log WHERE asked < ?", (cutoff,)).rowcount
+            voted = self._db.execute("DELETE FROM feedback WHERE voted < ?", (cutoff,)).rowcount
+        return logged + voted
 
     def close(self) -> None:
         with self._lock:

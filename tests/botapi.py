@@ -901,6 +901,27 @@ class BotApiServer:
             queue = self._faults.setdefault(method.lower(), deque())
             queue.extend(Fault(kind, retry_after, delay) for _ in range(times))
 
+    def clear_faults(self) -> None:
+        """Forget the faults not yet used: from now on every call is answered normally."""
+        with self.state.cond:
+            self._faults.clear()
+
+    def pending_update_ids(self) -> list[int]:
+        """Updates Telegram still holds: not yet confirmed by a getUpdates asking past them."""
+        with self.state.cond:
+            return [update["update_id"] for update in self.state.updates]
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 10) -> bool:
+        """Block until ``condition()`` holds, re-checking whenever a call is recorded; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self.state.cond:
+            while not condition():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.state.cond.wait(min(remaining, 0.1))
+            return True
+
     def error_count(self, status: int) -> int:
         """How many answers had this HTTP status (0 counts dropped connections)."""
         return sum(1 for call in self.calls if call.status == status)

@@ -15,12 +15,16 @@ import pytest
 
 BOT = Path(__file__).parents[1] / "bot"
 
-ORDER = ["config", "errors", "articles", "tokens", "index", "library", "answers", "summaries", "evaluation",
-         "rouge", "replies", "state", "dialogue", "handlers", "app", "cli", "__main__"]
+ORDER = ["config", "errors", "articles", "tokens", "index", "library", "answers", "summaries", "reloader",
+         "evaluation",
+         "rouge", "replies", "state", "report", "dialogue", "handlers", "logs", "webhook", "app", "cli", "__main__"]
 """The data flow, left to right: a module may import only modules to its left.
 
 rouge (summary quality, next to evaluation), state (the bot's SQLite state) and dialogue (answers →
-Telegram-free replies and buttons) were slotted in where their imports put them.
+Telegram-free replies and buttons) were slotted in where their imports put them; reloader (live
+corpus updates) builds a library, answerer and summarizer, so it follows summaries; logs (text or JSON
+log lines) and webhook (the webhook's HTTP server) serve app and cli; report (what readers asked and
+missed, from the state file) is read by dialogue's /stats and by cli's `articlebot report`.
 """
 ANYWHERE = {"config", "errors", "__init__"}
 """Importable from any module: settings, the exception tree, and the package's ``__version__``."""
@@ -32,10 +36,13 @@ OWNERS: dict[str, set[str]] = {
     "opencc": {"tokens"},
     "numpy": {"index"},
     "tqdm": {"cli"},
+    "watchfiles": {"reloader"},
+    "tornado": {"webhook"},
 }
 """Third-party libraries and the one module allowed to import each."""
-TELEGRAM_LAYER = {"handlers", "app", "cli"}
-"""python-telegram-bot is the one library a layer shares: the callbacks, the application, the entry point."""
+TELEGRAM_LAYER = {"handlers", "webhook", "app", "cli"}
+"""python-telegram-bot is the one library a layer shares: the callbacks, the webhook server, the application,
+the entry point."""
 
 
 def module_names() -> list[str]:

@@ -1,0 +1,215 @@
+"""What readers asked and what the articles did not answer, from the state file.
+
+Editors read it to learn what their readers miss: questions per day, how fast they were answered,
+the questions that found nothing or got 👎 most, and the tags opened most. One computation
+(``build_report``) serves both ``articlebot report`` (text or JSON) and the admins' ``/stats``
+(Telegram HTML), so the two never disagree. No Telegram import.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from datetime import time as clock
+from typing import Any
+
+from bot.evaluation import percentile
+from bot.replies import escape, pack, shorten, strings
+from bot.state import LoggedQuestion, State, Vote, day_of
+
+DEFAULT_DAYS = 7
+"""Days a report covers unless asked otherwise: a week is what an editor looks back on."""
+TOP = 10
+"""Entries in each "most" list."""
+SHOWN_CHARS = 120
+"""Questions are shortened to this in the text and HTML reports (the JSON has them whole)."""
+TAG_PREFIX = "tag:"
+"""Usage counters named ``tag:<name>`` count the tags readers opened (``/tag``, tag buttons, deep links)."""
+
+
+@dataclass(frozen=True)
+class Day:
+    day: str
+    questions: int
+    nothing: int
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question (or tag) and how often it was asked."""
+
+    text: str
+    times: int
+
+
+@dataclass(frozen=True)
+class Disliked:
+    """A question whose answers got 👎, with the 👍 the same question got."""
+
+    question: str
+    down: int
+    up: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every figure of a report; ``as_json`` is exactly what ``articlebot report --json`` prints."""
+
+    days: int
+    since: str
+    until: str
+    questions: int
+    nothing: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    per_day: tuple[Day, ...]
+    chat_types: dict[str, int]
+    unanswered: tuple[Asked, ...]
+    disliked: tuple[Disliked, ...]
+    up: int
+    down: int
+    tags: tuple[Asked, ...]
+    usage: dict[str, int]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def window(days: int, now: float) -> tuple[datetime, datetime]:
+    """The first and last local day of the report: today and the ``days - 1`` days before it."""
+    today = datetime.fromtimestamp(now).date()
+    first = today - timedelta(days=days - 1)
+    return datetime.combine(first, clock.min), datetime.combine(today, clock.min)
+
+
+def build_report(state: State, days: int = DEFAULT_DAYS, now: float | None = None, top: int = TOP) -> Report:
+    """The report for the last ``days`` days (today included), from the question log, votes and counters."""
+    if days < 1:
+        raise ValueError("a report covers at least one day")
+    now = datetime.now().timestamp() if now is None else now
+    first, last = window(days, now)
+    since = first.timestamp()
+    logged = [q for q in state.logged_questions(since) if q.asked <= now]
+    votes = [v for v in state.votes(since) if v.voted <= now]
+    usage = state.usage(since)
+    latencies = [q.latency_ms for q in logged]
+    return Report(
+        days=days, since=f"{first:%Y-%m-%d}", until=f"{last:%Y-%m-%d}",
+        questions=len(logged), nothing=sum(not q.found for q in logged),
+        latency_p50_ms=round(percentile(latencies, 0.5), 1),
+        latency_p99_ms=round(percentile(latencies, 0.99), 1),
+        per_day=_per_day(logged, first, days),
+        chat_types=dict(Counter(q.chat_type or "unknown" for q in logged).most_common()),
+        unanswered=_most_asked([q.question for q in logged if not q.found], top),
+        disliked=_disliked(votes, top),
+        up=sum(v.vote > 0 for v in votes), down=sum(v.vote < 0 for v in votes),
+        tags=tuple(Asked(name[len(TAG_PREFIX):], n) for name, n in sorted(usage.items(), key=_by_count)
+                   if name.startswith(TAG_PREFIX))[:top],
+        usage={name: n for name, n in sorted(usage.items()) if not name.startswith(TAG_PREFIX)},
+    )
+
+
+def _by_count(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
+
+
+def _key(question: str) -> str:
+    """Questions that differ only in case or spacing are the same question."""
+    return " ".join(question.split()).casefold()
+
+
+def _per_day(logged: list[LoggedQuestion], first: datetime, days: int) -> tuple[Day, ...]:
+    asked = Counter(day_of(q.asked) for q in logged)
+    missed = Counter(day_of(q.asked) for q in logged if not q.found)
+    names = [f"{first + timedelta(days=n):%Y-%m-%d}" for n in range(days)]
+    return tuple(Day(name, asked[name], missed[name]) for name in names)
+
+
+def _most_asked(questions: list[str], top: int) -> tuple[Asked, ...]:
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for question in questions:
+        key = _key(question)
+        counts[key] += 1
+        shown[key] = question.strip()  # the latest wording
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(Asked(shown[key], n) for key, n in ranked[:top])
+
+
+def _disliked(votes: list[Vote], top: int) -> tuple[Disliked, ...]:
+    down: Counter[str] = Counter()
+    up: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for vote in votes:
+        key = _key(vote.question)
+        (down if vote.vote < 0 else up)[key] += 1
+        shown[key] = vote.question.strip()
+    ranked = sorted(down, key=lambda key: (-down[key], up[key], key))
+    return tuple(Disliked(shown[key], down[key], up[key]) for key in ranked[:top])
+
+
+# --- output --------------------------------------------------------------------------------
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
+def report_text(report: Report) -> str:
+    """The report for a terminal (``articlebot report``)."""
+    lines = [f"last {report.days} day(s), {report.since} – {report.until}",
+             (f"questions: {report.questions}, nothing found: {report.nothing} "
+              f"({_share(report.nothing, report.questions)})"),
+             f"latency ms: p50 {report.latency_p50_ms:g}, p99 {report.latency_p99_ms:g}",
+             f"feedback: {report.up} 👍, {report.down} 👎"]
+    if report.chat_types:
+        lines.append("chats: " + ", ".join(f"{kind} {n}" for kind, n in report.chat_types.items()))
+    lines += ["", "questions per day:"]
+    lines += [f"  {day.day}  {day.questions:>5}" + (f"  ({day.nothing} nothing found)" if day.nothing else "")
+              for day in report.per_day]
+    sections: list[tuple[str, list[str]]] = [
+        ("found nothing, most asked:",
+         [f"  {a.times:>4}×  {shorten(a.text, SHOWN_CHARS)}" for a in report.unanswered]),
+        ("got 👎 most:",
+         [f"  {d.down:>4}👎 {d.up}👍  {shorten(d.question, SHOWN_CHARS)}" for d in report.disliked]),
+        ("tags opened most:", [f"  {a.times:>4}×  {a.text}" for a in report.tags]),
+        ("requests:", [f"  {n:>6}  {name}" for name, n in report.usage.items()]),
+    ]
+    for title, body in sections:
+        lines += ["", title] + (body or ["  (none)"])
+    return "\n".join(lines)
+
+
+LABELS = {
+    "en": {"title": "Last {days} day(s), {since} – {until}",
+           "questions": "Questions: {n}, nothing found: {nothing} ({share})",
+           "latency": "Latency: p50 {p50} ms, p99 {p99} ms", "feedback": "Feedback: {up} 👍, {down} 👎",
+           "per_day": "Questions per day", "unanswered": "Found nothing, most asked", "disliked": "Got 👎 most",
+           "tags": "Tags opened most", "usage": "Requests", "none": "none"},
+    "zh": {"title": "最近 {days} 天（{since} – {until}）", "questions": "提问：{n}，未找到答案：{nothing}（{share}）",
+           "latency": "响应时间：p50 {p50} 毫秒，p99 {p99} 毫秒", "feedback": "反馈：{up} 👍，{down} 👎",
+           "per_day": "每日提问", "unanswered": "未找到答案的提问（按次数）", "disliked": "得到 👎 最多的提问",
+           "tags": "最常打开的标签", "usage": "请求", "none": "无"},
+}
+
+
+def report_html(report: Report, lang: str | None) -> list[str]:
+    """The report as Telegram HTML messages (each ≤ 4096 characters), for ``/stats``."""
+    t = LABELS["zh" if strings(lang) is strings("zh") else "en"]
+    head = "\n".join([
+        f"<b>{escape(t['title'].format(days=report.days, since=report.since, until=report.until))}</b>",
+        escape(t["questions"].format(n=report.questions, nothing=report.nothing,
+                                     share=_share(report.nothing, report.questions))),
+        escape(t["latency"].format(p50=f"{report.latency_p50_ms:g}", p99=f"{report.latency_p99_ms:g}")),
+        escape(t["feedback"].format(up=report.up, down=report.down))])
+    days = [f"{d.day}: {d.questions}" + (f" (∅ {d.nothing})" if d.nothing else "") for d in report.per_day]
+    sections = [
+        (t["per_day"], days),
+        (t["unanswered"], [f"{a.times}× {shorten(a.text, SHOWN_CHARS)}" for a in report.unanswered]),
+        (t["disliked"], [f"{d.down}👎 {d.up}👍 {shorten(d.question, SHOWN_CHARS)}" for d in report.disliked]),
+        (t["tags"], [f"{a.times}× #{a.text}" for a in report.tags]),
+        (t["usage"], [", ".join(f"{name} {n}" for name, n in report.usage.items())] if report.usage else []),
+    ]
+    blocks = [head] + [f"<b>{escape(title)}</b>\n" + escape("\n".join(body or [t["none"]]))
+                       for title, body in sections]
+    return pack(blocks)

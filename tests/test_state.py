@@ -1,0 +1,160 @@
+"""state.py: what readers do survives restarts, in a real SQLite file (closed and opened again).
+
+Chat settings, usage counters, the question log (and its retention) and votes are each written,
+the file closed, and read back by a fresh ``State`` on the same path, as after a restart.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.state import LOGGED_QUESTION_CHARS, PRUNE_EVERY, ChatSettings, State, day_of
+
+DAY = 86400.0
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "bot.sqlite"
+
+
+def reopened(path: Path, state: State, **options: int) -> State:
+    """Close ``state`` and open the same file again, as a restarted bot does."""
+    state.close()
+    return State(path, **options)
+
+
+def test_chat_settings_default_to_nothing_chosen_and_survive_a_restart(path: Path) -> None:
+    state = State(path)
+    assert state.chat_settings(42) == ChatSettings(None, None)
+    state.set_chat_lang(42, "zh")
+    state.set_chat_per_page(42, 5)
+    state.set_chat_per_page(-100123, 1)
+    state = reopened(path, state)
+    assert state.chat_settings(42) == ChatSettings("zh", 5)
+    assert state.chat_settings(-100123) == ChatSettings(None, 1)
+    state.set_chat_lang(42, None)  # back to each user's own language; the page size stays
+    assert state.chat_settings(42) == ChatSettings(None, 5)
+    assert state.chat_settings(7) == ChatSettings()
+    state.close()
+
+
+def test_a_stored_question_remembers_its_chat(path: Path) -> None:
+    state = State(path)
+    asked = state.remember("ask", "DeepSeek", chat_id=42)
+    tag = state.remember("tag", "iyiou")
+    state = reopened(path, state)
+    stored = state.recall(asked)
+    assert stored is not None and (stored.kind, stored.text, stored.chat_id) == ("ask", "DeepSeek", 42)
+    recalled_tag = state.recall(tag)
+    assert recalled_tag is not None and recalled_tag.chat_id is None
+    state.close()
+
+
+def test_usage_counters_add_up_per_day_and_survive_a_restart(path: Path) -> None:
+    now = time.time()
+    state = State(path)
+    for _ in range(3):
+        state.count_usage("/tag")
+    state.count_usage("question")
+    state.count_usage("/tag", when=now - 3 * DAY)
+    state.count_usage("tag:iyiou", when=now - 10 * DAY)
+    state = reopened(path, state)
+    assert state.usage(now) == {"/tag": 3, "question": 1}
+    assert state.usage(now - 3 * DAY) == {"/tag": 4, "question": 1}
+    assert state.usage(now - 30 * DAY) == {"/tag": 4, "question": 1, "tag:iyiou": 1}
+    rows = sqlite3.connect(path).execute("SELECT day, count FROM usage WHERE name = '/tag' ORDER BY day").fetchall()
+    assert rows == [(day_of(now - 3 * DAY), 1), (day_of(now), 3)]
+    state.close()
+
+
+def test_the_question_log_keeps_what_the_report_needs_and_no_user(path: Path) -> None:
+    state = State(path)
+    asked = time.time() - 60
+    state.log_question("DeepSeek V3 的训练成本是多少？", "private", True, 4.25, query_id=9, when=asked)
+    state.log_question("how to bake a cake", "supergroup", False, 2.0)
+    state.log_question("x" * 10_000, "group", False, 1.0)
+    state = reopened(path, state)
+    logged = state.logged_questions(asked - 1)
+    assert [(q.question, q.chat_type, q.found, q.latency_ms, q.query_id) for q in logged[:2]] == [
+        ("DeepSeek V3 的训练成本是多少？", "private", True, 4.25, 9), ("how to bake a cake", "supergroup", False, 2.0, None)]
+    assert logged[0].asked == pytest.approx(asked)
+    assert len(logged[2].question) == LOGGED_QUESTION_CHARS and logged[2].question.endswith("…")
+    assert state.logged_questions(time.time() + 1) == []
+    columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(query_log)")}
+    assert not {"user_id", "chat_id"} & columns
+    state.close()
+
+
+def test_a_vote_is_one_per_answer_and_user_and_a_second_press_changes_it(path: Path) -> None:
+    state = State(path)
+    answer = state.remember("ask", "英伟达股价", chat_id=42)
+    other = state.remember("ask", "Bitcoin", chat_id=42)
+    assert state.vote(answer, user_id=1, vote=1) is None
+    assert state.vote(answer, user_id=1, vote=1) == 1
+    assert state.vote(answer, user_id=2, vote=-1) is None
+    state = reopened(path, state)
+    assert state.vote(answer, user_id=1, vote=-1) == 1  # changed after a restart
+    assert state.vote(other, user_id=1, vote=-1) is None
+    votes = sorted((v.query_id, v.user_id, v.vote, v.question) for v in state.votes(0))
+    assert votes == [(answer, 1, -1, "英伟达股价"), (answer, 2, -1, "英伟达股价"), (other, 1, -1, "Bitcoin")]
+    with pytest.raises(ValueError):
+        state.vote(answer, user_id=3, vote=0)
+    state.close()
+
+
+def test_old_questions_and_votes_are_pruned_on_opening(path: Path) -> None:
+    now = time.time()
+    state = State(path, query_log_days=30)
+    answer = state.remember("ask", "old question")
+    state.log_question("old question", "private", False, 1.0, when=now - 31 * DAY)
+    state.log_question("recent question", "private", True, 1.0, when=now - 29 * DAY)
+    state.vote(answer, 1, -1, when=now - 31 * DAY)
+    state.vote(answer, 2, 1, when=now - 29 * DAY)
+    state.count_usage("question", when=now - 400 * DAY)
+    state = reopened(path, state, query_log_days=30)
+    assert [q.question for q in state.logged_questions(0)] == ["recent question"]
+    assert [v.user_id for v in state.votes(0)] == [2]
+    assert state.usage(0) == {"question": 1}  # counters hold no person and are kept
+    assert state.recall(answer) is not None  # buttons keep working
+    state = reopened(path, state, query_log_days=1)
+    assert state.logged_questions(0) == [] and state.votes(0) == []
+    state.close()
+
+
+def test_a_running_bot_prunes_as_it_logs(path: Path) -> None:
+    state = State(path, query_log_days=2)
+    state.log_question("stale", "private", False, 1.0, when=time.time() - 3 * DAY)
+    for number in range(PRUNE_EVERY - 2):
+        state.log_question(f"q{number}", "private", True, 1.0)
+    assert "stale" in {q.question for q in state.logged_questions(0)}
+    state.log_question("the hundredth", "private", True, 1.0)  # the PRUNE_EVERY-th logged: prunes
+    questions = {q.question for q in state.logged_questions(0)}
+    assert "stale" not in questions and len(questions) == PRUNE_EVERY - 1
+    assert state.prune_log(now=time.time() + 3 * DAY) == PRUNE_EVERY - 1  # and says how many went
+    state.close()
+
+
+def test_concurrent_handlers_count_without_losing_updates(path: Path) -> None:
+    """Handlers run in threads (asyncio.to_thread); the counters must not lose increments."""
+    state = State(path)
+
+    def work() -> None:
+        for _ in range(50):
+            state.count_usage("button")
+            state.log_question("q", "private", True, 1.0)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    state = reopened(path, state)
+    assert state.usage(0)["button"] == 400
+    assert len(state.logged_questions(0)) == 400
+    state.close()
