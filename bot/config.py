@@ -124,10 +124,10 @@ SETTINGS: tuple[Setting, ...] = (
             "SQLite file for bot state (buttons, follow-ups) that survives restarts.", Path),
     Setting("rate_limit_per_minute", "ARTICLEBOT_RATE_LIMIT", 20,
             "Questions one Telegram user may ask per minute.", _positive_int),
-    Setting("admin_user_ids", "ARTICLEBOT_ADMIN_USER_IDS", frozenset(),
+    Setting("admin_user_ids", "ADMIN_USER_IDS", frozenset(),
             "Telegram user ids, comma-separated, allowed admin commands such as /reload (none by default).",
             _user_ids),
-    Setting("allowed_chat_ids", "ARTICLEBOT_ALLOWED_CHAT_IDS", frozenset(),
+    Setting("allowed_chat_ids", "ALLOWED_CHAT_IDS", frozenset(),
             "Chat ids, comma-separated, the bot answers in (a private chat's id is the user's id); "
             "elsewhere it politely refuses, inline queries too. Empty: everywhere.", _chat_ids),
     Setting("query_log_days", "ARTICLEBOT_QUERY_LOG_DAYS", 30,

@@ -289,6 +289,6 @@ def test_watching_is_a_setting_on_by_default() -> None:
 
 def test_admins_are_a_setting_and_nobody_by_default() -> None:
     assert Settings().admin_user_ids == frozenset()
-    assert load_settings(env={"ARTICLEBOT_ADMIN_USER_IDS": "12, 34"}).admin_user_ids == frozenset({12, 34})
-    with pytest.raises(ConfigError, match="ARTICLEBOT_ADMIN_USER_IDS"):
-        load_settings(env={"ARTICLEBOT_ADMIN_USER_IDS": "@someone"})
+    assert load_settings(env={"ADMIN_USER_IDS": "12, 34"}).admin_user_ids == frozenset({12, 34})
+    with pytest.raises(ConfigError, match="ADMIN_USER_IDS"):
+        load_settings(env={"ADMIN_USER_IDS": "@someone"})
