@@ -122,24 +122,42 @@ def find_markdown_files(folders: Iterable[Path], report: LoadReport) -> list[Pat
 
     A folder's README.md describes the corpus; it is not an article.
     """
-    found: list[Path] = []
+    return [Path(path) for path in scan_markdown_files(folders, report)]
+
+
+def scan_markdown_files(folders: Iterable[Path], report: LoadReport) -> dict[str, tuple[int, int]]:
+    """Like find_markdown_files, as {path: (size, modification time in ns)}, sorted by path.
+
+    What every start compares with the last build, so it is one ``scandir`` pass with plain
+    strings: 80k files in ~0.3 s, where Path objects and a second stat cost seconds.
+    """
+    found: dict[str, tuple[int, int]] = {}
     for folder in folders:
         if not folder.is_dir():
             report.skipped.append(CorpusError(folder, "not a folder (check --corpus / ARTICLEBOT_CORPUS)"))
             continue
-        files = _markdown_under(folder)
+        files = sorted(_scan(str(folder)))
         if not files:
             report.notices.append(CorpusError(folder, "folder holds no *.md files"))
-        found.extend(files)
+        found.update((path, (size, mtime)) for path, size, mtime in files)
     return found
 
 
-def _markdown_under(folder: Path) -> list[Path]:
-    """``*.md`` files below a folder, sorted as strings (os.walk and str sorting: 80k files in
-    a fraction of the time rglob and Path comparisons take)."""
-    names = [os.path.join(root, name) for root, _dirs, files in os.walk(folder) for name in files
-             if name.endswith(".md") and name.lower() != "readme.md"]
-    return [Path(name) for name in sorted(names)]
+def _scan(folder: str) -> Iterator[tuple[str, int, int]]:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir():
+                yield from _scan(entry.path)
+            elif entry.name.endswith(".md") and entry.name.lower() != "readme.md":
+                stat = entry.stat()
+                yield entry.path, stat.st_size, stat.st_mtime_ns
+        except OSError:
+            if entry.name.endswith(".md"):
+                yield entry.path, -1, -1  # unreadable: loading it reports why
 
 
 def read_text(path: Path, max_bytes: int) -> str:
