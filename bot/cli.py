@@ -33,8 +33,9 @@ def _progress_bar() -> Callable[[int, int], None]:
         if not bar:
             if done >= total:
                 return
-            bar.append(tqdm(total=total, unit="file", desc="indexing", file=sys.stderr, leave=False,
-                            disable=None))  # None: only on a terminal, not into logs or pipes
+            # initial: files unchanged since the last build don't count towards the rate and ETA.
+            bar.append(tqdm(total=total, initial=done, unit="file", desc="indexing", file=sys.stderr,
+                            leave=False, disable=None))  # None: only on a terminal, not into logs or pipes
         bar[0].n = done
         bar[0].refresh()
         if done >= total:
