@@ -449,24 +449,28 @@ class BM25Index:
     def _lookup(self, term: int, weight: int, candidates: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
         """The term's score in each candidate paragraph (0 where absent).
 
-        Few candidates: a binary search each (~70 ns). Many: writing the term's scores into a
-        spare buffer and reading the candidates' back costs ~4 ns a posting, which is cheaper
-        once candidates × LOOKUP_RATIO exceed the postings.
+        Few candidates: a binary search each (~70 ns), scoring only the postings found, so a
+        long list that pruning skipped is never scored as a whole. Many: writing the term's
+        scores into a spare buffer and reading the candidates' back costs ~4 ns a posting,
+        which is cheaper once candidates × LOOKUP_RATIO exceed the postings.
         """
-        docs, impacts = self._scored(term)
-        if weight != 1:
-            impacts = impacts * np.float32(weight)
-        if len(candidates) * LOOKUP_RATIO > len(docs):
+        start, end = self._starts[term], self._starts[term + 1]
+        if len(candidates) * LOOKUP_RATIO > end - start:
+            docs, impacts = self._scored(term)
             spare = self._buffer("spare")
             spare[docs] = impacts
             out = spare.take(candidates)
             spare[docs] = 0
-            return out
-        where = np.minimum(np.searchsorted(docs, candidates), len(docs) - 1)
-        found = docs.take(where) == candidates
+            return out if weight == 1 else out * np.float32(weight)
+        docs = self.doc_ids[start:end]
+        wanted = candidates.astype(docs.dtype)  # same dtype: searchsorted would copy the list otherwise
+        where = np.minimum(np.searchsorted(docs, wanted), len(docs) - 1)
+        found = docs.take(where) == wanted
+        at = where[found] + start
+        tf = self.tfs.take(at).astype(np.float32)
         out = np.zeros(len(candidates), dtype=np.float32)
-        out[found] = impacts.take(where[found])
-        return out
+        out[found] = self.scales[term] * (tf / (tf + self.norms.take(candidates[found])))
+        return out if weight == 1 else out * np.float32(weight)
 
     def _buffer(self, name: str = "scores") -> npt.NDArray[np.float32]:
         """A zeroed score array for this thread (handlers search from several threads at once)."""
