@@ -260,7 +260,9 @@ def extras(results: dict[str, Any]) -> str:
         lines.append(f"articlebot search: the questions' terms have p50 {terms['p50']:.0f} / p99 {terms['p99']:.0f} "
                      f"postings; MaxScore scans p50 {pt['p50']:.0f} / p99 {pt['p99']:.0f} (max {pt['max']}), "
                      f"{serve.get('share_scanned', 1.0):.1%} of them; {npp['median']:.1f} ns per scanned posting "
-                     f"(median per query), {npp['aggregate']:.1f} ns (total time / total scanned)")
+                     f"(median per query), {npp['aggregate']:.1f} ns (total time / total scanned); "
+                     f"least squares: {npp.get('fixed_ns', float('nan')) / 1e3:.0f} µs per query plus "
+                     f"{npp.get('marginal', float('nan')):.1f} ns per scanned posting")
     prof = s.get("profile", {})
     if prof.get("answer_latency"):
         al = prof["answer_latency"]

@@ -423,7 +423,11 @@ def serve_articlebot(config: dict[str, Any]) -> dict[str, Any]:
                          postings_of_terms=spread(total), postings_touched=spread(read),
                          share_scanned=float(sum(read) / max(1, sum(total))),
                          ns_per_posting={"median": float(np.median(per_posting)),
-                                         "aggregate": float(sum(ns) / max(1, sum(read)))},
+                                         "aggregate": float(sum(ns) / max(1, sum(read))),
+                                         # least squares ns = fixed + marginal × scanned: the cost
+                                         # of one more posting, apart from the per-query overhead
+                                         **dict(zip(("marginal", "fixed_ns"),
+                                                    map(float, np.polyfit(read, ns, 1))))},
                          paragraphs=library.paragraph_count)
 
 
