@@ -217,7 +217,7 @@ def export(config: dict[str, Any]) -> dict[str, Any]:
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     np.save(out / "offsets.npy", offsets)
-    terms = sorted(index.vocabulary, key=index.vocabulary.__getitem__)
+    terms = index.terms
     (out / "vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
     tokenizer = Tokenizer()
     questions = []
@@ -629,7 +629,7 @@ def search_variants(index, sample: list[list[str]], config: dict[str, Any]) -> d
     """The same search over the same mapped files, with the arrays seen as plain ndarrays
     instead of np.memmap (whose Python-level __getitem__/__array_finalize__ run on every slice)."""
     from bot.index import BM25Index
-    plain = BM25Index(index.vocabulary, *(np.asarray(a).view(np.ndarray) for a in
+    plain = BM25Index(index.terms, *(np.asarray(a).view(np.ndarray) for a in
                                             (index.offsets, index.doc_ids, index.tfs, index.lengths)),
                       index.params, np.asarray(index.bounds).view(np.ndarray))
     out = {}

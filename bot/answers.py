@@ -135,7 +135,7 @@ class Answerer:
             tokens = self.tokens(question)
         except QuestionError:
             return []
-        known = [t for t in dict.fromkeys(tokens) if t in self.library.index.vocabulary]
+        known = [t for t in dict.fromkeys(tokens) if self.library.index.knows(t)]
         picked: list[str] = []
         for token in sorted(known, key=lambda t: (-self.library.index.idf(t), -len(t))):
             if not any(token in p or p in token for p in picked):

@@ -143,21 +143,26 @@ def scan_markdown_files(folders: Iterable[Path], report: LoadReport) -> dict[str
     return found
 
 
-def _scan(folder: str) -> Iterator[tuple[str, int, int]]:
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
+def _scan(folder: str) -> list[tuple[str, int, int]]:
+    found: list[tuple[str, int, int]] = []
+    folders = [folder]
+    while folders:
         try:
-            if entry.is_dir():
-                yield from _scan(entry.path)
-            elif entry.name.endswith(".md") and entry.name.lower() != "readme.md":
-                stat = entry.stat()
-                yield entry.path, stat.st_size, stat.st_mtime_ns
+            entries = list(os.scandir(folders.pop()))
         except OSError:
-            if entry.name.endswith(".md"):
-                yield entry.path, -1, -1  # unreadable: loading it reports why
+            continue
+        for entry in entries:
+            name = entry.name
+            try:
+                if entry.is_dir():
+                    folders.append(entry.path)
+                elif name.endswith(".md") and name.lower() != "readme.md":
+                    stat = entry.stat()
+                    found.append((entry.path, stat.st_size, stat.st_mtime_ns))
+            except OSError:
+                if name.endswith(".md"):
+                    found.append((entry.path, -1, -1))  # unreadable: loading it reports why
+    return found
 
 
 def read_text(path: Path, max_bytes: int) -> str:

@@ -262,8 +262,10 @@ CORRUPTIONS: list[object] = [
     pytest.param(lambda f: (index_folder(f) / "tfs.npy").write_bytes(b"garbage"), id="tfs-garbage"),
     pytest.param(lambda f: truncate(index_folder(f) / "doc_ids.npy"), id="doc-ids-truncated"),
     pytest.param(lambda f: (index_folder(f) / "offsets.npy").unlink(), id="offsets-missing"),
-    pytest.param(lambda f: (index_folder(f) / "vocabulary.pkl").write_bytes(b"{{"), id="vocabulary-garbage"),
-    pytest.param(lambda f: (index_folder(f) / "vocabulary.pkl").write_bytes(pickle.dumps([])), id="vocabulary-list"),
+    pytest.param(lambda f: (index_folder(f) / "terms.txt").write_bytes(b"{{"), id="terms-garbage"),
+    pytest.param(lambda f: (index_folder(f) / "terms.txt").unlink(), id="terms-missing"),
+    pytest.param(lambda f: (index_folder(f) / "terms.txt").write_text(
+        "\n".join(reversed((index_folder(f) / "terms.txt").read_text().split("\n")))), id="terms-out-of-order"),
     pytest.param(lambda f: (index_folder(f) / "params.json").write_text("{"), id="params-garbage"),
     pytest.param(lambda f: shutil.rmtree(index_folder(f)), id="index-folder-missing"),
     pytest.param(lambda f: (f / "articles.sqlite").write_bytes(b"garbage" * 100), id="articles-garbage"),
