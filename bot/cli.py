@@ -10,6 +10,7 @@ import argparse
 import json
 import secrets
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from bot.evaluation import Question, evaluate, per_question_lines, read_question
 from bot.library import Library, Passage
 from bot.replies import answer_text
 from bot.summaries import DigestItem, Summarizer
+from bot.tokens import Tokenizer
 
 def _progress_bar() -> Callable[[int, int], None]:
     """A tqdm bar on stderr that appears only when there is work to show."""
@@ -48,7 +50,11 @@ def open_library(settings: Settings, quiet: bool = False) -> Library:
     missing = [str(folder) for folder in settings.corpus if not folder.is_dir()]
     if missing:
         raise ConfigError(f"corpus folder not found: {', '.join(missing)} (check --corpus or ARTICLEBOT_CORPUS)")
-    library = Library.open(settings, progress=None if quiet else _progress_bar())
+    tokenizer = Tokenizer()
+    # jieba's dictionary loads while the library opens (mostly waiting on the file system),
+    # so the first question does not wait for it afterwards.
+    threading.Thread(target=tokenizer.warm, daemon=True).start()
+    library = Library.open(settings, progress=None if quiet else _progress_bar(), tokenizer=tokenizer)
     if library.report.skipped and not quiet:
         print(f"note: {len(library.report.skipped)} file(s) skipped; `articlebot index` lists why",
               file=sys.stderr)

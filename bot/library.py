@@ -32,7 +32,7 @@ from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property, partial
 from itertools import accumulate
@@ -292,10 +292,12 @@ class Library:
         """Load the cached library if the corpus is unchanged, else update it with what changed."""
         tokenizer = tokenizer or Tokenizer()
         report = LoadReport()
-        stats = scan_markdown_files(settings.corpus, report)
         params = BM25Params(settings.k1, settings.b, settings.epsilon)
         cache = _cache_folder(settings, tokenizer)
-        manifest = Manifest.load(cache)
+        with ThreadPoolExecutor(1) as pool:  # listing files waits on the disk: unpickle meanwhile
+            scanning = pool.submit(scan_markdown_files, settings.corpus, report)
+            manifest = Manifest.load(cache)
+            stats = scanning.result()
         if manifest is not None and manifest.unchanged(stats):
             library = _load(cache, manifest, params, report, tokenizer)
             if library is not None:

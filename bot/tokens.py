@@ -80,6 +80,11 @@ class Tokenizer:
         _load_dictionary(segmenter)
         return segmenter
 
+    def warm(self) -> None:
+        """Load jieba's dictionary and OpenCC now (about 0.3 s), e.g. in a thread while other work waits."""
+        self._jieba  # noqa: B018 - loading is the point
+        self._to_simplified  # noqa: B018
+
     @cached_property
     def _to_simplified(self) -> opencc.OpenCC:
         return opencc.OpenCC("t2s")
