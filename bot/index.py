@@ -47,7 +47,11 @@ CHUNK_POSTINGS = 1 << 23
 """Postings handled per step when whole-index passes must stay within a few hundred MB."""
 IMPACT_CACHE_POSTINGS = 1 << 24
 """Postings kept scored for the terms asked about lately: 192 MB at most (8-byte id, 4-byte score)."""
-SCAN_ALWAYS = 4096
+SCAN_ALWAYS = 16384
+FLOOR_LOOKUPS = 4
+CHECK_RATIO = 4
+"""A check costs about a pass over the paragraphs touched so far; it is made only before a list
+that long relative to them (length × CHECK_RATIO > touched) for skipping it to pay off."""
 """Postings lists this short are read without first checking whether they can still matter."""
 LOOKUP_RATIO = 16
 """Binary searches cost ~16× a scanned posting: beyond that many candidates, a term is scanned."""
@@ -432,11 +436,11 @@ class BM25Index:
         scores = self._buffer()
         parts: list[npt.NDArray[np.intp]] = []
         threshold = -math.inf
-        read = scanned = 0
+        read = scanned = touched = 0
         try:
             for (term, weight), length in zip(terms, lengths):
-                if prune and parts and length > SCAN_ALWAYS:
-                    threshold = _kth_best(scores.take(_joined(parts)), k)
+                if prune and parts and length > SCAN_ALWAYS and length * CHECK_RATIO > touched:
+                    threshold = max(threshold, self._floor(scores, _joined(parts), terms[read:], k))
                     if unread * (1 + _SLACK) + _SLACK < threshold:
                         break
                 docs, impacts = self._scored(term)
@@ -446,6 +450,7 @@ class BM25Index:
                     before = scores.take(docs)
                     scores[docs] = before + impacts
                     parts.append(docs[before == 0])
+                    touched += len(parts[-1])
                 else:
                     scores[docs] += impacts
                     parts.append(docs)
@@ -458,12 +463,31 @@ class BM25Index:
             scores[candidates] = 0
         if not prune:
             return candidates, values, len(parts), scanned
-        if read < len(terms):
+        # The unread terms are looked up for the candidates still in reach, highest bound first;
+        # after each, what is left to add shrinks and the floor rises, so candidates drop out.
+        for position in range(read, len(terms)):
             reach = values + np.float32(unread * (1 + _SLACK) + _SLACK) >= threshold
             candidates, values = candidates[reach], values[reach]
-            for term, weight in terms[read:]:
-                values = values + self._lookup(term, weight, candidates)
+            term, weight = terms[position]
+            values = values + self._lookup(term, weight, candidates)
+            unread -= bounds[position]
+            if len(values) > k:
+                threshold = max(threshold, float(np.partition(values, len(values) - k)[len(values) - k]))
         return candidates, values, 1, scanned
+
+    def _floor(self, scores: npt.NDArray[np.float32], touched: npt.NDArray[np.intp],
+               unread: list[tuple[int, int]], k: int) -> float:
+        """A score the final k-th best is sure to reach: the lowest score of the k paragraphs leading
+        so far, with the next few unread terms' scores looked up (k real paragraphs score at
+        least that much). Far higher than the k-th best partial score, so lists are skipped sooner."""
+        if len(touched) < k:
+            return -math.inf
+        partial = scores.take(touched)
+        leaders = np.argpartition(partial, len(partial) - k)[len(partial) - k:]
+        full = partial[leaders]
+        for term, weight in unread[:FLOOR_LOOKUPS]:  # each raises the floor; all would cost too much
+            full = full + self._lookup(term, weight, touched[leaders])
+        return float(full.min())
 
     def _lookup(self, term: int, weight: int, candidates: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
         """The term's score in each candidate paragraph (0 where absent).
@@ -548,13 +572,6 @@ def _save_bounds(folder: Path, index: BM25Index) -> None:
 
 def _joined(parts: list[npt.NDArray[np.int32]]) -> npt.NDArray[np.int32]:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
-def _kth_best(values: npt.NDArray[np.float32], k: int) -> float:
-    """The k-th best of distinct paragraphs' scores so far: no final top-k score is lower."""
-    if len(values) < k:
-        return -math.inf
-    return float(np.partition(values, len(values) - k)[len(values) - k])
 
 
 def _top(candidates: npt.NDArray[np.intp], values: npt.NDArray[np.float32], k: int,
