@@ -111,11 +111,19 @@ def encode(documents: Sequence[Sequence[str]]) -> EncodedTokens:
 
 @dataclass(frozen=True)
 class _Block:
-    """Postings of a run of consecutive paragraphs, grouped by term (counts per term id)."""
+    """Postings of a run of consecutive paragraphs, grouped by term (counts per term id).
+
+    A block taken from an earlier index may drop paragraphs: then ``doc_ids``/``tfs`` are the
+    old arrays as they are (``stored`` postings per term), ``keep`` says which paragraphs
+    stay and ``renumber`` gives their new numbers; ``counts`` counts what stays.
+    """
 
     counts: npt.NDArray[np.int64]
     doc_ids: npt.NDArray[np.int32]
     tfs: npt.NDArray[np.uint16]
+    stored: npt.NDArray[np.int64] | None = None
+    keep: npt.NDArray[np.bool_] | None = None
+    renumber: npt.NDArray[np.int32] | None = None
 
 
 class IndexBuilder:
@@ -153,22 +161,14 @@ class IndexBuilder:
             self._lengths.append(np.asarray(base.lengths))
             self.n_docs = base.n_docs
             return
-        renumber = (np.cumsum(keep, dtype=np.int64) - 1).astype(np.int32)
+        # Only the counts are computed here; the kept postings are copied once, in finish().
         dropped_per_term = np.zeros(len(counts), dtype=np.int64)
-        doc_ids = np.empty(len(base.doc_ids), dtype=np.int32)
-        tfs = np.empty(len(base.tfs), dtype=np.uint16)
-        filled = 0
         for begin in range(0, len(base.doc_ids), CHUNK_POSTINGS):  # bounded temporaries
-            docs = base.doc_ids[begin:begin + CHUNK_POSTINGS]
-            kept = keep[docs]
-            dropped = begin + np.flatnonzero(~kept)
+            dropped = begin + np.flatnonzero(~keep[base.doc_ids[begin:begin + CHUNK_POSTINGS]])
             dropped_per_term += np.bincount(np.searchsorted(base.offsets, dropped, side="right") - 1,
                                             minlength=len(counts))
-            n = int(kept.sum())
-            doc_ids[filled:filled + n] = renumber[docs[kept]]
-            tfs[filled:filled + n] = base.tfs[begin:begin + CHUNK_POSTINGS][kept]
-            filled += n
-        self._blocks.append(_Block(counts - dropped_per_term, doc_ids[:filled], tfs[:filled]))
+        renumber = (np.cumsum(keep, dtype=np.int64) - 1).astype(np.int32)
+        self._blocks.append(_Block(counts - dropped_per_term, base.doc_ids, base.tfs, counts, keep, renumber))
         self._lengths.append(np.asarray(base.lengths)[keep])
         self.n_docs = int(keep.sum())
 
@@ -237,16 +237,23 @@ class IndexBuilder:
 def _place(block: _Block, starts: npt.NDArray[np.int64], doc_ids: npt.NDArray[np.int32],
            tfs: npt.NDArray[np.uint16]) -> None:
     """Copy a block's postings to their terms' places (from ``starts``), a chunk of terms at a time."""
-    block_offsets = np.zeros(len(block.counts) + 1, dtype=np.int64)
-    np.cumsum(block.counts, out=block_offsets[1:])
-    for lo, hi in _term_chunks(block_offsets):
-        begin, end = block_offsets[lo], block_offsets[hi]
+    stored = block.counts if block.stored is None else block.stored
+    offsets = np.zeros(len(block.counts) + 1, dtype=np.int64)
+    np.cumsum(block.counts, out=offsets[1:])
+    stored_offsets = offsets if block.stored is None else np.concatenate(([0], np.cumsum(stored)))
+    for lo, hi in _term_chunks(stored_offsets):
+        begin, end = offsets[lo], offsets[hi]
         if begin == end:
             continue
-        shift = starts[lo:hi] - block_offsets[lo:hi]
+        shift = starts[lo:hi] - offsets[lo:hi]
         where = np.repeat(shift, block.counts[lo:hi]) + np.arange(begin, end, dtype=np.int64)
-        doc_ids[where] = block.doc_ids[begin:end]
-        tfs[where] = block.tfs[begin:end]
+        docs = block.doc_ids[stored_offsets[lo]:stored_offsets[hi]]
+        found = block.tfs[stored_offsets[lo]:stored_offsets[hi]]
+        if block.keep is not None and block.renumber is not None:
+            kept = block.keep[docs]
+            docs, found = block.renumber[docs[kept]], found[kept]
+        doc_ids[where] = docs
+        tfs[where] = found
 
 
 def _term_chunks(offsets: npt.NDArray[np.int64]) -> Iterator[tuple[int, int]]:
