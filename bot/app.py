@@ -18,6 +18,7 @@ import re
 import signal
 import sqlite3
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any, TextIO
 
 from telegram import BotCommand, Update
@@ -113,10 +114,35 @@ def configure_logging(token: str, level: int | str = logging.INFO, log_format: s
     return handler
 
 
+_HANDLING: ContextVar[int | None] = ContextVar("articlebot_update_being_handled", default=None)
+"""The update whose handlers are running in this task (set by ExactlyOnceProcessor)."""
+REPLY_ENDPOINTS = frozenset({"sendMessage", "editMessageText", "answerInlineQuery"})
+"""Requests that deliver an update's answer: once one succeeds, a restart must not answer again."""
+
+
 class RetryingRateLimiter(AIORateLimiter):
-    """AIORateLimiter (throttling and 429 retry_after) plus retries of 5xx and dropped connections."""
+    """AIORateLimiter (throttling and 429 retry_after) plus retries of 5xx and dropped connections.
+
+    It also sees every answer Telegram accepts, so it marks the update being handled as answered
+    at that moment, not when its handler returns: a crash in between (the handler logging, or a
+    burst of sends released together after a 429) would otherwise answer it twice after a restart.
+    """
+
+    def __init__(self, *args: Any, ledger: UpdateLedger | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ledger = ledger
 
     async def process_request(  # type: ignore[override]
+        self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any, kwargs: dict[str, Any],
+        endpoint: str, data: dict[str, Any], rate_limit_args: int | None,
+    ) -> Any:
+        result = await self._with_retries(callback, args, kwargs, endpoint, data, rate_limit_args)
+        update_id = _HANDLING.get()
+        if self.ledger is not None and update_id is not None and endpoint in REPLY_ENDPOINTS:
+            self.ledger.replied(update_id)
+        return result
+
+    async def _with_retries(
         self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any, kwargs: dict[str, Any],
         endpoint: str, data: dict[str, Any], rate_limit_args: int | None,
     ) -> Any:
@@ -183,6 +209,10 @@ class UpdateLedger:
         if self._marked % self.PRUNE_EVERY == 0:
             self._use(lambda state: state.prune_updates(), "prune old updates")
 
+    def replied(self, update_id: int) -> None:
+        """Telegram accepted the update's answer: a restart must not send it again."""
+        self._use(lambda state: state.mark_update_handled(update_id), "mark an update answered")
+
     def abandoned(self, update_id: int) -> None:
         """Handling was cut short (shutdown): left unhandled, so the next start answers it."""
         self._in_progress.discard(update_id)
@@ -235,11 +265,14 @@ class ExactlyOnceProcessor(SimpleUpdateProcessor):
             coroutine.close()  # never started: closing it avoids a "never awaited" warning
             log.info("update %d was handled already (sent again after a restart); skipped", update.update_id)
             return
+        handling = _HANDLING.set(update.update_id)
         try:
             await coroutine
         except BaseException:
             self.ledger.abandoned(update.update_id)
             raise
+        finally:
+            _HANDLING.reset(handling)
         self.ledger.finished(update.update_id)
 
 
@@ -259,7 +292,7 @@ def build_application(settings: Settings, dialogue: Dialogue, *, overall_rate: f
         .token(token)
         .base_url(settings.telegram_api_base_url)
         .context_types(context_types)
-        .rate_limiter(RetryingRateLimiter(overall_max_rate=overall_rate, max_retries=5))
+        .rate_limiter(RetryingRateLimiter(overall_max_rate=overall_rate, max_retries=5, ledger=ledger))
         .update_queue(DurableUpdateQueue(ledger))
         .concurrent_updates(ExactlyOnceProcessor(16, ledger))
         .read_timeout(15)
