@@ -47,12 +47,15 @@ CHUNK_POSTINGS = 1 << 23
 """Postings handled per step when whole-index passes must stay within a few hundred MB."""
 IMPACT_CACHE_POSTINGS = 1 << 24
 """Postings kept scored for the terms asked about lately: 192 MB at most (8-byte id, 4-byte score)."""
-SCAN_ALWAYS = 16384
+SCAN_SHARE = 32
+"""Lists shorter than 1/SCAN_SHARE of the paragraphs (or than MIN_SCAN) are read without first
+checking whether they can still matter (measured best at 100k and 1M paragraphs)."""
+MIN_SCAN = 1024
 FLOOR_LOOKUPS = 4
+"""Unread terms looked up for the leading paragraphs when the floor is raised."""
 CHECK_RATIO = 4
 """A check costs about a pass over the paragraphs touched so far; it is made only before a list
 that long relative to them (length × CHECK_RATIO > touched) for skipping it to pay off."""
-"""Postings lists this short are read without first checking whether they can still matter."""
 LOOKUP_RATIO = 16
 """Binary searches cost ~16× a scanned posting: beyond that many candidates, a term is scanned."""
 _SLACK = 1e-5
@@ -294,6 +297,7 @@ class BM25Index:
         self._cache: OrderedDict[int, tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]] = OrderedDict()
         self._cached = 0
         self._cache_lock = threading.Lock()
+        self._scan_always = max(MIN_SCAN, self.n_docs // SCAN_SHARE)
         self._local = threading.local()
 
     @classmethod
@@ -438,7 +442,7 @@ class BM25Index:
         # exactly when its score so far is 0. Without a long list to skip, or when a term's idf
         # is ≤ 0 (tiny corpora), every list is simply added up.
         lengths = [self._starts[t + 1] - self._starts[t] for t, _ in terms]
-        prune = all(self._scales_list[t] > 0 for t, _ in terms) and max(lengths[1:], default=0) > SCAN_ALWAYS
+        prune = all(self._scales_list[t] > 0 for t, _ in terms) and max(lengths[1:], default=0) > self._scan_always
         unread = sum(bounds)
         scores = self._buffer()
         parts: list[npt.NDArray[np.intp]] = []
@@ -446,7 +450,7 @@ class BM25Index:
         read = scanned = touched = 0
         try:
             for (term, weight), length in zip(terms, lengths):
-                if prune and parts and length > SCAN_ALWAYS and length * CHECK_RATIO > touched:
+                if prune and parts and length > self._scan_always and length * CHECK_RATIO > touched:
                     threshold = max(threshold, self._floor(scores, _joined(parts), terms[read:], k))
                     if unread * (1 + _SLACK) + _SLACK < threshold:
                         break

@@ -173,7 +173,7 @@ def zipf_corpus(rng: random.Random, n_docs: int, n_terms: int = 400) -> list[lis
 
 
 def test_pruned_search_is_exact_on_long_postings() -> None:
-    """With lists far longer than SCAN_ALWAYS, search skips most postings yet returns the exact top k."""
+    """With lists far longer than those read unchecked, search skips most postings yet returns the exact top k."""
     rng = random.Random(17)
     corpus = zipf_corpus(rng, 30_000)
     index = BM25Index.build(corpus)
