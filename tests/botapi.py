@@ -764,6 +764,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client died mid-request (a killed bot): nothing to act on
+            self.close_connection = True
+            return
         answer = self.server.api.answer(self.path, self.headers.get("Content-Type", ""), body)
         if answer is None:
             self.close_connection = True

@@ -465,6 +465,20 @@ def test_drop_closes_the_connection_without_answer(call: Caller, api: BotApiServ
     assert call.ok("sendMessage", chat_id=CHAT, text="x")  # the next request is served normally
 
 
+def test_a_request_cut_off_mid_body_is_not_acted_on(api: BotApiServer) -> None:
+    """A client killed while sending leaves a truncated body: Telegram never sees a request, so
+    the stand-in must not answer what it can parse of it (a 400 for a missing chat_id)."""
+    import socket
+
+    body = f"chat_id={CHAT}&text=hello".encode()
+    head = (f"POST /bot{TOKEN}/sendMessage HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body) + 50}\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", api.port), timeout=5) as raw:
+        raw.sendall(head.encode() + body[:12])
+    time.sleep(0.3)
+    assert api.calls == [] and api.sent_messages() == []
+
+
 def test_fault_kind_must_be_known(api: BotApiServer) -> None:
     with pytest.raises(ValueError):
         api.fail_next("sendMessage", "404")
