@@ -366,13 +366,6 @@ class BM25Index:
                 self._cached -= len(old)
         return docs, impacts
 
-    def postings(self, token: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-        """The paragraphs holding the token and its score in each."""
-        term = self._term(token)
-        if term is None:
-            return np.empty(0, np.int32), np.empty(0, np.float32)
-        return self._scored(term)
-
     def _query_terms(self, tokens: Sequence[str]) -> list[tuple[int, int]]:
         """(term id, times asked) for the tokens the corpus has, highest score bound first.
 
