@@ -233,17 +233,23 @@ async def refuse(update: Update, context: Context) -> None:
                    context)
 
 
+async def _admin_message(update: Update, context: Context) -> Message | None:
+    """The message of an admin command, or None (after a polite refusal if a non-admin sent it)."""
+    message = update.effective_message
+    if message is not None and not is_admin(update, context):
+        await refuse(update, context)
+        return None
+    return message
+
+
 async def reload(update: Update, context: Context) -> None:
     """/reload (admins only): re-read the corpus now; the reply lists articles and skipped files.
 
     The re-index runs in the reloader's thread while this update waits for it; other updates
     are answered meanwhile, from the previous index.
     """
-    message = update.effective_message
+    message = await _admin_message(update, context)
     if message is None:
-        return
-    if not is_admin(update, context):
-        await refuse(update, context)
         return
     reloader = context.bot_data.reloader
     result = None if reloader is None else await asyncio.to_thread(reloader.reload, "/reload", RELOAD_TIMEOUT)
@@ -270,11 +276,8 @@ STATS_MAX_DAYS = 366
 
 async def stats(update: Update, context: Context) -> None:
     """/stats [DAYS] (admins only): what readers asked and missed, the same report as `articlebot report`."""
-    message = update.effective_message
+    message = await _admin_message(update, context)
     if message is None:
-        return
-    if not is_admin(update, context):
-        await refuse(update, context)
         return
     dialogue = _dialogue(context)
     args = context.args or []
