@@ -263,6 +263,13 @@ def extras(results: dict[str, Any]) -> str:
                      f"(median per query), {npp['aggregate']:.1f} ns (total time / total scanned); "
                      f"least squares: {npp.get('fixed_ns', float('nan')) / 1e3:.0f} µs per query plus "
                      f"{npp.get('marginal', float('nan')):.1f} ns per scanned posting")
+    numpy_path = s.get("serve_articlebot_numpy", {})
+    if "p50_ms" in numpy_path and "p50_ms" in serve:
+        lines.append(f"articlebot's numpy search (one-shot commands such as `ask`, and machines without numba): "
+                     f"p50 {numpy_path['p50_ms']:.3f} / p99 {numpy_path['p99_ms']:.3f} ms "
+                     f"({numpy_path['p50_ms'] / serve['p50_ms']:.2f}× / {numpy_path['p99_ms'] / serve['p99_ms']:.2f}× "
+                     f"the compiled search's), serve peak RSS {numpy_path['peak_rss_mib']:.0f} MiB; loading the "
+                     f"compiled search took {serve.get('compile_s', float('nan')):.2f} s (numba's cache warm)")
     prof = s.get("profile", {})
     if prof.get("answer_latency"):
         al = prof["answer_latency"]
@@ -401,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     for engine in engines:
         if engine != "rank_bm25" and "error" not in steps.get(f"build_{engine}", {}):
             run(f"serve_{engine}")
+    if "articlebot" in engines:
+        run("serve_articlebot_numpy")
     if "rank_bm25" in engines:
         run("rank_bm25")
     for name in ("ask", "profile", "update", "rescore"):

@@ -400,11 +400,27 @@ def _serve_result(load_s: float, ns: list[int], hits: list[list[tuple[int, float
 
 @step("serve_articlebot")
 def serve_articlebot(config: dict[str, Any]) -> dict[str, Any]:
-    """articlebot as it serves: ``Library.open`` (warm cache), then ``index.search(tokens, 10)``."""
+    """articlebot as the bot serves: ``Library.open`` (warm cache), the compiled search loaded
+    (``articlebot telegram`` and ``chat`` load it in the background as they start), then
+    ``index.search(tokens, 10)``."""
+    return _serve_articlebot(config, compiled=True)
+
+
+@step("serve_articlebot_numpy")
+def serve_articlebot_numpy(config: dict[str, Any]) -> dict[str, Any]:
+    """The numpy search: what one-shot commands (``articlebot ask``) and machines without numba use."""
+    return _serve_articlebot(config, compiled=False)
+
+
+def _serve_articlebot(config: dict[str, Any], compiled: bool) -> dict[str, Any]:
+    from bot.index import compile_search
     sample = [q["tokens"] for q in questions(config)]
     library, load_s = _open(config)
     assert not library.rebuilt
     index = library.index
+    with Timer() as compiling:
+        if compiled and not compile_search(Path(config["cache_dir"])):
+            raise RuntimeError("the compiled search did not load (see the log above)")
 
     def run_one(tokens: list[str]) -> list[tuple[int, float]]:
         return [(h.paragraph, h.score) for h in index.search(tokens, K)]
@@ -419,7 +435,8 @@ def serve_articlebot(config: dict[str, Any]) -> dict[str, Any]:
         return {"p50": float(np.median(values)), "p99": float(np.percentile(values, 99)),
                 "mean": float(np.mean(values)), "max": int(max(values))}
 
-    return _serve_result(load_s, ns, hits, config, "articlebot",
+    return _serve_result(load_s, ns, hits, config, "articlebot" if compiled else "articlebot_numpy",
+                         compiled=compiled, compile_s=compiling.seconds,
                          postings_of_terms=spread(total), postings_touched=spread(read),
                          share_scanned=float(sum(read) / max(1, sum(total))),
                          ns_per_posting={"median": float(np.median(per_posting)),
@@ -584,8 +601,9 @@ def profile(config: dict[str, Any]) -> dict[str, Any]:
     """cProfiles of the warm open, the search path, the whole answer path, and the index build."""
     from bot.answers import Answerer
     from bot.errors import QuestionError
-    from bot.index import BM25Params, BM25Index
+    from bot.index import BM25Params, BM25Index, compile_search
     from bot.library import Library
+    compile_search(Path(config["cache_dir"]))  # profiles the search as the bot serves it
     box: dict[str, Any] = {}
     files = {"open": _profile(lambda: box.setdefault("library", Library.open(settings(config))), config, "open_warm")}
     library = box["library"]

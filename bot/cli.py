@@ -20,6 +20,7 @@ from bot.answers import Answerer
 from bot.config import SETTINGS, Settings, load_settings
 from bot.errors import ArticlebotError, ConfigError, QuestionError
 from bot.evaluation import Question, evaluate, per_question_lines, read_questions
+from bot.index import compile_search
 from bot.library import Library, Passage
 from bot.replies import answer_text
 from bot.summaries import DigestItem, Summarizer
@@ -61,6 +62,12 @@ def open_library(settings: Settings, quiet: bool = False) -> Library:
     return library
 
 
+def compile_search_in_background(settings: Settings) -> None:
+    """Commands that answer many questions switch to the compiled search once it is ready
+    (numba's import and compilation take 0.5–3 s; numpy answers meanwhile)."""
+    threading.Thread(target=compile_search, args=(settings.cache_dir,), daemon=True).start()
+
+
 def answerer_for(settings: Settings, quiet: bool = False) -> Answerer:
     return Answerer(open_library(settings, quiet), settings.min_relevance, settings.max_question_chars)
 
@@ -93,6 +100,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Answer questions typed (or piped) one per line, until end of input or /quit."""
     answerer = answerer_for(settings)
+    compile_search_in_background(settings)
     interactive = sys.stdin.isatty()
     if interactive:
         print(f"articlebot: {len(answerer.library.articles)} articles. Ask a question; /quit to leave.")
@@ -296,6 +304,7 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
 
     configure_logging(token, settings.log_level, settings.log_format)
     answerer = answerer_for(settings)
+    compile_search_in_background(settings)
     answerer.tokens("预热 warm-up")
     summarizer = Summarizer(answerer.library)
     summarizer.warm()

@@ -16,13 +16,19 @@ only those terms match can enter the top k, so their long postings are never sca
 the few candidates still in reach look them up by binary search instead. The result is
 exact, not an approximation.
 
-This module is the only importer of numpy; another backend (OpenSearch, tantivy) would be
-another class with the same ``search`` method (see ``SearchBackend``).
+The same search also exists compiled (``kernel.py``, numba): ``compile_search`` switches
+every index in the process to it, which the bot does in the background once it serves.
+numpy stays the path for one-shot commands, which cannot afford numba's import and
+compilation, and for machines without numba.
+
+Another backend (OpenSearch, tantivy) would be another class with the same ``search``
+method (see ``SearchBackend``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import threading
@@ -32,12 +38,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from bot.errors import IndexCacheError
+
+log = logging.getLogger(__name__)
 
 MAX_TF = np.iinfo(np.uint16).max
 """Term frequencies are stored in 16 bits; a token repeated more often in one paragraph saturates."""
@@ -60,6 +69,35 @@ LOOKUP_RATIO = 16
 """Binary searches cost ~16× a scanned posting: beyond that many candidates, a term is scanned."""
 _SLACK = 1e-5
 """Relative margin on score bounds, so float32 rounding never prunes a paragraph that ties."""
+
+
+_kernel: ModuleType | None = None
+"""bot.kernel once ``compile_search`` has loaded it; until then every search runs in numpy."""
+
+
+def compile_search(cache_folder: Path | None = None) -> bool:
+    """Load and compile the numba search (seconds the first time, then from numba's disk cache,
+    kept in ``cache_folder`` unless NUMBA_CACHE_DIR says otherwise) and use it from now on in
+    every index; False, with the reason logged, where it can't load."""
+    global _kernel
+    if cache_folder is not None:
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_folder / "numba"))
+    try:
+        from bot import kernel
+        kernel.top_k(*_tiny_query())  # compiles now, not during somebody's question
+    except Exception as error:  # noqa: BLE001 - no numba, or no compiler for this CPU: numpy serves
+        log.warning("compiled search unavailable, searching with numpy: %s", error)
+        return False
+    _kernel = kernel
+    return True
+
+
+def _tiny_query() -> tuple[object, ...]:
+    """Arguments of the kernel's types for a one-posting index."""
+    return (np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int32), np.ones(1, dtype=np.uint16),
+            np.ones(1, dtype=np.float32), np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.float32),
+            np.ones(1, dtype=np.float32), np.ones(1), 1, MIN_SCAN, FLOOR_LOOKUPS, _SLACK,
+            np.zeros(1, dtype=np.float32), np.zeros(1, dtype=np.int32))
 
 
 @dataclass(frozen=True)
@@ -411,6 +449,9 @@ class BM25Index:
         terms = self._query_terms(tokens)
         if not terms:
             return []
+        if self._compiled(terms):
+            docs, values, _ = self._compiled_search(terms, k)
+            return _top(docs, values, k, 1)
         candidates, values, repeats, _ = self._candidates(terms, k)
         return _top(candidates, values, k, repeats)
 
@@ -420,7 +461,26 @@ class BM25Index:
         total = sum(self._starts[t + 1] - self._starts[t] for t, _ in terms)
         if k <= 0 or not terms:
             return total, 0
+        if self._compiled(terms):
+            return total, self._compiled_search(terms, k)[2]
         return total, self._candidates(terms, k)[3]
+
+    def _compiled(self, terms: list[tuple[int, int]]) -> bool:
+        """Whether the compiled search is loaded and applies: it tells a paragraph it has not
+        seen by its score being 0, which holds only while every term scores above 0."""
+        return _kernel is not None and all(self._scales_list[t] > 0 for t, _ in terms)
+
+    def _compiled_search(self, terms: list[tuple[int, int]], k: int
+                         ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], int]:
+        assert _kernel is not None
+        ids = np.fromiter((t for t, _ in terms), dtype=np.int64, count=len(terms))
+        weights = np.fromiter((w for _, w in terms), dtype=np.float32, count=len(terms))
+        bounds = np.fromiter((self._bounds_list[t] * w for t, w in terms), dtype=np.float64, count=len(terms))
+        docs, values, scanned = _kernel.top_k(
+            self.offsets, self.doc_ids, self.tfs, self.norms, ids, self.scales.take(ids), weights, bounds,
+            k, self._scan_always, FLOOR_LOOKUPS, _SLACK, self._buffer(), self._buffer("touched", np.int32))
+        found = docs >= 0
+        return docs[found], values[found], int(scanned)
 
     def _candidates(self, terms: list[tuple[int, int]], k: int
                     ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32], int, int]:
@@ -519,11 +579,11 @@ class BM25Index:
         out[found] = self.scales[term] * (tf / (tf + self.norms.take(candidates[found])))
         return out if weight == 1 else out * np.float32(weight)
 
-    def _buffer(self, name: str = "scores") -> npt.NDArray[np.float32]:
-        """A zeroed score array for this thread (handlers search from several threads at once)."""
-        buffer: npt.NDArray[np.float32] | None = getattr(self._local, name, None)
+    def _buffer(self, name: str = "scores", dtype: type = np.float32) -> npt.NDArray:  # type: ignore[type-arg]
+        """A zeroed array, one per paragraph, for this thread (handlers search from several threads at once)."""
+        buffer: npt.NDArray | None = getattr(self._local, name, None)  # type: ignore[type-arg]
         if buffer is None or len(buffer) != self.n_docs:
-            buffer = np.zeros(self.n_docs, dtype=np.float32)
+            buffer = np.zeros(self.n_docs, dtype=dtype)
             setattr(self._local, name, buffer)
         return buffer
 

@@ -7,6 +7,7 @@ or below on tinier ones, and the tests would then measure that instead of articl
 
 from __future__ import annotations
 
+import os
 import tempfile
 import textwrap
 from collections.abc import Callable
@@ -28,6 +29,10 @@ hypothesis.settings.register_profile(
     "articlebot", database=hypothesis.database.DirectoryBasedExampleDatabase(_HYPOTHESIS_HOME / "examples"))
 hypothesis.settings.load_profile("articlebot")
 """Hypothesis keeps its files (example database, caches) out of the repository, like any test artefact."""
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "articlebot-numba"))
+"""The compiled search is compiled once per machine, not once per bot a test starts (each with its own
+cache folder): bots started in subprocesses inherit this, as a deployed bot keeps its cache."""
 
 REPO = Path(__file__).parents[1]
 CORPUS = REPO / "corpus"

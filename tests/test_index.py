@@ -12,8 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
+import bot.index
 from bot.errors import IndexCacheError
 from bot.index import BM25Index, BM25Params, Hit, IndexBuilder, encode
+
+@pytest.fixture(autouse=True)
+def numpy_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests specify the numpy search; test_kernel.py holds the compiled one to the same answers."""
+    monkeypatch.setattr(bot.index, "_kernel", None)
+
 
 VOCABULARY = [f"w{i}" for i in range(40)]
 COMMON = "common"

@@ -1,0 +1,152 @@
+"""The search's inner loops, compiled: one pass over each posting instead of numpy's five.
+
+numpy reads a posting list in ~11 ns a posting, because every step (gather the scores, add,
+scatter them back, compare, compress the new paragraphs) is its own pass over memory, and
+it must first compute each list's scores once and cache them (another ~11 ns a posting).
+The same loop compiled by numba costs ~4–6 ns a posting and needs no cache, which is what
+puts the tail of long questions at a million paragraphs under tantivy's.
+
+The algorithm is index.py's exact MaxScore, written as plain loops over the same arrays:
+lists are read highest score bound first; before a long list, the k paragraphs leading so
+far are looked up in the next few unread lists to get a floor the k-th best will reach;
+once the unread lists' bounds sum below that floor and the paragraphs still in reach are
+few enough to look up one by one, reading stops, and each of those paragraphs gets the
+unread lists' scores by binary search, stopping as soon as it can no longer make the top k.
+Scores are float32 sums in the same order as index.py's, so both give the same hits.
+
+numba's import (~0.2 s) and the first compilation (seconds, then kept on disk) are paid
+by whoever calls ``bot.index.compile_search``: the bot, in the background after it
+starts; one-shot commands never import this module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+CHECK_RATIO = 4
+"""A check costs about a pass over the paragraphs touched so far; one is made only before a list
+that long relative to them (length × CHECK_RATIO > touched)."""
+LOOKUP_COST = 24
+"""A binary search in a long list costs about as much as reading this many postings in order."""
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _impact(tf, norm, scale, weight):  # type: ignore[no-untyped-def]
+    """BM25Okapi's term score, rounded exactly as index.py's numpy expression rounds it."""
+    f = np.float32(tf)
+    return np.float32(np.float32(scale * (f / (f + norm))) * weight)
+
+
+@njit(cache=True, nogil=True)
+def _score_in(doc_ids, tfs, start, end, norms, scale, weight, paragraph):  # type: ignore[no-untyped-def]
+    """The list's score in one paragraph (0 where absent), by binary search."""
+    lo, hi = start, end
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if doc_ids[mid] < paragraph:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < end and doc_ids[lo] == paragraph:
+        return _impact(tfs[lo], norms[paragraph], scale, weight)
+    return np.float32(0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _offer(best, docs, weakest, value, paragraph):  # type: ignore[no-untyped-def]
+    """Keep (value, paragraph) among the k best, ties to the earlier paragraph, one entry per
+    paragraph; returns the new weakest slot."""
+    if value > best[weakest] or (value == best[weakest] and paragraph < docs[weakest]):
+        for j in range(len(docs)):
+            if docs[j] == paragraph:
+                best[j] = value
+                break
+        else:
+            best[weakest] = value
+            docs[weakest] = paragraph
+        weakest = 0
+        for j in range(1, len(docs)):
+            if best[j] < best[weakest] or (best[j] == best[weakest] and docs[j] > docs[weakest]):
+                weakest = j
+    return weakest
+
+
+@njit(cache=True, nogil=True)
+def top_k(offsets, doc_ids, tfs, norms, terms, scales, weights, bounds,  # type: ignore[no-untyped-def]
+          k, scan_always, floor_lookups, slack, scores, touched):
+    """The k best paragraphs for the terms (highest bound first) as (paragraphs, scores,
+    postings read); empty slots hold paragraph -1. ``scores`` must be all zeros and is left
+    so; ``touched`` is scratch space as long as it."""
+    m = len(terms)
+    left = np.zeros(m + 1)  # left[i]: the most terms[i:] can add to a score
+    postings = np.zeros(m + 1, dtype=np.int64)  # postings[i]: the postings of terms[i:]
+    for i in range(m - 1, -1, -1):
+        left[i] = left[i + 1] + bounds[i]
+        postings[i] = postings[i + 1] + offsets[terms[i] + 1] - offsets[terms[i]]
+    leaders = np.full(k, -np.inf, dtype=np.float32)
+    leader_docs = np.full(k, -1, dtype=np.int64)
+    n = scanned = offered = 0  # paragraphs touched, postings read, lists offered to the leaders
+    threshold = -np.inf
+    read = m
+    for i in range(m):
+        start, end = offsets[terms[i]], offsets[terms[i] + 1]
+        if i > 0 and n >= k and end - start > scan_always and (end - start) * CHECK_RATIO > n:
+            # The leaders are the old ones (their scores only grew) or in the lists read since.
+            weakest = 0
+            for j in range(k):
+                if leader_docs[j] >= 0:
+                    leaders[j] = scores[leader_docs[j]]
+                if leaders[j] < leaders[weakest]:
+                    weakest = j
+            for u in range(offered, i):
+                for p in range(offsets[terms[u]], offsets[terms[u] + 1]):
+                    weakest = _offer(leaders, leader_docs, weakest, scores[doc_ids[p]], doc_ids[p])
+            offered = i
+            floor = np.inf
+            for j in range(k):
+                value = np.float64(scores[leader_docs[j]])
+                for u in range(i, min(m, i + floor_lookups)):
+                    value += _score_in(doc_ids, tfs, offsets[terms[u]], offsets[terms[u] + 1], norms,
+                                       scales[u], weights[u], leader_docs[j])
+                floor = min(floor, value)
+            threshold = max(threshold, floor)
+            if left[i] * (1 + slack) + slack < threshold:
+                # Stop reading if looking the rest up for the paragraphs in reach costs less.
+                budget = postings[i] // ((m - i) * LOOKUP_COST)
+                in_reach = 0
+                for j in range(n):
+                    if scores[touched[j]] + left[i] * (1 + slack) + slack >= threshold:
+                        in_reach += 1
+                        if in_reach > budget:
+                            break
+                if in_reach <= budget:
+                    read = i
+                    break
+        scale, weight = scales[i], weights[i]
+        for p in range(start, end):
+            paragraph = doc_ids[p]
+            if scores[paragraph] == 0:
+                touched[n] = paragraph
+                n += 1
+            scores[paragraph] += _impact(tfs[p], norms[paragraph], scale, weight)
+        scanned += end - start
+    # Every touched paragraph is cleared; those in reach get the unread lists looked up, each
+    # stopping once what is left to add can no longer lift it to the k-th best.
+    best = np.full(k, -np.inf, dtype=np.float32)
+    best_docs = np.full(k, -1, dtype=np.int64)
+    weakest = 0
+    for j in range(n):
+        paragraph = touched[j]
+        value = scores[paragraph]
+        scores[paragraph] = 0
+        floor = max(threshold, np.float64(best[weakest]))
+        for u in range(read, m + 1):
+            if value + left[u] * (1 + slack) + slack < floor:
+                break
+            if u == m:
+                weakest = _offer(best, best_docs, weakest, value, paragraph)
+            else:
+                value += _score_in(doc_ids, tfs, offsets[terms[u]], offsets[terms[u] + 1], norms,
+                                   scales[u], weights[u], paragraph)
+    return best_docs, best, scanned

@@ -1,0 +1,148 @@
+"""kernel.py: the compiled search finds exactly what the numpy search and rank-bm25 find."""
+
+from __future__ import annotations
+
+import logging
+import random
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_index import COMMON, VOCABULARY, corpora, okapi, queries, random_corpus, zipf_corpus
+
+import bot.index
+from bot.index import BM25Index, Hit, compile_search
+
+REPO = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled() -> Iterator[None]:
+    """Every test here searches through the compiled kernel (compiled once, seconds, then cached)."""
+    before = bot.index._kernel
+    assert compile_search(), "numba is a dependency: the compiled search must load"
+    yield
+    bot.index._kernel = before
+
+
+def numpy_hits(index: BM25Index, query: list[str], k: int) -> list[Hit]:
+    kernel, bot.index._kernel = bot.index._kernel, None
+    try:
+        return index.search(query, k)
+    finally:
+        bot.index._kernel = kernel
+
+
+def exact_order(index: BM25Index, query: list[str], k: int) -> list[int]:
+    scores = index.scores(query)
+    return sorted((i for i in range(len(scores)) if scores[i] > 0), key=lambda i: (-scores[i], i))[:k]
+
+
+@settings(max_examples=60, deadline=None)
+@given(corpora, queries, st.integers(1, 12))
+def test_compiled_search_equals_numpy_search_and_rank_bm25(corpus: list[list[str]], query: list[str],
+                                                            k: int) -> None:
+    index = BM25Index.build(corpus)
+    hits = index.search(query, k)
+    assert hits == numpy_hits(index, query, k)
+    reference = okapi(corpus).get_scores(query)
+    for hit in hits:
+        assert hit.score == pytest.approx(reference[hit.paragraph], rel=1e-4, abs=1e-5)
+
+
+def test_pruned_compiled_search_is_exact_and_skips_postings() -> None:
+    rng = random.Random(23)
+    index = BM25Index.build(zipf_corpus(rng, 30_000))
+    skipped = 0
+    for _ in range(80):
+        query = [f"t{rng.choice([0, 1, 2, 3, 5, 8])}"] + [f"t{rng.randint(10, 399)}" for _ in range(rng.randint(1, 6))]
+        k = rng.choice([1, 3, 10, 20])
+        scores = index.scores(query)
+        hits = index.search(query, k)
+        assert [h.paragraph for h in hits] == exact_order(index, query, k)
+        assert [h.score for h in hits] == [float(scores[h.paragraph]) for h in hits]
+        assert hits == numpy_hits(index, query, k)
+        total, read = index.postings_read(query, k)
+        skipped += total - read
+    assert skipped > 0, "no query skipped any postings: the compiled pruning never ran"
+
+
+def test_a_token_asked_twice_counts_twice() -> None:
+    corpus = random_corpus(random.Random(3), 40)
+    index = BM25Index.build(corpus)
+    query = ["w2", "w2", "w5", COMMON]
+    hits = index.search(query, 5)
+    assert hits == numpy_hits(index, query, 5)
+    reference = okapi(corpus).get_scores(query)
+    assert [h.score for h in hits] == pytest.approx(sorted(reference, reverse=True)[:5], rel=1e-4)
+
+
+def test_ties_go_to_the_earlier_paragraph() -> None:
+    corpus = [["x", "filler"] for _ in range(200)] + [["y", "other"] for _ in range(200)] + [["z"]] * 600
+    index = BM25Index.build(corpus)
+    for k in (1, 3, 10, 50, 200):
+        assert [h.paragraph for h in index.search(["x"], k)] == list(range(k))
+        assert [h.paragraph for h in index.search(["y", "x"], k)] == list(range(k))
+
+
+def test_k_beyond_the_matching_paragraphs_returns_them_all() -> None:
+    corpus = random_corpus(random.Random(9), 30) + [["rare"], ["rare", "rare"]]
+    index = BM25Index.build(corpus)
+    assert [h.paragraph for h in index.search(["rare"], 10)] == [31, 30]
+
+
+def test_searches_from_many_threads_at_once_agree() -> None:
+    """The bot answers from several threads; each has its own scratch arrays."""
+    rng = random.Random(31)
+    index = BM25Index.build(zipf_corpus(rng, 8_000))
+    asked = [[f"t{rng.randint(0, 300)}" for _ in range(rng.randint(1, 8))] for _ in range(200)]
+    expected = [numpy_hits(index, query, 10) for query in asked]
+    mismatches: list[int] = []
+
+    def ask(offset: int) -> None:
+        for i in range(offset, len(asked), 4):
+            if index.search(asked[i], 10) != expected[i]:
+                mismatches.append(i)
+
+    threads = [threading.Thread(target=ask, args=(offset,)) for offset in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert mismatches == []
+
+
+def test_without_numba_the_numpy_search_serves_and_says_why(monkeypatch: pytest.MonkeyPatch,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(bot.index, "_kernel", None)
+    monkeypatch.setitem(sys.modules, "numba", None)  # what an import of a missing package gives
+    monkeypatch.delitem(sys.modules, "bot.kernel", raising=False)
+    monkeypatch.delattr(bot, "kernel", raising=False)
+    with caplog.at_level(logging.WARNING, logger="bot.index"):
+        assert compile_search() is False
+    assert "searching with numpy" in caplog.text
+    assert bot.index._kernel is None
+    index = BM25Index.build(random_corpus(random.Random(5), 20))
+    assert index.search(VOCABULARY[:3], 3)
+
+
+def test_one_shot_commands_never_import_numba(tmp_path: Path) -> None:
+    """`articlebot ask` must start in well under 2 s at a million paragraphs: numba's import is not on its path."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(6):
+        (corpus / f"a{i}.md").write_text(f"---\ntitle: Article {i}\n---\n\nParagraph {i} about compilers.\n",
+                                         encoding="utf-8")
+    script = ("import sys\nfrom bot.cli import main\n"
+              f"code = main(['ask', '--corpus', {str(corpus)!r}, '--cache-dir', {str(tmp_path / 'cache')!r}, "
+              "'compilers'])\n"
+              "assert 'numba' not in sys.modules, 'ask imported numba'\nsys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "compilers" in done.stdout
