@@ -30,7 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import ROOT, STEPS, log, read_json, write_json  # noqa: E402
 
-ENGINES = ("articlebot", "bm25s", "tantivy", "fts5", "rank_bm25")
+ENGINES = ("articlebot", "bm25s", "bm25s_numba", "tantivy", "fts5", "rank_bm25")
+BUILT_BY = {"bm25s_numba": "bm25s"}
+"""Engines that serve another engine's index."""
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "NUMEXPR_NUM_THREADS": "1", "RAYON_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
               "TOKENIZERS_PARALLELISM": "false"}
@@ -112,7 +114,7 @@ def engine_rows(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     steps = results["steps"]
     rows: dict[str, dict[str, Any]] = {}
     for engine in results["config"]["engines"]:
-        build = steps.get("rank_bm25" if engine == "rank_bm25" else f"build_{engine}", {})
+        build = steps.get("rank_bm25" if engine == "rank_bm25" else f"build_{BUILT_BY.get(engine, engine)}", {})
         serve = steps.get("rank_bm25" if engine == "rank_bm25" else f"serve_{engine}", {})
         rows[engine] = {
             "build_s": build.get("build_total_s"), "query_p50_ms": serve.get("p50_ms"),
@@ -143,7 +145,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     def add(name: str, ok: bool | None, detail: str) -> None:
         out.append({"target": name, "holds": ok, "detail": detail})
 
-    for other in ("bm25s", "tantivy"):
+    for other in ("bm25s", "bm25s_numba", "tantivy"):
         if other in rows and ab.get("query_p50_ms") and rows[other].get("query_p50_ms"):
             o = rows[other]
             add(f"query p50/p99 ≤ {other}",
@@ -398,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     if "tokenize" not in skip:
         run("tokenize")
     for engine in engines:
-        if engine == "rank_bm25" or f"build_{engine}" in skip:
+        if engine == "rank_bm25" or engine in BUILT_BY or f"build_{engine}" in skip:
             continue
         done = previous / f"build_{engine}.json"
         if args.reuse and done.exists() and (work / "indexes" / engine).exists():
@@ -406,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run(f"build_{engine}")
     for engine in engines:
-        if engine != "rank_bm25" and "error" not in steps.get(f"build_{engine}", {}):
+        if engine != "rank_bm25" and "error" not in steps.get(f"build_{BUILT_BY.get(engine, engine)}", {}):
             run(f"serve_{engine}")
     if "articlebot" in engines:
         run("serve_articlebot_numpy")

@@ -33,13 +33,13 @@ import math
 import os
 import threading
 from bisect import bisect_left
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -93,10 +93,12 @@ def compile_search(cache_folder: Path | None = None) -> bool:
 
 
 def _tiny_query() -> tuple[object, ...]:
-    """Arguments of the kernel's types for a one-posting index."""
-    return (np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int32), np.ones(1, dtype=np.uint16),
-            np.ones(1, dtype=np.float32), np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.float32),
-            np.ones(1, dtype=np.float32), np.ones(1), 1, MIN_SCAN, FLOOR_LOOKUPS, _SLACK,
+    """Arguments of exactly the kernel's types (the index's arrays are read-only) for a one-posting index."""
+    index = [np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int32), np.ones(1, dtype=np.uint16),
+             np.ones(1, dtype=np.float32), np.ones(1, dtype=np.float32), np.ones(1, dtype=np.float32)]
+    for array in index:
+        array.flags.writeable = False
+    return (*index, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), 1, MIN_SCAN, FLOOR_LOOKUPS, _SLACK,
             np.zeros(1, dtype=np.float32), np.zeros(1, dtype=np.int32))
 
 
@@ -109,9 +111,9 @@ class BM25Params:
     epsilon: float = 0.25
 
 
-@dataclass(frozen=True)
-class Hit:
-    """A paragraph (by its number in the index) and its BM25 score for the query."""
+class Hit(NamedTuple):
+    """A paragraph (by its number in the index) and its BM25 score for the query (a named tuple:
+    a search makes ten of them, and a frozen dataclass costs ~1 µs each to build)."""
 
     paragraph: int
     score: float
@@ -328,6 +330,10 @@ class BM25Index:
                       ).astype(np.float32)
         self.scales = (self.idfs * (params.k1 + 1)).astype(np.float32)
         self.bounds = self._bounds() if bounds is None else np.asarray(bounds).view(np.ndarray)
+        present = np.diff(self.offsets) > 0
+        self._all_positive = bool(np.all(self.scales[present] > 0))
+        for array in (self.offsets, self.doc_ids, self.tfs, self.lengths, self.norms, self.scales, self.bounds):
+            array.flags.writeable = False  # built or loaded alike: the compiled search is compiled for one kind
         # Python lists of what every query looks up per term: faster than indexing arrays one by one.
         self._starts: list[int] = self.offsets.tolist()
         self._bounds_list: list[float] = self.bounds.tolist()
@@ -372,11 +378,14 @@ class BM25Index:
         return {term: i for i, term in enumerate(self.terms)}
 
     def _term(self, token: str) -> int | None:
-        """The token's term id if some paragraph holds it (bisection: ~1 µs, no dict to build first)."""
+        """The token's term id if some paragraph holds it."""
+        term = self._find(token)
+        return term if term is not None and self._starts[term + 1] > self._starts[term] else None
+
+    def _find(self, token: str) -> int | None:
+        """The token's term id (bisection: ~1 µs, no dict to build first)."""
         term = bisect_left(self.terms, token)
-        if term == len(self.terms) or self.terms[term] != token:
-            return None
-        return term if self._starts[term + 1] > self._starts[term] else None
+        return term if term < len(self.terms) and self.terms[term] == token else None
 
     def knows(self, token: str) -> bool:
         return self._term(token) is not None
@@ -409,13 +418,23 @@ class BM25Index:
 
         rank-bm25 adds a term's score once per occurrence in the question; a weight does the same.
         """
-        weights: dict[int, int] = {}
-        for token in tokens:
-            term = self._term(token)
-            if term is not None:
-                weights[term] = weights.get(term, 0) + 1
+        ids, counts = self._asked(tokens)
         bounds = self._bounds_list
-        return sorted(weights.items(), key=lambda tw: (-bounds[tw[0]] * tw[1], tw[0]))
+        return sorted(zip(ids, counts), key=lambda tw: (-bounds[tw[0]] * tw[1], tw[0]))
+
+    def _asked(self, tokens: Sequence[str]) -> tuple[list[int], list[int]]:
+        """The term ids of the tokens the corpus has, and how many times each was asked."""
+        # The compiled search serves many questions: a dict (built once) finds a term faster than bisection.
+        find = self.vocabulary.get if _kernel is not None else self._find
+        starts = self._starts
+        ids: list[int] = []
+        counts: list[int] = []
+        for token, times in Counter(tokens).items():
+            term = find(token)
+            if term is not None and starts[term + 1] > starts[term]:
+                ids.append(term)
+                counts.append(times)
+        return ids, counts
 
     def matched_weight(self, weights: dict[str, float], paragraphs: Sequence[int]) -> list[float]:
         """For each paragraph, the summed weight of the tokens it contains.
@@ -446,41 +465,43 @@ class BM25Index:
         """The k best paragraphs with a positive score, best first; ties go to the earlier paragraph."""
         if k <= 0 or not self.n_docs:
             return []
+        if self._compiled():
+            ids, counts = self._asked(tokens)
+            if not ids:
+                return []
+            docs, values, _ = self._compiled_search(ids, counts, k)
+            return [Hit(doc, value) for doc, value in zip(docs.tolist(), values.tolist()) if doc >= 0 and value > 0]
         terms = self._query_terms(tokens)
         if not terms:
             return []
-        if self._compiled(terms):
-            docs, values, _ = self._compiled_search(terms, k)
-            return _top(docs, values, k, 1)
         candidates, values, repeats, _ = self._candidates(terms, k)
         return _top(candidates, values, k, repeats)
 
     def postings_read(self, tokens: Sequence[str], k: int) -> tuple[int, int]:
         """(postings of the question's terms, postings a top-k search actually scans): what pruning saves."""
-        terms = self._query_terms(tokens)
-        total = sum(self._starts[t + 1] - self._starts[t] for t, _ in terms)
-        if k <= 0 or not terms:
+        ids, counts = self._asked(tokens)
+        total = sum(self._starts[t + 1] - self._starts[t] for t in ids)
+        if k <= 0 or not ids:
             return total, 0
-        if self._compiled(terms):
-            return total, self._compiled_search(terms, k)[2]
-        return total, self._candidates(terms, k)[3]
+        if self._compiled():
+            return total, self._compiled_search(ids, counts, k)[2]
+        return total, self._candidates(self._query_terms(tokens), k)[3]
 
-    def _compiled(self, terms: list[tuple[int, int]]) -> bool:
-        """Whether the compiled search is loaded and applies: it tells a paragraph it has not
-        seen by its score being 0, which holds only while every term scores above 0."""
-        return _kernel is not None and all(self._scales_list[t] > 0 for t, _ in terms)
+    def _compiled(self) -> bool:
+        """Whether the compiled search is loaded and applies: it tells a paragraph it has not seen
+        by its score being 0, which holds only while every term scores above 0 (BM25Okapi's idf
+        floor keeps them so, except in corpora of a handful of paragraphs)."""
+        return _kernel is not None and self._all_positive
 
-    def _compiled_search(self, terms: list[tuple[int, int]], k: int
+    def _compiled_search(self, ids: list[int], counts: list[int], k: int
                          ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], int]:
+        """(paragraphs, scores) best first, with -1 in unfilled slots, and the postings read."""
         assert _kernel is not None
-        ids = np.fromiter((t for t, _ in terms), dtype=np.int64, count=len(terms))
-        weights = np.fromiter((w for _, w in terms), dtype=np.float32, count=len(terms))
-        bounds = np.fromiter((self._bounds_list[t] * w for t, w in terms), dtype=np.float64, count=len(terms))
         docs, values, scanned = _kernel.top_k(
-            self.offsets, self.doc_ids, self.tfs, self.norms, ids, self.scales.take(ids), weights, bounds,
+            self.offsets, self.doc_ids, self.tfs, self.norms, self.scales, self.bounds,
+            np.array(ids, dtype=np.int64), np.array(counts, dtype=np.int64),
             k, self._scan_always, FLOOR_LOOKUPS, _SLACK, self._buffer(), self._buffer("touched", np.int32))
-        found = docs >= 0
-        return docs[found], values[found], int(scanned)
+        return docs, values, int(scanned)
 
     def _candidates(self, terms: list[tuple[int, int]], k: int
                     ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32], int, int]:

@@ -29,6 +29,8 @@ CHECK_RATIO = 4
 that long relative to them (length × CHECK_RATIO > touched)."""
 LOOKUP_COST = 24
 """A binary search in a long list costs about as much as reading this many postings in order."""
+DENSE = 4
+"""Beyond 1/DENSE of the paragraphs touched, zeroing the whole score array is cheaper than one by one."""
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -73,39 +75,39 @@ def _offer(best, docs, weakest, value, paragraph):  # type: ignore[no-untyped-de
 
 
 @njit(cache=True, nogil=True)
-def top_k(offsets, doc_ids, tfs, norms, terms, scales, weights, bounds,  # type: ignore[no-untyped-def]
-          k, scan_always, floor_lookups, slack, scores, touched):
-    """The k best paragraphs for the terms (highest bound first) as (paragraphs, scores,
-    postings read); empty slots hold paragraph -1. ``scores`` must be all zeros and is left
-    so; ``touched`` is scratch space as long as it."""
+def top_k(offsets, doc_ids, tfs, norms, term_scales, term_bounds,  # type: ignore[no-untyped-def]
+          ids, times, k, scan_always, floor_lookups, slack, scores, touched):
+    """The k best paragraphs for the query terms (``ids``, each asked ``times`` times) as
+    (paragraphs, scores, postings read), best first, ties to the earlier paragraph; empty
+    slots hold paragraph -1. ``scores`` must be all zeros and is left so; ``touched`` is
+    scratch space as long as it."""
+    # Highest bound × times first, ties by term id: the order index.py adds scores in.
+    by_id = np.argsort(ids)
+    order = by_id[np.argsort(-(term_bounds[ids[by_id]].astype(np.float64) * times[by_id]), kind="mergesort")]
+    terms, counts = ids[order], times[order]
     m = len(terms)
+    scales = np.empty(m, dtype=np.float32)
+    weights = np.empty(m, dtype=np.float32)
     left = np.zeros(m + 1)  # left[i]: the most terms[i:] can add to a score
     postings = np.zeros(m + 1, dtype=np.int64)  # postings[i]: the postings of terms[i:]
     for i in range(m - 1, -1, -1):
-        left[i] = left[i + 1] + bounds[i]
+        scales[i] = term_scales[terms[i]]
+        weights[i] = counts[i]
+        left[i] = left[i + 1] + np.float64(term_bounds[terms[i]]) * counts[i]
         postings[i] = postings[i + 1] + offsets[terms[i] + 1] - offsets[terms[i]]
+    # The k best partial scores, kept as the lists are read: every raised score is offered.
     leaders = np.full(k, -np.inf, dtype=np.float32)
     leader_docs = np.full(k, -1, dtype=np.int64)
-    n = scanned = offered = 0  # paragraphs touched, postings read, lists offered to the leaders
+    weakest = 0
+    n = scanned = 0  # paragraphs touched, postings read
     threshold = -np.inf
     read = m
     for i in range(m):
         start, end = offsets[terms[i]], offsets[terms[i] + 1]
         if i > 0 and n >= k and end - start > scan_always and (end - start) * CHECK_RATIO > n:
-            # The leaders are the old ones (their scores only grew) or in the lists read since.
-            weakest = 0
-            for j in range(k):
-                if leader_docs[j] >= 0:
-                    leaders[j] = scores[leader_docs[j]]
-                if leaders[j] < leaders[weakest]:
-                    weakest = j
-            for u in range(offered, i):
-                for p in range(offsets[terms[u]], offsets[terms[u] + 1]):
-                    weakest = _offer(leaders, leader_docs, weakest, scores[doc_ids[p]], doc_ids[p])
-            offered = i
             floor = np.inf
             for j in range(k):
-                value = np.float64(scores[leader_docs[j]])
+                value = np.float64(leaders[j])
                 for u in range(i, min(m, i + floor_lookups)):
                     value += _score_in(doc_ids, tfs, offsets[terms[u]], offsets[terms[u] + 1], norms,
                                        scales[u], weights[u], leader_docs[j])
@@ -126,27 +128,59 @@ def top_k(offsets, doc_ids, tfs, norms, terms, scales, weights, bounds,  # type:
         scale, weight = scales[i], weights[i]
         for p in range(start, end):
             paragraph = doc_ids[p]
-            if scores[paragraph] == 0:
+            value = scores[paragraph]
+            if value == 0:
                 touched[n] = paragraph
                 n += 1
-            scores[paragraph] += _impact(tfs[p], norms[paragraph], scale, weight)
+            value += _impact(tfs[p], norms[paragraph], scale, weight)
+            scores[paragraph] = value
+            if value >= leaders[weakest]:
+                weakest = _offer(leaders, leader_docs, weakest, value, paragraph)
         scanned += end - start
-    # Every touched paragraph is cleared; those in reach get the unread lists looked up, each
-    # stopping once what is left to add can no longer lift it to the k-th best.
+    if read == m:  # every list read: the leaders are the answer
+        best, best_docs = leaders, leader_docs
+        _clear(scores, touched, n)
+    else:
+        best, best_docs = _complete(offsets, doc_ids, tfs, norms, terms, scales, weights, left, read, k,
+                                    threshold, slack, scores, touched, n)
+    order = np.argsort(best_docs)  # paragraph order first, so that the stable sort keeps ties so
+    order = order[np.argsort(-best[order], kind="mergesort")]
+    return best_docs[order], best[order], scanned
+
+
+@njit(cache=True, nogil=True)
+def _clear(scores, touched, n):  # type: ignore[no-untyped-def]
+    """Zero the touched scores: one by one, or the whole array when that is cheaper."""
+    if n * DENSE > len(scores):
+        scores[:] = 0
+    else:
+        for j in range(n):
+            scores[touched[j]] = 0
+
+
+@njit(cache=True, nogil=True)
+def _complete(offsets, doc_ids, tfs, norms, terms, scales, weights, left,  # type: ignore[no-untyped-def]
+              read, k, threshold, slack, scores, touched, n):
+    """The k best once reading stopped at terms[read]: each touched paragraph still in reach gets
+    the unread lists looked up, stopping once what is left to add can no longer lift it to the
+    k-th best; every touched score is cleared."""
     best = np.full(k, -np.inf, dtype=np.float32)
     best_docs = np.full(k, -1, dtype=np.int64)
     weakest = 0
+    reach = left[read] * (1 + slack) + slack
     for j in range(n):
         paragraph = touched[j]
         value = scores[paragraph]
         scores[paragraph] = 0
         floor = max(threshold, np.float64(best[weakest]))
-        for u in range(read, m + 1):
+        if value + reach < floor:
+            continue
+        for u in range(read, len(terms) + 1):
             if value + left[u] * (1 + slack) + slack < floor:
                 break
-            if u == m:
+            if u == len(terms):
                 weakest = _offer(best, best_docs, weakest, value, paragraph)
             else:
                 value += _score_in(doc_ids, tfs, offsets[terms[u]], offsets[terms[u] + 1], norms,
                                    scales[u], weights[u], paragraph)
-    return best_docs, best, scanned
+    return best, best_docs
