@@ -43,19 +43,19 @@ def _impact(tf, norm, scale, weight):  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def _score_in(doc_ids, tfs, start, end, norms, scale, weight, paragraph):  # type: ignore[no-untyped-def]
     """The list's score in one paragraph (0 where absent), by binary search."""
-    lo, hi = start, end
+    lo, hi = np.uint64(start), np.uint64(end)
     while lo < hi:
-        mid = (lo + hi) >> 1
+        mid = (lo + hi) >> np.uint64(1)
         if doc_ids[mid] < paragraph:
-            lo = mid + 1
+            lo = mid + np.uint64(1)
         else:
             hi = mid
-    if lo < end and doc_ids[lo] == paragraph:
-        return _impact(tfs[lo], norms[paragraph], scale, weight)
+    if lo < np.uint64(end) and doc_ids[lo] == paragraph:
+        return _impact(tfs[lo], norms[np.uint32(paragraph)], scale, weight)
     return np.float32(0)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _offer(best, docs, weakest, value, paragraph):  # type: ignore[no-untyped-def]
     """Keep (value, paragraph) among the k best, ties to the earlier paragraph, one entry per
     paragraph; returns the new weakest slot."""
@@ -99,7 +99,9 @@ def top_k(offsets, doc_ids, tfs, norms, term_scales, term_bounds,  # type: ignor
     leaders = np.full(k, -np.inf, dtype=np.float32)
     leader_docs = np.full(k, -1, dtype=np.int64)
     weakest = 0
-    n = scanned = 0  # paragraphs touched, postings read
+    n = scanned = found = 0  # paragraphs touched, postings read, paragraphs in reach when reading stops
+    candidates = np.empty(0, dtype=touched.dtype)
+    candidate_values = np.empty(0, dtype=np.float32)
     threshold = -np.inf
     read = m
     for i in range(m):
@@ -113,21 +115,29 @@ def top_k(offsets, doc_ids, tfs, norms, term_scales, term_bounds,  # type: ignor
                                        scales[u], weights[u], leader_docs[j])
                 floor = min(floor, value)
             threshold = max(threshold, floor)
-            if left[i] * (1 + slack) + slack < threshold:
-                # Stop reading if looking the rest up for the paragraphs in reach costs less.
-                budget = postings[i] // ((m - i) * LOOKUP_COST)
-                in_reach = 0
+            reach = left[i] * (1 + slack) + slack
+            if reach < threshold and postings[i] > n:
+                # Stop reading if a pass over the touched paragraphs plus looking the rest up for
+                # those in reach costs less than reading on; the pass collects them.
+                budget = (postings[i] - n) // ((m - i) * LOOKUP_COST)
+                candidates = np.empty(budget, dtype=touched.dtype)
+                candidate_values = np.empty(budget, dtype=np.float32)
+                found = 0
                 for j in range(n):
-                    if scores[touched[j]] + left[i] * (1 + slack) + slack >= threshold:
-                        in_reach += 1
-                        if in_reach > budget:
+                    value = scores[np.uint32(touched[j])]
+                    if value + reach >= threshold:
+                        if found == budget:
+                            found += 1
                             break
-                if in_reach <= budget:
+                        candidates[found] = touched[j]
+                        candidate_values[found] = value
+                        found += 1
+                if found <= budget:
                     read = i
                     break
         scale, weight = scales[i], weights[i]
-        for p in range(start, end):
-            paragraph = doc_ids[p]
+        for p in range(np.uint64(start), np.uint64(end)):  # unsigned: numba skips negative-index checks
+            paragraph = np.uint32(doc_ids[p])
             value = scores[paragraph]
             if value == 0:
                 touched[n] = paragraph
@@ -137,12 +147,12 @@ def top_k(offsets, doc_ids, tfs, norms, term_scales, term_bounds,  # type: ignor
             if value >= leaders[weakest]:
                 weakest = _offer(leaders, leader_docs, weakest, value, paragraph)
         scanned += end - start
+    _clear(scores, touched, n)
     if read == m:  # every list read: the leaders are the answer
         best, best_docs = leaders, leader_docs
-        _clear(scores, touched, n)
     else:
         best, best_docs = _complete(offsets, doc_ids, tfs, norms, terms, scales, weights, left, read, k,
-                                    threshold, slack, scores, touched, n)
+                                    threshold, slack, candidates[:found], candidate_values[:found])
     order = np.argsort(best_docs)  # paragraph order first, so that the stable sort keeps ties so
     order = order[np.argsort(-best[order], kind="mergesort")]
     return best_docs[order], best[order], scanned
@@ -155,26 +165,21 @@ def _clear(scores, touched, n):  # type: ignore[no-untyped-def]
         scores[:] = 0
     else:
         for j in range(n):
-            scores[touched[j]] = 0
+            scores[np.uint32(touched[j])] = 0
 
 
 @njit(cache=True, nogil=True)
 def _complete(offsets, doc_ids, tfs, norms, terms, scales, weights, left,  # type: ignore[no-untyped-def]
-              read, k, threshold, slack, scores, touched, n):
-    """The k best once reading stopped at terms[read]: each touched paragraph still in reach gets
-    the unread lists looked up, stopping once what is left to add can no longer lift it to the
-    k-th best; every touched score is cleared."""
+              read, k, threshold, slack, candidates, values):
+    """The k best once reading stopped at terms[read]: each paragraph still in reach gets the
+    unread lists looked up, stopping once what is left to add can no longer lift it to the
+    k-th best."""
     best = np.full(k, -np.inf, dtype=np.float32)
     best_docs = np.full(k, -1, dtype=np.int64)
     weakest = 0
-    reach = left[read] * (1 + slack) + slack
-    for j in range(n):
-        paragraph = touched[j]
-        value = scores[paragraph]
-        scores[paragraph] = 0
+    for j in range(len(candidates)):
+        paragraph, value = candidates[j], values[j]
         floor = max(threshold, np.float64(best[weakest]))
-        if value + reach < floor:
-            continue
         for u in range(read, len(terms) + 1):
             if value + left[u] * (1 + slack) + slack < floor:
                 break
