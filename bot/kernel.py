@@ -116,10 +116,11 @@ def top_k(offsets, doc_ids, tfs, norms, term_scales, term_bounds,  # type: ignor
                 floor = min(floor, value)
             threshold = max(threshold, floor)
             reach = left[i] * (1 + slack) + slack
-            if reach < threshold and postings[i] > n:
-                # Stop reading if a pass over the touched paragraphs plus looking the rest up for
-                # those in reach costs less than reading on; the pass collects them.
-                budget = (postings[i] - n) // ((m - i) * LOOKUP_COST)
+            if reach < threshold and postings[i] > n // 2:
+                # Stop reading if a pass over the touched paragraphs (about half a posting's
+                # cost each) plus looking the rest up for those in reach (most drop out after a
+                # lookup or two) costs less than reading on; the pass collects them.
+                budget = (postings[i] - n // 2) // (2 * LOOKUP_COST)
                 candidates = np.empty(budget, dtype=touched.dtype)
                 candidate_values = np.empty(budget, dtype=np.float32)
                 found = 0
