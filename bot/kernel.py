@@ -15,7 +15,7 @@ reading stops, and each of those paragraphs gets the unread lists' scores by bin
 search, stopping as soon as it can no longer make the top k. Scores are float32 sums in
 the same order as index.py's, so both give the same hits.
 
-numba's import (~0.2 s) and the first compilation (~12 s, then ~0.5 s from its cache)
+numba's import (~0.2 s) and the first compilation (12–15 s, then ~0.5 s from its cache)
 are paid by whoever calls ``bot.index.compile_search``: the bot, in the background after
 it starts; one-shot commands never import this module.
 """
