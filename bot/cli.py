@@ -64,7 +64,8 @@ def open_library(settings: Settings, quiet: bool = False) -> Library:
 
 def compile_search_in_background(settings: Settings) -> None:
     """Commands that answer many questions switch to the compiled search once it is ready
-    (numba's import and compilation take 0.5–3 s; numpy answers meanwhile)."""
+    (numba's import and loading the compiled code take ~0.5 s, compiling it the first time 12–15 s;
+    numpy answers meanwhile)."""
     threading.Thread(target=compile_search, args=(settings.cache_dir,), daemon=True).start()
 
 
