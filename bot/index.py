@@ -383,7 +383,10 @@ class BM25Index:
         return term if term is not None and self._starts[term + 1] > self._starts[term] else None
 
     def _find(self, token: str) -> int | None:
-        """The token's term id (bisection: ~1 µs, no dict to build first)."""
+        """The token's term id. Bisection (~1 µs) needs no dict built first, which one-shot
+        commands can't afford; the compiled search serves many questions, so it uses the dict."""
+        if _kernel is not None:
+            return self.vocabulary.get(token)
         term = bisect_left(self.terms, token)
         return term if term < len(self.terms) and self.terms[term] == token else None
 
@@ -418,20 +421,19 @@ class BM25Index:
 
         rank-bm25 adds a term's score once per occurrence in the question; a weight does the same.
         """
-        ids, counts = self._asked(tokens)
+        return self._by_bound(*self._asked(tokens))
+
+    def _by_bound(self, ids: list[int], counts: list[int]) -> list[tuple[int, int]]:
         bounds = self._bounds_list
         return sorted(zip(ids, counts), key=lambda tw: (-bounds[tw[0]] * tw[1], tw[0]))
 
     def _asked(self, tokens: Sequence[str]) -> tuple[list[int], list[int]]:
         """The term ids of the tokens the corpus has, and how many times each was asked."""
-        # The compiled search serves many questions: a dict (built once) finds a term faster than bisection.
-        find = self.vocabulary.get if _kernel is not None else self._find
-        starts = self._starts
         ids: list[int] = []
         counts: list[int] = []
         for token, times in Counter(tokens).items():
-            term = find(token)
-            if term is not None and starts[term + 1] > starts[term]:
+            term = self._term(token)
+            if term is not None:
                 ids.append(term)
                 counts.append(times)
         return ids, counts
@@ -485,7 +487,7 @@ class BM25Index:
             return total, 0
         if self._compiled():
             return total, self._compiled_search(ids, counts, k)[2]
-        return total, self._candidates(self._query_terms(tokens), k)[3]
+        return total, self._candidates(self._by_bound(ids, counts), k)[3]
 
     def _compiled(self) -> bool:
         """Whether the compiled search is loaded and applies: it tells a paragraph it has not seen
