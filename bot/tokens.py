@@ -21,9 +21,14 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Iterator
+import warnings
 from functools import cached_property
 
-import jieba
+with warnings.catch_warnings():
+    # jieba imports pkg_resources, which setuptools ≥ 81 deprecates with a warning on stderr:
+    # noise in every command's output (and in `ask --json`'s stderr) that says nothing about articlebot.
+    warnings.simplefilter("ignore", UserWarning)
+    import jieba
 import opencc
 
 TOKENIZER_VERSION = "5"
