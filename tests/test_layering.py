@@ -15,9 +15,9 @@ import pytest
 
 BOT = Path(__file__).parents[1] / "bot"
 
-ORDER = ["config", "errors", "articles", "tokens", "kernel", "index", "library", "answers", "summaries", "reloader",
+ORDER = ["config", "errors", "metadata", "markup", "site", "articles", "tokens", "kernel", "index", "library", "answers", "summaries", "reloader",
          "evaluation",
-         "rouge", "replies", "state", "report", "dialogue", "handlers", "logs", "webhook", "app", "cli", "__main__"]
+         "rouge", "replies", "state", "report", "dialogue", "terminal", "handlers", "logs", "webhook", "app", "cli", "__main__"]
 """The data flow, left to right: a module may import only modules to its left.
 
 rouge (summary quality, next to evaluation), state (the bot's SQLite state) and dialogue (answers →
