@@ -21,9 +21,11 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import sqlite3
 import sys
 import threading
@@ -461,10 +463,17 @@ def _process_file(tokenizer: Tokenizer, job: tuple[str, int]) -> FileResult:
 
 _worker_tokenizer: Tokenizer | None = None
 """The tokenizer of a worker process, set once by its initializer."""
+POOL_START = "forkserver"
+"""How tokenizing workers start. Never by forking the indexing process itself: it runs other threads
+(jieba warming in the background, the bot's event loop), and a child forked while one of them holds a
+lock (``cached_property``'s, the logging module's) waits for it forever. A fork server is a fresh
+process that runs no other threads; it forks each worker, which then loads its own jieba."""
 
 
 def _init_worker(tokenizer: Tokenizer) -> None:
+    """Ctrl-C reaches the whole process group: the parent stops the build, workers just end with it."""
     global _worker_tokenizer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_tokenizer = tokenizer
 
 
@@ -491,7 +500,8 @@ def _map(jobs: list[tuple[str, int]], workers: int, tokenizer: Tokenizer) -> Ite
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(jobs) < 64:
         return map(partial(_process_file, tokenizer), jobs)
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(tokenizer,))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(POOL_START),
+                               initializer=_init_worker, initargs=(tokenizer,))
     chunks = max(1, min(16, len(jobs) // (workers * 8)))
     return _drain(pool, pool.map(_process_in_worker, jobs, chunksize=chunks))
 

@@ -400,3 +400,30 @@ def test_tag_counts_come_from_the_manifest_without_reading_articles(
     loaded = Library.open(settings, tokenizer=tokenizer)
     assert loaded.tag_counts == expected and expected
     assert loaded.articles._recent == {} and loaded.articles._all is None, "no article was read"
+
+
+BUILD_WHILE_WARMING = """
+import sys
+from pathlib import Path
+from bot.cli import open_library
+from bot.config import Settings
+
+corpus, caches = Path(sys.argv[1]), Path(sys.argv[2])
+for attempt in range(int(sys.argv[3])):
+    # open_library warms jieba in a thread while it starts the tokenizing pool: the race that hung.
+    library = open_library(Settings(corpus=(corpus,), cache_dir=caches / str(attempt), workers=2), quiet=True)
+    assert library.rebuilt and len(library.articles) == int(sys.argv[4]), len(library.articles)
+print("built", sys.argv[3], "times")
+"""
+
+
+def test_cold_builds_never_hang_while_jieba_warms_up(tmp_path: Path) -> None:
+    """Workers start from a fresh process, never a fork of one whose warming thread holds a lock."""
+    files = {f"article-{i:03}.md": f"---\ntitle: 第{i}篇\n---\n\n{LONG_PARAGRAPHS}\n\n编号 {i} 的附注。\n"
+             for i in range(80)}  # enough files for the build to use worker processes
+    corpus = write_files(tmp_path / "corpus", files)
+    result = subprocess.run([sys.executable, "-c", BUILD_WHILE_WARMING, str(corpus), str(tmp_path / "caches"),
+                             "6", str(len(files))], capture_output=True, text=True, timeout=150,
+                            cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stderr
+    assert "built 6 times" in result.stdout
