@@ -23,6 +23,19 @@ def step(name: str) -> Callable[[Callable[[dict[str, Any]], dict[str, Any]]], Ca
     return register
 
 
+def ReferenceBM25(docs: list[list[str]], k1: float, b: float) -> Any:
+    """rank-bm25's BM25Okapi with articlebot's (Lucene's) idf: the oracle the engines' scores are checked against."""
+    import math
+
+    from rank_bm25 import BM25Okapi
+
+    class LuceneIdf(BM25Okapi):
+        def _calc_idf(self, nd: dict[str, int]) -> None:
+            self.idf = {w: math.log1p((self.corpus_size - f + 0.5) / (f + 0.5)) for w, f in nd.items()}
+
+    return LuceneIdf(docs, k1=k1, b=b)
+
+
 def peak_rss_mib() -> float:
     """This process's peak resident set size so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

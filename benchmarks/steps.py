@@ -27,7 +27,7 @@ import numpy as np
 from benchlib import (Timer, children_peak_rss_mib, current_rss_mib, disk_bytes, latency_summary, peak_rss_mib, read_json, step, write_json)
 
 K = 10
-K1, B, EPSILON = 1.2, 0.75, 0.25
+K1, B = 1.2, 0.75
 
 
 # --- articlebot's own build and load ------------------------------------------------------
@@ -35,7 +35,7 @@ K1, B, EPSILON = 1.2, 0.75, 0.25
 def settings(config: dict[str, Any]):  # type: ignore[no-untyped-def]
     from bot.config import Settings
     return Settings(corpus=(Path(config["corpus"]),), cache_dir=Path(config["cache_dir"]), workers=0,
-                    k1=K1, b=B, epsilon=EPSILON)
+                    k1=K1, b=B)
 
 
 def cache_folder(config: dict[str, Any]) -> Path:
@@ -289,7 +289,7 @@ def build_articlebot(config: dict[str, Any]) -> dict[str, Any]:
         docs = Tokens(Path(config["work"])).token_lists()
     rss = current_rss_mib()
     with Timer() as tb:
-        index = BM25Index.build(docs, BM25Params(K1, B, EPSILON))
+        index = BM25Index.build(docs, BM25Params(K1, B))
     path = index_dir(config, "articlebot")
     with Timer() as ts:
         index.save(path)
@@ -307,7 +307,7 @@ def build_bm25s(config: dict[str, Any]) -> dict[str, Any]:
         del tokens
     rss = current_rss_mib()
     with Timer() as tb:
-        retriever = bm25s.BM25(k1=K1, b=B, method="robertson")
+        retriever = bm25s.BM25(k1=K1, b=B, method="lucene")  # articlebot's idf
         retriever.index((ids, vocab), show_progress=False)
     path = index_dir(config, "bm25s")
     with Timer() as ts:
@@ -535,13 +535,13 @@ def serve_fts5(config: dict[str, Any]) -> dict[str, Any]:
 def rank_bm25(config: dict[str, Any]) -> dict[str, Any]:
     """rank-bm25 the plain way, on the first questions of the sample; also the oracle scores
     of every engine's hits, for the ranking check."""
-    from rank_bm25 import BM25Okapi
+    from benchlib import ReferenceBM25
     work = Path(config["work"])
     with Timer() as ti:
         docs = Tokens(work).token_lists()
     rss = current_rss_mib()
     with Timer() as tb:
-        bm25 = BM25Okapi(docs, k1=K1, b=B, epsilon=EPSILON)
+        bm25 = ReferenceBM25(docs, k1=K1, b=B)
     build_rss = peak_rss_mib()
     n = config["rank_bm25_sample"]
     sample = [q["tokens"] for q in questions(config)][:n]
@@ -662,7 +662,7 @@ def profile(config: dict[str, Any]) -> dict[str, Any]:
     gc.collect()
     if config.get("profile_build", True):
         docs = Tokens(Path(config["work"])).token_lists()
-        files["build"] = _profile(lambda: BM25Index.build(docs, BM25Params(K1, B, EPSILON)), config, "build")
+        files["build"] = _profile(lambda: BM25Index.build(docs, BM25Params(K1, B)), config, "build")
     return {"files": files, "answer_latency": latency_summary(ns), "answer_sample": len(texts),
             "search_variants": variants}
 
@@ -693,8 +693,7 @@ def ask(config: dict[str, Any]) -> dict[str, Any]:
     command = [exe, "ask", "--corpus", config["corpus"], "--cache-dir", config["cache_dir"], question]
     # The benchmark's BM25 settings, so that the CLI scores as the benchmark does (other k1/b
     # would only make it recompute the score bounds on first open).
-    env = {**os.environ, "ARTICLEBOT_BM25_K1": str(K1), "ARTICLEBOT_BM25_B": str(B),
-           "ARTICLEBOT_BM25_EPSILON": str(EPSILON)}
+    env = {**os.environ, "ARTICLEBOT_BM25_K1": str(K1), "ARTICLEBOT_BM25_B": str(B)}
     runs = []
     folders = lambda: {p.name for p in Path(config["cache_dir"]).iterdir() if p.is_dir()}  # noqa: E731
     before = folders()

@@ -108,9 +108,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("k1", "ARTICLEBOT_BM25_K1", 0.9, "BM25 term-frequency saturation.", _non_negative_float),
     Setting("b", "ARTICLEBOT_BM25_B", 0.4, "BM25 length normalisation (0 = none, 1 = full).",
             _non_negative_float),
-    Setting("epsilon", "ARTICLEBOT_BM25_EPSILON", 0.25,
-            "BM25Okapi idf floor for very common terms, as a share of the average idf.",
-            _non_negative_float),
     Setting("min_relevance", "ARTICLEBOT_MIN_RELEVANCE", 0.3,
             "Share of the question's weight a passage must match to be quoted (0..1).",
             _non_negative_float),
@@ -165,7 +162,6 @@ class Settings:
     top_k: int = 3
     k1: float = 0.9
     b: float = 0.4
-    epsilon: float = 0.25
     min_relevance: float = 0.3
     max_file_mb: float = 5.0
     max_question_chars: int = 1000

@@ -1,13 +1,19 @@
-"""Tokens → an inverted index → hits: BM25 scored exactly like rank-bm25's ``BM25Okapi``.
+"""Tokens → an inverted index → hits: BM25 with Lucene's idf, scored as rank-bm25 scores.
 
 rank-bm25's ``get_scores`` walks every paragraph in Python for every query term (127 ms a
 query at 55k paragraphs). Here postings are grouped by term (CSR layout: ``offsets`` into
 ``doc_ids`` and ``tfs``), so a query reads only its own terms' postings. Each posting
 stores the term frequency, not a precomputed score, as Lucene and tantivy do: that keeps
 the index small (6 bytes a posting), lets k1/b change without re-indexing, and lets an
-update append a few files' postings instead of rebuilding. The scores are the numbers
-rank-bm25 computes (``tests/test_index.py`` checks them against ``get_scores``), with its
-idf floor: terms in over half the paragraphs get ``epsilon`` × the average idf.
+update append a few files' postings instead of rebuilding.
+
+The idf is Lucene's (and bm25s's), log(1 + (N − n + 0.5) / (n + 0.5)), not BM25Okapi's
+log((N − n + 0.5) / (n + 0.5)): Okapi's is zero for a term in half the paragraphs and negative
+above that, so in a folder of three articles a title word (indexed with every paragraph of
+its article) weighed nothing and nothing answered. Lucene's is positive for every term at any
+corpus size and equal to Okapi's for rare terms, so large corpora rank as before (measured on
+every evaluation set). The term-frequency part is rank-bm25's BM25Okapi exactly:
+``tests/test_index.py`` checks our scores against ``get_scores`` of a BM25Okapi given this idf.
 
 Queries skip work the way MaxScore does: every term carries an upper bound of its score
 in any paragraph. Terms are read rarest-first (highest bound first); once the k-th best
@@ -104,11 +110,10 @@ def _tiny_query() -> tuple[object, ...]:
 
 @dataclass(frozen=True)
 class BM25Params:
-    """BM25Okapi's knobs, named as rank-bm25 names them."""
+    """BM25's knobs, named as rank-bm25 names them."""
 
     k1: float = 0.9
     b: float = 0.4
-    epsilon: float = 0.25
 
 
 class Hit(NamedTuple):
@@ -323,21 +328,18 @@ class BM25Index:
             np.asarray(a).view(np.ndarray) for a in (offsets, doc_ids, tfs, lengths))
         self.params = params
         self.n_docs = len(lengths)
-        self.idfs = okapi_idf(np.diff(offsets), self.n_docs, params.epsilon)
+        self.idfs = lucene_idf(np.diff(offsets), self.n_docs)
         total = float(np.sum(lengths, dtype=np.float64))
         avgdl = total / self.n_docs if self.n_docs and total else 1.0
         self.norms = (params.k1 * (1 - params.b + params.b * np.asarray(lengths, dtype=np.float64) / avgdl)
                       ).astype(np.float32)
         self.scales = (self.idfs * (params.k1 + 1)).astype(np.float32)
         self.bounds = self._bounds() if bounds is None else np.asarray(bounds).view(np.ndarray)
-        present = np.diff(self.offsets) > 0
-        self._all_positive = bool(np.all(self.scales[present] > 0))
         for array in (self.offsets, self.doc_ids, self.tfs, self.lengths, self.norms, self.scales, self.bounds):
             array.flags.writeable = False  # built or loaded alike: the compiled search is compiled for one kind
         # Python lists of what every query looks up per term: faster than indexing arrays one by one.
         self._starts: list[int] = self.offsets.tolist()
         self._bounds_list: list[float] = self.bounds.tolist()
-        self._scales_list: list[float] = self.scales.tolist()
         self._cache: OrderedDict[int, tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]] = OrderedDict()
         self._cached = 0
         self._cache_lock = threading.Lock()
@@ -369,7 +371,7 @@ class BM25Index:
         """The term's idf; a term the corpus lacks gets the highest idf any term could have."""
         term = self._term(token)
         if term is None:
-            return math.log((self.n_docs + 0.5) / 0.5)
+            return math.log1p((self.n_docs + 0.5) / 0.5)
         return float(self.idfs[term])
 
     @cached_property
@@ -490,10 +492,9 @@ class BM25Index:
         return total, self._candidates(self._by_bound(ids, counts), k)[3]
 
     def _compiled(self) -> bool:
-        """Whether the compiled search is loaded and applies: it tells a paragraph it has not seen
-        by its score being 0, which holds only while every term scores above 0 (BM25Okapi's idf
-        floor keeps them so, except in corpora of a handful of paragraphs)."""
-        return _kernel is not None and self._all_positive
+        """Whether the compiled search is loaded (it tells a paragraph it has not seen by its score
+        being 0, which holds because every idf, and so every term's score, is above 0)."""
+        return _kernel is not None
 
     def _compiled_search(self, ids: list[int], counts: list[int], k: int
                          ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], int]:
@@ -515,10 +516,9 @@ class BM25Index:
         """
         bounds = [self._bounds_list[t] * w for t, w in terms]
         # Pruning needs each paragraph listed once: with every score positive, a paragraph is new
-        # exactly when its score so far is 0. Without a long list to skip, or when a term's idf
-        # is ≤ 0 (tiny corpora), every list is simply added up.
+        # exactly when its score so far is 0. Without a long list to skip, every list is simply added up.
         lengths = [self._starts[t + 1] - self._starts[t] for t, _ in terms]
-        prune = all(self._scales_list[t] > 0 for t, _ in terms) and max(lengths[1:], default=0) > self._scan_always
+        prune = max(lengths[1:], default=0) > self._scan_always
         unread = sum(bounds)
         scores = self._buffer()
         parts: list[npt.NDArray[np.intp]] = []
@@ -685,15 +685,7 @@ def _top(candidates: npt.NDArray[np.intp], values: npt.NDArray[np.float32], k: i
     return hits
 
 
-def okapi_idf(df: npt.NDArray[np.int64], n_docs: int, epsilon: float) -> npt.NDArray[np.float64]:
-    """rank-bm25's BM25Okapi idf: negative idfs (terms in over half the paragraphs) become
-    ``epsilon`` × the average idf over the terms the corpus holds (a term whose paragraphs
-    were all deleted by an update is no longer part of that average)."""
+def lucene_idf(df: npt.NDArray[np.int64], n_docs: int) -> npt.NDArray[np.float64]:
+    """Lucene's idf, log(1 + (N - n + 0.5) / (n + 0.5)): positive for every term at any corpus size."""
     df = np.asarray(df, dtype=np.float64)
-    idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
-    present = df > 0
-    if not present.any():
-        return idf
-    floor = epsilon * float(idf[present].sum()) / int(present.sum())
-    idf[present & (idf < 0)] = floor
-    return idf
+    return np.log1p((n_docs - df + 0.5) / (df + 0.5))

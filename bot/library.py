@@ -295,7 +295,7 @@ class Library:
         """Load the cached library if the corpus is unchanged, else update it with what changed."""
         tokenizer = tokenizer or Tokenizer()
         report = LoadReport()
-        params = BM25Params(settings.k1, settings.b, settings.epsilon)
+        params = BM25Params(settings.k1, settings.b)
         cache = _cache_folder(settings, tokenizer)
         # Listing and stat-ing every file waits on the disk (0.3–0.6 s at 80k files); the last
         # build is loaded meanwhile, on the bet that nothing changed.
@@ -338,7 +338,7 @@ def _exclusive(cache: Path) -> Iterator[None]:
 def _cache_folder(settings: Settings, tokenizer: Tokenizer) -> Path:
     """One folder per (corpus folders, tokenizing, paragraphs): changing any starts afresh.
 
-    BM25's k1, b and epsilon are not part of it: they only rescale stored term frequencies.
+    BM25's k1 and b are not part of it: they only rescale stored term frequencies.
     """
     key = json.dumps([__version__, PARAGRAPHS_VERSION, MANIFEST_VERSION, tokenizer.cache_key,
                       [str(p.resolve()) for p in settings.corpus], settings.max_file_bytes])

@@ -1,12 +1,13 @@
 """Shared fixtures: small real corpora written to tmp_path, one tokenizer, the bundled corpus.
 
 Every corpus here is a folder of real ``.md`` files on disk, read by the real loader; nothing
-in articlebot is mocked. Corpora keep at least six paragraphs: BM25Okapi's idf goes to zero
-or below on tinier ones, and the tests would then measure that instead of articlebot.
+in articlebot is mocked. ``ReferenceBM25`` is the oracle scores are tested against: rank-bm25's
+BM25Okapi, given the idf articlebot uses.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import textwrap
@@ -17,6 +18,7 @@ import hypothesis
 import hypothesis.configuration
 import hypothesis.database
 import pytest
+from rank_bm25 import BM25Okapi
 
 from bot.answers import Answerer
 from bot.config import Settings
@@ -40,6 +42,21 @@ CORPUS = REPO / "corpus"
 
 DEEPSEEK_URL = "https://www.iyiou.com/news/202502101089862"
 WECHAT_URL = "https://mp.weixin.qq.com/s?__biz=MzIyMzA5NjEyMA==&mid=2647670743&idx=1"
+
+
+class ReferenceBM25(BM25Okapi):
+    """rank-bm25's BM25Okapi with Lucene's idf, log(1 + (N - n + 0.5) / (n + 0.5)), the one articlebot uses.
+
+    Everything else (term-frequency saturation, length normalisation, repeated query words) is
+    rank-bm25's own code; only the idf differs, because Okapi's is zero or negative for terms in
+    half the paragraphs or more, which in small folders is most of them.
+    """
+
+    def __init__(self, corpus: list[list[str]], k1: float = 0.9, b: float = 0.4) -> None:
+        super().__init__(corpus, k1=k1, b=b)
+
+    def _calc_idf(self, nd: dict[str, int]) -> None:
+        self.idf = {word: math.log1p((self.corpus_size - freq + 0.5) / (freq + 0.5)) for word, freq in nd.items()}
 
 
 def _md(text: str) -> str:

@@ -1,4 +1,4 @@
-"""index.py: BM25 impacts scored exactly like rank-bm25's BM25Okapi, searched by postings."""
+"""index.py: BM25 scored exactly like rank-bm25's BM25Okapi given Lucene's idf, searched by postings."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rank_bm25 import BM25Okapi
 
 import bot.index
 from bot.errors import IndexCacheError
 from bot.index import BM25Index, BM25Params, Hit, IndexBuilder, encode
+from conftest import ReferenceBM25
 
 @pytest.fixture(autouse=True)
 def numpy_search(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,7 +24,7 @@ def numpy_search(monkeypatch: pytest.MonkeyPatch) -> None:
 
 VOCABULARY = [f"w{i}" for i in range(40)]
 COMMON = "common"
-"""A term in nearly every document: its idf is negative, so BM25Okapi's epsilon floor applies."""
+"""A term in nearly every document: BM25Okapi's idf would be negative; Lucene's stays above 0."""
 
 
 def random_corpus(rng: random.Random, n_docs: int) -> list[list[str]]:
@@ -37,19 +37,19 @@ def random_corpus(rng: random.Random, n_docs: int) -> list[list[str]]:
     return docs
 
 
-def okapi(corpus: list[list[str]], p: BM25Params = BM25Params()) -> BM25Okapi:
-    """rank-bm25 with our knobs (its own default k1 is 1.5, ours 1.2)."""
-    return BM25Okapi(corpus, k1=p.k1, b=p.b, epsilon=p.epsilon)
+def okapi(corpus: list[list[str]], p: BM25Params = BM25Params()) -> ReferenceBM25:
+    """rank-bm25 with our knobs (its own default k1 is 1.5, ours 0.9) and our idf."""
+    return ReferenceBM25(corpus, k1=p.k1, b=p.b)
 
 
 def assert_scores_match(ours: np.ndarray, reference: np.ndarray) -> None:
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-5)
 
 
-corpora = st.integers(min_value=6, max_value=60).flatmap(
+corpora = st.integers(min_value=1, max_value=60).flatmap(
     lambda n: st.builds(random_corpus, st.randoms(use_true_random=False), st.just(n)))
 queries = st.lists(st.sampled_from(VOCABULARY + [COMMON, "unknown"]), min_size=1, max_size=6)
-params = st.builds(BM25Params, k1=st.floats(0.05, 3.0), b=st.floats(0.0, 1.0), epsilon=st.floats(0.0, 1.0))
+params = st.builds(BM25Params, k1=st.floats(0.05, 3.0), b=st.floats(0.0, 1.0))
 
 
 @settings(max_examples=40, deadline=None)
@@ -59,14 +59,26 @@ def test_scores_equal_rank_bm25(corpus: list[list[str]], query: list[str], p: BM
     assert_scores_match(BM25Index.build(corpus, p).scores(query), reference)
 
 
-def test_common_term_gets_the_epsilon_floor_like_rank_bm25() -> None:
+def test_a_term_in_every_paragraph_still_weighs_something() -> None:
     corpus = random_corpus(random.Random(7), 30)
     corpus = [doc + [COMMON] for doc in corpus]
     reference = okapi(corpus)
     index = BM25Index.build(corpus)
-    assert reference.idf[COMMON] == pytest.approx(index.idf(COMMON))
-    assert index.idf(COMMON) == pytest.approx(0.25 * reference.average_idf)
+    assert index.idf(COMMON) == pytest.approx(reference.idf[COMMON])
+    assert index.idf(COMMON) == pytest.approx(math.log1p(0.5 / 30.5))
     assert_scores_match(index.scores([COMMON, "w1"]), reference.get_scores([COMMON, "w1"]))
+
+
+@pytest.mark.parametrize("n_docs", [1, 2, 3, 6])
+def test_tiny_corpora_find_every_word_they_hold(n_docs: int) -> None:
+    """Okapi's idf is 0 for a word in half of 6 paragraphs and negative in 1 of 1: nothing was found."""
+    corpus = [[f"own{i}", "shared", "title"] + (["half"] if i % 2 == 0 else []) for i in range(n_docs)]
+    index = BM25Index.build(corpus)
+    for word in ("own0", "shared", "title", "half"):
+        assert index.idf(word) > 0
+        assert index.search([word], 1), word
+        assert_scores_match(index.scores([word]), okapi(corpus).get_scores([word]))
+    assert index.search(["own0"], 1)[0].paragraph == 0
 
 
 def test_repeated_query_token_counts_each_time() -> None:
@@ -125,13 +137,13 @@ def test_unknown_tokens_find_nothing() -> None:
 
 def test_unknown_token_has_the_highest_possible_idf() -> None:
     index = BM25Index.build(random_corpus(random.Random(2), 10))
-    assert index.idf("nope") == pytest.approx(math.log(10.5 / 0.5))
+    assert index.idf("nope") == pytest.approx(math.log1p(10.5 / 0.5))
     assert all(index.idf("nope") >= index.idf(term) for term in index.vocabulary)
 
 
 def test_save_and_load_give_identical_results(tmp_path: Path) -> None:
     corpus = random_corpus(random.Random(11), 50)
-    params = BM25Params(k1=1.5, b=0.6, epsilon=0.3)
+    params = BM25Params(k1=1.5, b=0.6)
     index = BM25Index.build(corpus, params)
     index.save(tmp_path / "index")
     loaded = BM25Index.load(tmp_path / "index", params)
@@ -236,7 +248,7 @@ def test_update_drops_and_appends_like_a_fresh_build(dropped: set[int], chunk: i
 def test_loading_with_other_params_rescores_without_rebuilding(tmp_path: Path) -> None:
     corpus = random_corpus(random.Random(8), 40)
     BM25Index.build(corpus).save(tmp_path / "index")
-    other = BM25Params(k1=1.6, b=0.8, epsilon=0.1)
+    other = BM25Params(k1=1.6, b=0.8)
     loaded = BM25Index.load(tmp_path / "index", other)
     assert_scores_match(loaded.scores(["w1", "w2"]), okapi(corpus, other).get_scores(["w1", "w2"]))
     assert np.array_equal(loaded.bounds, BM25Index.build(corpus, other).bounds)

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rank_bm25 import BM25Okapi
-from conftest import LONG_PARAGRAPHS, write_files
+from conftest import LONG_PARAGRAPHS, ReferenceBM25, write_files
 
 from bot.config import Settings
 from bot.index import Hit
@@ -193,7 +192,7 @@ def test_changed_bm25_settings_rescore_without_reindexing(
     assert other.rebuilt is False
     assert counting.calls == calls
     query = counting("DeepSeek 训练成本 Comcast")
-    reference = BM25Okapi(all_paragraph_tokens(other), k1=2.0, b=0.9, epsilon=settings.epsilon)
+    reference = ReferenceBM25(all_paragraph_tokens(other), k1=2.0, b=0.9)
     np.testing.assert_allclose(other.index.scores(query), reference.get_scores(query), rtol=1e-4, atol=1e-5)
 
 
@@ -219,7 +218,7 @@ def test_update_tokenizes_only_the_changed_file_and_equals_a_fresh_build(
         got = [(p.article.path, p.paragraph.text, round(p.score, 4)) for p in updated.search(query, 5)]
         want = [(p.article.path, p.paragraph.text, round(p.score, 4)) for p in fresh.search(query, 5)]
         assert got == want, words
-    reference = BM25Okapi(all_paragraph_tokens(updated), k1=settings.k1, b=settings.b, epsilon=settings.epsilon)
+    reference = ReferenceBM25(all_paragraph_tokens(updated), k1=settings.k1, b=settings.b)
     query = tokenizer("Verizon 白尾雀鲷 DeepSeek")
     np.testing.assert_allclose(updated.index.scores(query), reference.get_scores(query), rtol=1e-4, atol=1e-5)
 

@@ -2,7 +2,7 @@
 forgiving tag/topic names, digests and their multi-article overview.
 
 Every library here is real Markdown written to tmp_path and opened by the real loader; the
-corpus has well over six paragraphs (BM25Okapi's idf misbehaves on tinier ones).
+corpus has well over six paragraphs.
 """
 
 from __future__ import annotations
