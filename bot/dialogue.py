@@ -7,18 +7,32 @@ with callback data kept under Telegram's 64 bytes by storing the long part in ``
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from bot.answers import Answer, Answerer
 from bot.errors import QuestionError
-from bot.replies import answer_html, escape, pack, quote_html, shorten, strings, text_fragment_url
+from bot.replies import (
+    MESSAGE_LIMIT,
+    answer_html,
+    count,
+    escape,
+    pack,
+    plural,
+    quote_html,
+    shorten,
+    strings,
+    text_fragment_url,
+    visible_length,
+)
 from bot.report import DEFAULT_DAYS, TAG_PREFIX, build_report, report_html
 from bot.state import State
 
@@ -40,6 +54,13 @@ LANGUAGES = (("auto", None), ("en", "English"), ("zh", "中文"))
 TOASTED = ("f:", "cs:")
 """Callback kinds answered with a toast (answerCallbackQuery text): votes and settings."""
 VOTES = {"1": (1, "👍"), "-1": (-1, "👎")}
+FOLLOW_UP_WORDS = 4
+"""A question of at most this many words (``question_words``) may follow up on the one before it."""
+FOLLOWED_QUESTION_CHARS = 80
+"""The previous question is quoted in a follow-up's note up to this length."""
+
+Surface = Literal["telegram", "terminal"]
+"""Where the dialogue is shown: Telegram (buttons, inline mode, groups) or a terminal (typed commands)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +70,9 @@ class Button:
     label: str
     data: str | None = None
     url: str | None = None
+    command: str | None = None
+    """What to type instead of pressing it where there are no buttons (the terminal): "more",
+    "summary 1", "/tag iyiou". None for buttons that only make sense as buttons (votes, links)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +91,9 @@ class Reply:
     toast: str | None = None
     """Plain text shown briefly over the chat in answer to a button press; with ``html`` empty it
     is the whole response (a vote changes no message)."""
+    quoted: tuple[int, ...] = ()
+    """The numbers of the quotes this message shows (an answer's page), so that a terminal can
+    offer "summary N" for them; empty when it quotes nothing."""
 
 
 @dataclass(frozen=True)
@@ -102,18 +129,85 @@ ZH_HELP = """<b>articlebot</b> 引用已收录文章的原文来回答问题，�
 /settings：本聊天的语言和每次回答的引文数
 在群组中请 @我 或回复我的消息；在任意聊天中输入 @{bot} 加问题即可内联搜索。"""
 
+TERMINAL_EN_HELP = """<b>articlebot</b> answers questions by quoting the articles it has read, with links to the originals.
+
+Type a question, e.g. <i>DeepSeek V3 的训练成本是多少？</i>
+A short question after an answer follows up on it, e.g. <i>那 R1 呢？</i> or <i>and R1?</i>
+more, back: the next or previous quotes (or page of a list)
+summary N: a summary of the article quote N comes from
+/tags: browse tags and topics
+/tag NAME: a tag's articles with short summaries
+/latest [N]: the newest articles
+/source QUERY: links to the original articles
+/about: what I have read
+/help: this help · quit, exit or Ctrl-D: leave"""
+"""The help where there are no buttons, groups, inline mode or /settings: only what works in a terminal."""
+
+TERMINAL_ZH_HELP = """<b>articlebot</b> 引用已收录文章的原文来回答问题，并附上原文链接。
+
+直接输入问题即可，例如 <i>DeepSeek V3 的训练成本是多少？</i>
+回答之后的简短问题会接着上一个问题，例如 <i>那 R1 呢？</i>
+more、back：后面或前面的引文（或列表的下一页、上一页）
+summary N：第 N 条引文所在文章的摘要
+/tags：浏览标签和主题
+/tag 名称：某标签下的文章及摘要
+/latest [N]：最新文章
+/source 关键词：原文链接
+/about：收录情况
+/help：本帮助 · quit、exit 或 Ctrl-D：退出"""
+
 EXAMPLES = ("DeepSeek V3 的训练成本是多少？", "英偉達股價", "Bitcoin price this week")
+
+_CUE_START = re.compile(r"^(?:\s*(?:那么|那个|那|(?:and|what about|how about)\b)[\s,，、]*)+", re.IGNORECASE)
+_CUE_END = re.compile(r"\s*呢[\s?？!！。.…]*$")
+_LATIN_WORD = re.compile(r"[^\W\u3400-\u9fff\uf900-\ufaff]+")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def follow_up_cue(question: str) -> bool:
+    """Whether the question opens (or, in Chinese, ends) the way a follow-up does: 那/那么/那个…呢,
+    "and …", "what about …", "how about …"."""
+    return bool(_CUE_START.match(question) or _CUE_END.search(question))
+
+
+def question_words(question: str) -> int:
+    """How long a question is, in words, cue words left out: a Latin word counts one and a Chinese
+    character half (a Chinese word is about two characters long).
+
+    Counted on the text rather than on index tokens: the tokenizer adds overlapping bigrams to
+    Chinese, so a short Chinese question would look as long as an English paragraph.
+    """
+    text = _CUE_END.sub("", _CUE_START.sub("", question))
+    return len(_LATIN_WORD.findall(text)) + (len(_HAN.findall(text)) + 1) // 2
+
+
+def follow_up_attempts(question: str, has_previous: bool) -> tuple[bool, ...]:
+    """How to ask a question that comes right after an answer, as attempts in order: True asks it
+    with the previous question's key terms, False alone. The first attempt that quotes anything is
+    shown.
+
+    A longer question (over FOLLOW_UP_WORDS words) is a new question. A short one that opens like a
+    follow-up ("那 R1 呢？", "and R1?", "what about the cost") is asked with the previous terms first,
+    then alone (for "and Comcast?" after a question about DeepSeek, the DeepSeek terms would crowd
+    out Comcast). Any other short one is asked alone first and carries the previous terms over only
+    when it finds nothing alone ("how much did it cost?").
+    """
+    if not has_previous or question_words(question) > FOLLOW_UP_WORDS:
+        return (False,)
+    return (True, False) if follow_up_cue(question) else (False, True)
 
 
 class Dialogue:
     """The bot's side of every conversation."""
 
     def __init__(self, answerer: Answerer, summarizer: Summarizer, state: State, top_k: int = 3,
-                 bot_username: str = "articlebot") -> None:
+                 bot_username: str = "articlebot", surface: Surface = "telegram") -> None:
         self._engine = (answerer, summarizer)
         self.state = state
         self.top_k = top_k
         self.bot_username = bot_username
+        self.surface: Surface = surface
+        """The terminal gets its own help, and lists in text what Telegram offers as buttons."""
 
     # --- the index behind the answers, replaceable while the bot runs ---------------------
 
@@ -136,28 +230,56 @@ class Dialogue:
     # --- questions ----------------------------------------------------------------------
 
     def ask(self, question: str, lang: str | None, context_query: int | None = None,
-            chat_id: int | None = None, chat_type: str | None = None) -> Reply:
+            chat_id: int | None = None, chat_type: str | None = None, previous: int | None = None) -> Reply:
         """Answer a question; ``context_query`` is the stored question a follow-up replies to.
+
+        ``previous`` is the question asked just before in the same conversation (the terminal's,
+        where there is no "reply to"): its key terms are carried over only as
+        ``follow_up_attempts`` decides, and the reply then says so in its first line.
 
         The question goes into the question log with whether anything answered it and how long
         that took (``chat_type`` says where it was asked), for ``bot.report``.
         """
         started = time.perf_counter()
-        context = ""
-        if context_query is not None:
-            previous = self.state.recall(context_query)
-            if previous and previous.kind == "ask":
-                context = " ".join(filter(None, (previous.text, previous.context)))
+        context = self._context(context_query)
         k = self.page_size(chat_id)
+        following = None
         try:
-            answer = self.answerer.answer(question, k=k, context=context)
+            if previous is not None and context_query is None:
+                answer, context, following = self._follow_up(question, k, previous)
+            else:
+                answer = self.answerer.answer(question, k=k, context=context)
         except QuestionError as error:
             return Reply(escape(str(error)))
         query_id = self.state.remember("ask", question, context, chat_id)
-        reply = self._answer_reply(answer, query_id, lang, k)
+        reply = self._answer_reply(answer, query_id, lang, k, following)
         latency_ms = (time.perf_counter() - started) * 1000
         self._note(lambda: self.state.log_question(question, chat_type, bool(answer.quotes), latency_ms, query_id))
         return reply
+
+    def _context(self, query_id: int | None) -> str:
+        """The text a follow-up of stored question ``query_id`` carries: that question and its own context."""
+        stored = self.state.recall(query_id) if query_id is not None else None
+        if stored is None or stored.kind != "ask":
+            return ""
+        return " ".join(filter(None, (stored.text, stored.context)))
+
+    def _follow_up(self, question: str, k: int, previous: int) -> tuple[Answer, str, str | None]:
+        """Answer ``question`` alone or with question ``previous``'s key terms, as ``follow_up_attempts``
+        orders; returns the answer, the context it was asked with (kept for "more"), and the previous
+        question's text when carrying it over is what found the quotes (the reply says so)."""
+        stored = self.state.recall(previous)
+        context = self._context(previous)
+        tokens = self.answerer.tokens(question)  # a question with nothing to search fails here, alone
+        carried = bool(context) and any(t not in tokens for t in self.answerer.key_terms(context))
+        answer, with_context = None, False
+        for with_context in follow_up_attempts(question, carried):
+            answer = self.answerer.answer(question, k=k, context=context if with_context else "")
+            if answer.quotes:
+                break
+        assert answer is not None  # follow_up_attempts always makes at least one attempt
+        followed = stored.text if with_context and answer.quotes and stored is not None else None
+        return answer, context if with_context else "", followed
 
     def page_size(self, chat_id: int | None) -> int:
         """Quotes per answer page: the chat's choice in /settings, else the top_k setting."""
@@ -193,26 +315,35 @@ class Dialogue:
         except QuestionError as error:
             return Reply(escape(str(error)))
         reply = self._answer_reply(answer, query_id, lang, k)
-        return Reply(reply.html, reply.buttons, reply.preview_url, query_id, edit=True)
+        return dataclasses.replace(reply, edit=True)
 
-    def _answer_reply(self, answer: Answer, query_id: int, lang: str | None, k: int | None = None) -> Reply:
+    def _answer_reply(self, answer: Answer, query_id: int, lang: str | None, k: int | None = None,
+                      following: str | None = None) -> Reply:
+        """An answer's page with its buttons; ``following`` is the question a follow-up carried over."""
         t = strings(lang)
         k = k or self.top_k
-        html = answer_html(answer, lang)
+        note = ""
+        if following is not None:
+            note = f"<i>{escape(t['following_up'].format(question=shorten(following, FOLLOWED_QUESTION_CHARS)))}</i>\n\n"
+        html = note + answer_html(answer, lang, MESSAGE_LIMIT - visible_length(note))
         if not answer.quotes:
             buttons = tuple((self._tag_button(tag),) for tag in answer.suggestions[:4])
             return Reply(html, buttons, query_id=query_id)
         row: list[Button] = []
         if answer.has_more:
-            row.append(Button(f"{t['more']} ▸", data=f"m:{query_id}:{answer.offset + len(answer.quotes)}"))
+            row.append(Button(f"{t['more']} ▸", data=f"m:{query_id}:{answer.offset + len(answer.quotes)}",
+                              command="more"))
         if answer.offset > 0:
-            row.insert(0, Button(f"◂ {t['back']}", data=f"m:{query_id}:{max(0, answer.offset - k)}"))
-        row.append(Button(t["summary"], data=f"s:{query_id}:{answer.offset}"))
+            row.insert(0, Button(f"◂ {t['back']}", data=f"m:{query_id}:{max(0, answer.offset - k)}",
+                                 command="back"))
+        numbers = tuple(range(answer.offset + 1, answer.offset + len(answer.quotes) + 1))
+        which = f"{numbers[0]}–{numbers[-1]}" if len(numbers) > 1 else str(numbers[0])
+        row.append(Button(t["summary"], data=f"s:{query_id}:{answer.offset}", command=f"summary {which}"))
         top = answer.quotes[0]
         if top.article.source_url:
             row.append(Button(t["source"], url=text_fragment_url(top.article.source_url, top.sentence_text)))
         votes = tuple(Button(label, data=f"f:{query_id}:{key}") for key, (_vote, label) in VOTES.items())
-        return Reply(html, (tuple(row), votes), query_id=query_id)
+        return Reply(html, (tuple(row), votes), query_id=query_id, quoted=numbers)
 
     def summary(self, query_id: int, offset: int, lang: str | None) -> Reply:
         """The extractive summary of the first article on that page of an answer."""
@@ -267,12 +398,17 @@ class Dialogue:
         pages = max(1, -(-len(entries) // TAGS_PER_PAGE))
         page = min(max(1, page), pages)
         shown = entries[(page - 1) * TAGS_PER_PAGE: page * TAGS_PER_PAGE]
-        rows = [(self._tag_button(name, f"{name} ({count})"),) for name, count, _kind in shown]
         nav = []
         if page > 1:
-            nav.append(Button(f"◂ {t['back']}", data=f"tp:{page - 1}"))
+            nav.append(Button(f"◂ {t['back']}", data=f"tp:{page - 1}", command="back"))
         if page < pages:
-            nav.append(Button(f"{t['more']} ▸", data=f"tp:{page + 1}"))
+            nav.append(Button(f"{t['more']} ▸", data=f"tp:{page + 1}", command="more"))
+        if self.surface == "terminal":  # no buttons to tap: the tags are the message
+            html = escape(t["tags_title_typed"].format(page=page, pages=pages, total=len(entries)))
+            lines = [f"#{escape(name)} ({total})" for name, total, _kind in shown]
+            return Reply("\n".join([html, *lines]), (tuple(nav),) if nav else (), edit=page > 1)
+        rows: list[tuple[Button, ...]] = [(self._tag_button(name, f"{name} ({total})"),)
+                                          for name, total, _kind in shown]
         if nav:
             rows.append(tuple(nav))
         html = escape(t["tags_title"].format(page=page, pages=pages, total=len(entries)))
@@ -288,7 +424,7 @@ class Dialogue:
         if not digest.items:
             buttons = tuple((self._tag_button(s),) for s in digest.suggestions[:4])
             return Reply(escape(t["unknown_tag"].format(name=shorten(name, 60))), buttons)
-        blocks = [f"<b>#{escape(digest.name)}</b> · {escape(t['articles_count'].format(n=digest.total))}"]
+        blocks = [f"<b>#{escape(digest.name)}</b> · {escape(count(digest.total, 'article', lang))}"]
         if digest.overview and digest.page == 1:
             lines = [f"• {escape(s)} {_article_link('↗', a.source_url)}" if a.source_url else f"• {escape(s)}"
                      for s, a in digest.overview]
@@ -301,9 +437,9 @@ class Dialogue:
             self.count(TAG_PREFIX + digest.name)
         nav = []
         if digest.page > 1:
-            nav.append(Button(f"◂ {t['back']}", data=f"t:{query_id}:{digest.page - 1}"))
+            nav.append(Button(f"◂ {t['back']}", data=f"t:{query_id}:{digest.page - 1}", command="back"))
         if digest.page < digest.pages:
-            nav.append(Button(f"{t['more']} ▸", data=f"t:{query_id}:{digest.page + 1}"))
+            nav.append(Button(f"{t['more']} ▸", data=f"t:{query_id}:{digest.page + 1}", command="more"))
         messages = pack(blocks)
         return Reply(messages[0], (tuple(nav),) if nav else (), edit=edit, extra=tuple(messages[1:]))
 
@@ -322,7 +458,7 @@ class Dialogue:
         data = f"tn:{name}"
         if len(data.encode()) > CALLBACK_LIMIT:
             data = f"t:{self.state.remember('tag', name)}:1"
-        return Button(label or f"#{name}", data=data)
+        return Button(label or f"#{name}", data=data, command=f"/tag {name}")
 
     # --- buttons --------------------------------------------------------------------------
 
@@ -346,8 +482,7 @@ class Dialogue:
                 query_id, offset = rest.split(":")
                 return self.more(int(query_id), int(offset), lang)
             if kind == "q":
-                reply = self.more(int(rest), 0, lang)
-                return Reply(reply.html, reply.buttons, reply.preview_url, reply.query_id)
+                return dataclasses.replace(self.more(int(rest), 0, lang), edit=False)
             if kind == "s":
                 query_id, offset = rest.split(":")
                 return self.summary(int(query_id), int(offset), lang)
@@ -424,14 +559,17 @@ class Dialogue:
         if payload.startswith("tag_"):
             return self.tag(payload[4:], 1, lang)
         t = strings(lang)
-        html = escape(t["welcome"].format(articles=len(self.answerer.library.articles)))
+        html = escape(t["welcome"].format(articles=count(len(self.answerer.library.articles), "article", lang)))
         buttons = tuple((Button(example, data=f"q:{self.state.remember('ask', example)}"),)
                         for example in EXAMPLES)
         return Reply(html + "\n\n" + self.help(lang).html, buttons)
 
     def help(self, lang: str | None) -> Reply:
-        template = ZH_HELP if strings(lang) is strings("zh") else EN_HELP
-        return Reply(template.replace("{bot}", escape(self.bot_username)))
+        """Usage, in the user's language, of what works where the dialogue is shown."""
+        zh = strings(lang) is strings("zh")
+        if self.surface == "terminal":
+            return Reply(TERMINAL_ZH_HELP if zh else TERMINAL_EN_HELP)
+        return Reply((ZH_HELP if zh else EN_HELP).replace("{bot}", escape(self.bot_username)))
 
     def about(self, lang: str | None) -> Reply:
         t = strings(lang)
@@ -439,9 +577,10 @@ class Dialogue:
         built = datetime.fromtimestamp(library.built_at).strftime("%Y-%m-%d %H:%M")
         dates = [a.date for a in library.articles if a.date]
         span = f"{min(dates):%Y-%m-%d} – {max(dates):%Y-%m-%d}" if dates else "–"
-        return Reply(escape(t["about"].format(articles=len(library.articles), paragraphs=library.paragraph_count,
-                                              tags=len(self.summarizer.tags()), span=span, built=built,
-                                              skipped=len(library.report.skipped))))
+        return Reply(escape(t["about"].format(articles=count(len(library.articles), "article", lang),
+                                              paragraphs=count(library.paragraph_count, "paragraph", lang),
+                                              tags=count(len(self.summarizer.tags()), "tag", lang), span=span,
+                                              built=built, skipped=len(library.report.skipped))))
 
     def say(self, key: str, lang: str | None, **values: object) -> Reply:
         """A fixed message by its key in the UI strings (unknown command, rate limit, apology…)."""
@@ -466,7 +605,7 @@ class Dialogue:
             head = f"{done}：{result.articles} 篇文章，跳过 {len(result.skipped)} 个文件"
         else:
             done = f"Reloaded in {result.seconds:.1f} s" if result.changed else "No file changed"
-            head = f"{done}: {result.articles} articles, {len(result.skipped)} skipped"
+            head = f"{done}: {plural(result.articles, 'article')}, {len(result.skipped)} skipped"
         lines = [str(error) for error in result.skipped[:RELOAD_LISTED]]
         if len(result.skipped) > RELOAD_LISTED:
             more = len(result.skipped) - RELOAD_LISTED

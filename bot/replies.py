@@ -8,6 +8,7 @@ over 4096 characters after entity parsing, counted in UTF-16 units) are kept in 
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote
@@ -32,13 +33,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "author_summary": "Summary written by the author.",
         "extract_summary": "Extractive summary: sentences quoted from the article.",
         "tags_title": "Tags and topics (page {page} of {pages}, {total} in all). Tap one to see its articles.",
+        "tags_title_typed": "Tags and topics (page {page} of {pages}, {total} in all). /tag NAME shows one's articles.",
         "tag_usage": "Usage: /tag NAME, e.g. /tag iyiou. /tags lists them.",
         "unknown_tag": "I know no tag or topic called “{name}”, and no article mentions it.",
-        "articles_count": "{n} articles",
         "latest_title": "Latest articles",
-        "welcome": "Hi! I answer questions about {articles} articles by quoting them, with links to the originals.",
-        "about": ("I have read {articles} articles ({paragraphs} paragraphs, {tags} tags and topics), "
-                  "dated {span}. Index built {built}. Files skipped: {skipped}."),
+        "welcome": "Hi! I answer questions about {articles} by quoting them, with links to the originals.",
+        "about": "I have read {articles} ({paragraphs}, {tags}), dated {span}. Index built {built}. Files skipped: {skipped}.",
         "unknown_command": "I don't know that command. /help lists what I can do.",
         "not_text": "I can only read text. Send me a question as a message.",
         "rate_limited": "You're asking faster than I can answer well. Please wait {seconds} seconds.",
@@ -58,6 +58,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "feedback_changed": "Changed to {vote}.",
         "feedback_same": "You already gave this {vote}.",
         "stats_usage": "Usage: /stats [DAYS], e.g. /stats 7",
+        "following_up": "(following up on “{question}”)",
     },
     "zh": {
         "nothing": "文章里没有找到能回答“{question}”的内容。",
@@ -73,12 +74,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "author_summary": "摘要由作者撰写。",
         "extract_summary": "抽取式摘要：句子均摘自原文。",
         "tags_title": "标签与主题（第 {page}/{pages} 页，共 {total} 个），点击查看文章。",
+        "tags_title_typed": "标签与主题（第 {page}/{pages} 页，共 {total} 个），输入 /tag 名称 查看文章。",
         "tag_usage": "用法：/tag 名称，例如 /tag iyiou。/tags 可列出全部标签。",
         "unknown_tag": "没有名为“{name}”的标签或主题，也没有文章提到它。",
-        "articles_count": "{n} 篇文章",
         "latest_title": "最新文章",
-        "welcome": "你好！我通过引用 {articles} 篇已收录文章的原文来回答问题，并附原文链接。",
-        "about": "已收录 {articles} 篇文章（{paragraphs} 个段落，{tags} 个标签和主题），日期 {span}。索引建于 {built}。跳过的文件：{skipped}。",
+        "welcome": "你好！我通过引用已收录的 {articles}的原文来回答问题，并附原文链接。",
+        "about": "已收录 {articles}（{paragraphs}，{tags}），日期 {span}。索引建于 {built}。跳过的文件：{skipped}。",
         "unknown_command": "我不认识这个命令。发送 /help 查看可用命令。",
         "not_text": "我只能读文字。请把问题以文字发给我。",
         "rate_limited": "提问太快了，请 {seconds} 秒后再试。",
@@ -98,8 +99,29 @@ STRINGS: dict[str, dict[str, str]] = {
         "feedback_changed": "已改为 {vote}。",
         "feedback_same": "你已经给过 {vote} 了。",
         "stats_usage": "用法：/stats [天数]，例如 /stats 7",
+        "following_up": "（接着上一个问题“{question}”）",
     },
 }
+
+
+UNITS: dict[str, tuple[str, str, str]] = {
+    "article": ("article", "articles", "篇文章"),
+    "paragraph": ("paragraph", "paragraphs", "个段落"),
+    "tag": ("tag or topic", "tags and topics", "个标签和主题"),
+    "file": ("file", "files", "个文件"),
+}
+"""What ``count`` counts: English singular, English plural, Chinese (measure word and noun)."""
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``1 article``, ``2 articles``: a newcomer reads "1 articles" as a bug (``nouns``: an irregular plural)."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
+def count(n: int, unit: str, lang: str | None = None) -> str:
+    """``n`` of a ``UNITS`` entry in the UI language: 1 article, 2 articles, 2 篇文章 (Chinese needs no plural)."""
+    one, many, chinese = UNITS[unit]
+    return f"{n} {chinese}" if strings(lang) is STRINGS["zh"] else plural(n, one, many)
 
 
 def strings(lang: str | None) -> dict[str, str]:
@@ -123,7 +145,7 @@ def highlight(text: str, sentence: Span | None, marks: Sequence[Span]) -> str:
     cuts = sorted({0, len(text), *(sentence or ()), *(p for m in marks for p in m)})
     out: list[str] = []
     in_sentence = False
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         starts_sentence = sentence is not None and a == sentence[0]
         if starts_sentence and not in_sentence:
             out.append("<u>")
@@ -193,8 +215,9 @@ def quote_html(quote: Quote, number: int, lang: str | None) -> str:
     return f"{quote_header(quote, number, lang)}\n<blockquote>{body}</blockquote>" + (f"\n<i>{why}</i>" if why else "")
 
 
-def answer_html(answer: Answer, lang: str | None = None) -> str:
-    """A page of an answer as one Telegram message (≤ 4096 visible characters)."""
+def answer_html(answer: Answer, lang: str | None = None, limit: int = MESSAGE_LIMIT) -> str:
+    """A page of an answer as one Telegram message (≤ ``limit`` visible characters; less than 4096
+    leaves room for a line above it, such as a follow-up's note)."""
     t = strings(lang)
     if not answer.quotes:
         text = escape(t["nothing"].format(question=shorten(answer.question, 200)))
@@ -205,7 +228,7 @@ def answer_html(answer: Answer, lang: str | None = None) -> str:
     if answer.total > len(answer.quotes):
         last = answer.offset + len(answer.quotes)
         blocks.append(f"<i>{escape(t['page'].format(first=answer.offset + 1, last=last, total=answer.total))}</i>")
-    return fit("\n\n".join(blocks), blocks)
+    return fit("\n\n".join(blocks), blocks, limit)
 
 
 def fit(markup: str, blocks: Sequence[str], limit: int = MESSAGE_LIMIT) -> str:
@@ -267,11 +290,17 @@ def answer_text(answer: Answer) -> str:
     parts = []
     for number, item in enumerate(answer.quotes, answer.offset + 1):
         article = item.article
-        facts = " · ".join(x for x in (article.date_text, ", ".join(article.tags[:3])) if x)
         a, b = item.sentence
         excerpt = f"{item.excerpt[:a]}»{item.excerpt[a:b]}«{item.excerpt[b:]}"
         body = "\n".join(f"  │ {line}" for line in excerpt.splitlines())
         source = article.source_url or article.path
         matched = f"\n  matched: {', '.join(item.matched_terms)}" if item.matched_terms else ""
-        parts.append(f"{number}. {article.title}  ({facts})\n{body}\n  → {source}{matched}")
+        parts.append(f"{number}. {title_line(article.title, article.date_text, article.tags)}\n{body}\n"
+                     f"  → {source}{matched}")
     return "\n\n".join(parts)
+
+
+def title_line(title: str, date: str, tags: Sequence[str]) -> str:
+    """``Title  (2025-02-10 · iyiou, AI)``: date and the first three tags in parentheses, when there are any."""
+    facts = " · ".join(x for x in (date, ", ".join(tags[:3])) if x)
+    return f"{title}  ({facts})" if facts else title
