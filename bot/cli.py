@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.answers import Answerer
 from bot.config import SETTINGS, Settings, load_settings
@@ -22,9 +22,10 @@ from bot.errors import ArticlebotError, ConfigError, QuestionError
 from bot.evaluation import Question, evaluate, per_question_lines, read_questions
 from bot.index import compile_search
 from bot.library import Library, Passage
-from bot.replies import answer_text
+from bot.replies import answer_text, plural, title_line
 from bot.summaries import DigestItem, Summarizer
 from bot.tokens import Tokenizer
+
 
 def _progress_bar() -> Callable[[int, int], None]:
     """A tqdm bar on stderr that appears only when there is work to show."""
@@ -48,6 +49,11 @@ def _progress_bar() -> Callable[[int, int], None]:
 
 
 def open_library(settings: Settings, quiet: bool = False) -> Library:
+    """The corpus's library (indexed now if the cache is stale); a corpus that is a file or is
+    missing is a ConfigError, a folder without articles is not (``no_articles`` says so)."""
+    for folder in settings.corpus:
+        if folder.is_file():
+            raise ConfigError(f"corpus {folder} is a file; --corpus takes a folder of Markdown articles")
     missing = [str(folder) for folder in settings.corpus if not folder.is_dir()]
     if missing:
         raise ConfigError(f"corpus folder not found: {', '.join(missing)} (check --corpus or ARTICLEBOT_CORPUS)")
@@ -57,8 +63,29 @@ def open_library(settings: Settings, quiet: bool = False) -> Library:
     threading.Thread(target=tokenizer.warm, daemon=True).start()
     library = Library.open(settings, progress=None if quiet else _progress_bar(), tokenizer=tokenizer)
     if library.report.skipped and not quiet:
-        print(f"note: {len(library.report.skipped)} file(s) skipped; `articlebot index` lists why",
+        print(f"note: {plural(len(library.report.skipped), 'file')} skipped; `articlebot index` lists why",
               file=sys.stderr)
+    return library
+
+
+def no_articles(library: Library, settings: Settings) -> str | None:
+    """Why there is nothing to answer from (for a newcomer whose --corpus points at the wrong
+    folder), or None when there are articles."""
+    if library.articles:
+        return None
+    folders = ", ".join(str(folder).rstrip("/") + "/" for folder in settings.corpus)
+    skipped = len(library.report.skipped)
+    if skipped:
+        return f"No articles in {folders}: {plural(skipped, 'file')} skipped (`articlebot index` lists why)."
+    holds = "the folder holds" if len(settings.corpus) == 1 else "the folders hold"
+    return f"No articles in {folders} ({holds} no *.md files). Point --corpus at a folder of Markdown articles."
+
+
+def _with_articles(library: Library, settings: Settings) -> Library:
+    """``library``, or a ConfigError saying it has no articles: a command that needs some stops there."""
+    notice = no_articles(library, settings)
+    if notice:
+        raise ConfigError(notice)
     return library
 
 
@@ -69,8 +96,11 @@ def compile_search_in_background(settings: Settings) -> None:
     threading.Thread(target=compile_search, args=(settings.cache_dir,), daemon=True).start()
 
 
-def answerer_for(settings: Settings, quiet: bool = False) -> Answerer:
-    return Answerer(open_library(settings, quiet), settings.min_relevance, settings.max_question_chars)
+def answerer_for(settings: Settings, quiet: bool = False, require_articles: bool = True) -> Answerer:
+    library = open_library(settings, quiet)
+    if require_articles:
+        _with_articles(library, settings)
+    return Answerer(library, settings.min_relevance, settings.max_question_chars)
 
 
 # --- commands -------------------------------------------------------------------------
@@ -99,31 +129,21 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    """Answer questions typed (or piped) one per line, until end of input or /quit."""
-    answerer = answerer_for(settings)
+    """Chat in the terminal as on Telegram: questions and follow-ups, more, summary N, /tags, /tag NAME,
+    /latest, /source, /about, /help; piped, each line is answered in turn. quit or Ctrl-D leaves."""
+    from bot.dialogue import Dialogue
+    from bot.state import State
+    from bot.terminal import Conversation, chat
+
+    answerer = answerer_for(settings, require_articles=False)
     compile_search_in_background(settings)
-    interactive = sys.stdin.isatty()
-    if interactive:
-        print(f"articlebot: {len(answerer.library.articles)} articles. Ask a question; /quit to leave.")
-    while True:
-        if interactive:
-            print("\n? ", end="", flush=True)
-        line = sys.stdin.readline()
-        if not line:
-            return 0
-        question = line.strip()
-        if question in ("/quit", "/exit"):
-            return 0
-        if not question:
-            continue
-        if not interactive:
-            print(f"? {question}")
-        try:
-            print(answer_text(answerer.answer(question, k=settings.top_k)))
-        except QuestionError as error:
-            print(error)
-        if not interactive:
-            print()
+    notice = no_articles(answerer.library, settings)
+    if notice and not sys.stdin.isatty():  # a terminal's banner says it
+        print(f"articlebot: {notice}", file=sys.stderr)
+    # State in memory: the terminal keeps nothing on disk, and buttons need no restart to survive.
+    dialogue = Dialogue(answerer, Summarizer(answerer.library), State(":memory:"), settings.top_k,
+                        surface="terminal")
+    return chat(Conversation(dialogue), notice=notice)
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -133,13 +153,17 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     seconds = time.perf_counter() - started
     report = library.report
     state = "built" if library.rebuilt else "unchanged, loaded from cache"
-    print(f"{len(library.articles)} articles, {library.paragraph_count} paragraphs "
+    print(f"{plural(len(library.articles), 'article')}, {plural(library.paragraph_count, 'paragraph')} "
           f"({state}) in {seconds:.1f} s")
     print(f"cache: {settings.cache_dir}")
+    empty = no_articles(library, settings)
     for notice in report.notices:
-        print(f"note: {notice}")
+        if not (empty and notice.reason == "folder holds no *.md files"):  # said below, with what to do
+            print(f"note: {notice}")
+    if empty:
+        print(empty)
     if report.skipped:
-        print(f"{len(report.skipped)} file(s) skipped:")
+        print(f"{plural(len(report.skipped), 'file')} skipped:")
         for error in report.skipped:
             print(f"  {error}")
     return 0
@@ -171,7 +195,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(figures))
     else:
-        print(f"{figures['questions']} questions over {answerer.library.paragraph_count} paragraphs")
+        print(f"{plural(int(figures['questions']), 'question')} over "
+              f"{plural(answerer.library.paragraph_count, 'paragraph')}")
         for key in ("recall@1", "recall@5", "recall@20", "mrr@10"):
             print(f"  {key:<10} {figures[key]:.3f}")
         print(f"  query ms   p50 {figures['query_ms_p50']:.2f}  p99 {figures['query_ms_p99']:.2f}")
@@ -179,7 +204,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _summarizer(settings: Settings, quiet: bool = False) -> Summarizer:
-    return Summarizer(open_library(settings, quiet))
+    return Summarizer(_with_articles(open_library(settings, quiet), settings))
 
 
 def _article_json(item: DigestItem) -> dict[str, object]:
@@ -193,8 +218,7 @@ def _article_json(item: DigestItem) -> dict[str, object]:
 def _article_text(number: int, item: DigestItem) -> str:
     article, summary = item
     label = " (author's summary)" if summary.source == "author" else ""
-    facts = " · ".join(x for x in (article.date_text, ", ".join(article.tags[:3])) if x)
-    return (f"{number}. {article.title}  ({facts})\n   {summary.text}{label}\n"
+    return (f"{number}. {title_line(article.title, article.date_text, article.tags)}\n   {summary.text}{label}\n"
             f"   → {article.source_url or article.path}")
 
 
@@ -227,7 +251,7 @@ def cmd_tag(args: argparse.Namespace, settings: Settings) -> int:
         print(f"No tag, topic or article matches “{name}”.{hint}")
         return 1
     kind = {"tag": "tag", "topic": "topic", "search": "articles mentioning"}.get(digest.kind, digest.kind)
-    print(f"{kind} {digest.name}: {digest.total} articles (page {digest.page} of {digest.pages})")
+    print(f"{kind} {digest.name}: {plural(digest.total, 'article')} (page {digest.page} of {digest.pages})")
     for sentence, article in digest.overview:
         print(f"  • {sentence}  [{article.title}]")
     first = (digest.page - 1) * args.per_page + 1
@@ -254,7 +278,7 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps(result, ensure_ascii=False))
             return 0
-        print(f"{result['articles']} articles, budget {result['budget']} characters")
+        print(f"{plural(result['articles'], 'article')}, budget {plural(result['budget'], 'character')}")
         print(f"  {'system':<20} {'ROUGE-1':>8} {'ROUGE-2':>8} {'ROUGE-L':>8}")
         for name, scores in result["systems"].items():
             print(f"  {name:<20} {scores['rouge1']:>8.3f} {scores['rouge2']:>8.3f} {scores['rougeL']:>8.3f}")
@@ -279,8 +303,6 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.report import build_report, report_text
     from bot.state import State
 
-    if args.days < 1:
-        raise ConfigError("--days must be 1 or more")
     if not settings.state_path.is_file():
         raise ConfigError(f"no state file at {settings.state_path}: `articlebot telegram` writes it "
                           "(set state_path or ARTICLEBOT_STATE to where the bot runs)")
@@ -304,7 +326,10 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     from bot.webhook import corpus_health
 
     configure_logging(token, settings.log_level, settings.log_format)
-    answerer = answerer_for(settings)
+    answerer = answerer_for(settings, require_articles=False)
+    notice = no_articles(answerer.library, settings)
+    if notice:  # the bot starts anyway: articles added to the folder are picked up (setting watch)
+        print(f"articlebot: {notice}", file=sys.stderr)
     compile_search_in_background(settings)
     answerer.tokens("预热 warm-up")
     summarizer = Summarizer(answerer.library)
@@ -324,6 +349,49 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- parser ---------------------------------------------------------------------------
 
+def positive(text: str) -> int:
+    """argparse type of counts and sizes: a whole number, 1 or more (0 quotes or -3 articles mean nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more (got {text})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """The top-level parser: an option given without a command is named as unrecognized.
+
+    Plain argparse says only that a COMMAND is required, which hides the typo (``articlebot --wrong``).
+    """
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: Any = None) -> tuple[Any, list[str]]:
+        argv = list(sys.argv[1:] if args is None else args)
+        commands = {name for action in self._actions if isinstance(action, argparse._SubParsersAction)
+                    for name in action.choices}
+        options = [a for a in argv if a.startswith("-")]
+        if options and not commands & set(argv) and not {"-h", "--help"} & set(argv):
+            self.error(f"unrecognized arguments: {' '.join(options)}")
+        return super().parse_known_args(argv, namespace)
+
+
+class _Subcommand(argparse.ArgumentParser):
+    """A subcommand's parser: an unknown argument is its own error, shown under its own usage.
+
+    Plain argparse hands a subcommand's leftovers back to the top-level parser, whose error shows
+    the top-level usage, which does not list the option the user got wrong.
+    """
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: Any = None) -> tuple[Any, list[str]]:
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", action="append", type=Path, metavar="DIR",
                         help="folder of Markdown articles (repeatable; default ./corpus or ARTICLEBOT_CORPUS)")
@@ -332,15 +400,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="articlebot",
-                                     description="Answers questions about Markdown articles, quoting them.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = _Parser(prog="articlebot", description="Answers questions about Markdown articles, quoting them.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Subcommand)
 
     ask = commands.add_parser("ask", help="answer one question", description=cmd_ask.__doc__)
     ask.add_argument("question", nargs="+", help="the question")
     ask.add_argument("--json", action="store_true", help="print the hits as JSON")
-    ask.add_argument("--top", type=int, metavar="K", help="how many quotes (default: ARTICLEBOT_TOP_K)")
-    ask.add_argument("--per-article", type=int, default=1, metavar="N", help="quotes allowed from one article")
+    ask.add_argument("--top", type=positive, metavar="K", help="how many quotes (default: ARTICLEBOT_TOP_K)")
+    ask.add_argument("--per-article", type=positive, default=1, metavar="N", help="quotes allowed from one article")
     ask.set_defaults(run=cmd_ask)
 
     chat = commands.add_parser("chat", help="chat in the terminal (or pipe questions in)",
@@ -363,12 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
     tag = commands.add_parser("tag", help="a tag's or topic's articles with summaries", description=cmd_tag.__doc__)
     tag.add_argument("name", nargs="+", help="tag or topic name (case, script and small typos forgiven)")
     tag.add_argument("--json", action="store_true", help="print JSON")
-    tag.add_argument("--page", type=int, default=1, metavar="N", help="page number")
-    tag.add_argument("--per-page", type=int, default=10, metavar="N", help="articles per page")
+    tag.add_argument("--page", type=positive, default=1, metavar="N", help="page number")
+    tag.add_argument("--per-page", type=positive, default=10, metavar="N", help="articles per page")
     tag.set_defaults(run=cmd_tag)
 
     latest = commands.add_parser("latest", help="the newest articles", description=cmd_latest.__doc__)
-    latest.add_argument("n", nargs="?", type=int, default=10, help="how many (default 10)")
+    latest.add_argument("n", nargs="?", type=positive, default=10, metavar="N", help="how many (default 10)")
     latest.add_argument("--json", action="store_true", help="print JSON")
     latest.set_defaults(run=cmd_latest)
 
@@ -377,12 +444,13 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("target", nargs="*", metavar="PATH|QUERY", help="article file or a query")
     summarize.add_argument("--eval", type=Path, metavar="DIR",
                            help="score summaries against the articles' 摘要 sections (ROUGE)")
-    summarize.add_argument("--budget", type=int, default=150, metavar="CHARS", help="summary length for --eval")
+    summarize.add_argument("--budget", type=positive, default=150, metavar="CHARS", help="summary length for --eval")
     summarize.add_argument("--json", action="store_true", help="print JSON")
     summarize.set_defaults(run=cmd_summarize)
 
     report = commands.add_parser("report", help="what readers asked and missed", description=cmd_report.__doc__)
-    report.add_argument("--days", type=int, default=7, metavar="N", help="days to cover, today included (default 7)")
+    report.add_argument("--days", type=positive, default=7, metavar="N",
+                        help="days to cover, today included (default 7)")
     report.add_argument("--json", action="store_true", help="print JSON")
     report.set_defaults(run=cmd_report)
 

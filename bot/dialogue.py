@@ -383,8 +383,10 @@ class Dialogue:
         for number, quote in enumerate(answer.quotes, 1):
             article = quote.article
             where = escape(article.source_url) if article.source_url else escape(article.path)
+            if self.surface == "terminal" and article.source_url:
+                where = ""  # a terminal prints the link's URL after its title already
             lines.append(f"{number}. {_article_link(article.title, article.source_url)}\n"
-                         f"<i>{escape(article.date_text or t['no_date'])}</i> {where}")
+                         f"<i>{escape(article.date_text or t['no_date'])}</i> {where}".rstrip())
         first = answer.quotes[0].article.source_url
         messages = pack(lines)  # long titles or links could pass Telegram's 4096 in one message
         return Reply(messages[0], preview_url=first, extra=tuple(messages[1:]))
