@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from bot.articles import Article, Paragraph, split_sentences
+from bot.articles import Article, Paragraph
+from bot.markup import split_sentences
 from bot.errors import QuestionError
 from bot.library import Library, Passage
 

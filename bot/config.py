@@ -104,6 +104,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Folders of Markdown articles, joined by the OS path separator (':' on Linux).", _paths),
     Setting("cache_dir", "ARTICLEBOT_CACHE_DIR", Path(".articlebot-cache"),
             "Where the index cache lives; delete it to force a full rebuild.", Path),
+    Setting("hugo_config", "ARTICLEBOT_HUGO_CONFIG", None,
+            "A Hugo site configuration (hugo.toml, config.yaml…) for corpus folders that have none of their "
+            "own: their pages then get public URLs and Hugo's publishing rules.", Path),
     Setting("top_k", "ARTICLEBOT_TOP_K", 3, "Quotes per answer.", _positive_int),
     Setting("k1", "ARTICLEBOT_BM25_K1", 0.9, "BM25 term-frequency saturation.", _non_negative_float),
     Setting("b", "ARTICLEBOT_BM25_B", 0.4, "BM25 length normalisation (0 = none, 1 = full).",
@@ -159,6 +162,7 @@ class Settings:
 
     corpus: tuple[Path, ...] = (Path("corpus"),)
     cache_dir: Path = Path(".articlebot-cache")
+    hugo_config: Path | None = None
     top_k: int = 3
     k1: float = 0.9
     b: float = 0.4

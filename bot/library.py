@@ -43,16 +43,17 @@ from pathlib import Path
 from typing import overload
 
 from bot import __version__
-from bot.articles import (PARAGRAPHS_VERSION, Article, LoadReport, Paragraph, load_article, read_text,
-                          scan_markdown_files)
+from bot.articles import (PARAGRAPHS_VERSION, Article, LoadReport, NotPublished, Paragraph, list_pages, load_article,
+                          read_text)
 from bot.config import Settings
 from bot.errors import CorpusError, IndexCacheError
 from bot.index import BM25Index, BM25Params, EncodedTokens, Hit, IndexBuilder, encode
+from bot.site import Site, open_site
 from bot.tokens import Tokenizer
 
 Progress = Callable[[int, int], None]
 """Called with (files done, files total) while indexing."""
-MANIFEST_VERSION = 4
+MANIFEST_VERSION = 5
 ARTICLE_CACHE_SIZE = 4096
 """Articles kept in memory once read (a hit's article, a digest's page)."""
 
@@ -67,6 +68,11 @@ class Passage:
     index: int
 
 
+Stat = tuple[int, int, str]
+"""A corpus file as a build sees it: (size, modification time in ns, context), where the context
+fingerprints what else the file's article is made of (values cascaded onto it, files it includes)."""
+
+
 @dataclass(frozen=True)
 class FileResult:
     """One file, parsed and tokenized (or the reason it could not be)."""
@@ -74,12 +80,14 @@ class FileResult:
     article: Article | None
     error: CorpusError | None
     tokens: EncodedTokens | None
+    recheck: float | None = None
+    """When this result goes stale by the clock alone (a future page goes live, a page expires)."""
 
 
-def article_key(path: str, size: int, mtime: int) -> str:
+def article_key(path: str, size: int, mtime: int, context: str = "") -> str:
     """An article's key in articles.sqlite: a changed file gets a new key, so an index still
     being served never reads the new version of an article it did not index."""
-    return f"{path}\0{size}\0{mtime}"
+    return f"{path}\0{size}\0{mtime}\0{context}"
 
 
 @dataclass(frozen=True)
@@ -90,16 +98,20 @@ class Manifest:
     built_at: float
     index: str
     """The index folder's name."""
-    files: dict[str, tuple[int, int]]
-    """Every corpus file the build saw, indexed or skipped: path → (size, modification time in ns)."""
+    files: dict[str, Stat]
+    """Every corpus file the build saw, indexed or skipped: path → (size, modification time in ns, context)."""
     paths: list[str]
     """Indexed files, in paragraph order."""
     paragraphs: list[int]
     """Paragraphs per indexed file."""
     tags: list[tuple[str, ...]]
     """Tags per indexed file, so that counting tags reads no article."""
-    skipped: list[tuple[str, str, int | None]]
-    """Files not indexed: (path, reason, line)."""
+    skipped: list[tuple[str, str, int | None, str]]
+    """Files not indexed: (path, reason, line, kind)."""
+    includes: dict[str, tuple[str, ...]]
+    """Files whose text an article includes, by the including file (only those that include any)."""
+    rechecks: dict[str, float]
+    """Files to read again once this time (epoch seconds) has passed: future pages, expiring pages."""
 
     def key(self, i: int) -> str:
         path = self.paths[i]
@@ -108,8 +120,12 @@ class Manifest:
     def keys(self) -> set[str]:
         return {article_key(path, *self.files[path]) for path in self.paths}
 
-    def unchanged(self, stats: dict[str, tuple[int, int]]) -> bool:
-        return self.files == stats
+    def due(self, now: float) -> set[str]:
+        """Files whose time has come: a future page that is now published, a page that has expired."""
+        return {path for path, when in self.rechecks.items() if when <= now}
+
+    def unchanged(self, stats: dict[str, Stat], now: float) -> bool:
+        return self.files == stats and not self.due(now)
 
     def save(self, cache: Path) -> None:
         tmp = cache / "manifest.pkl.tmp"
@@ -296,24 +312,67 @@ class Library:
         tokenizer = tokenizer or Tokenizer()
         report = LoadReport()
         params = BM25Params(settings.k1, settings.b)
-        cache = _cache_folder(settings, tokenizer)
+        sites = [open_site(folder, settings.hugo_config) for folder in settings.corpus]
+        cache = _cache_folder(settings, tokenizer, sites)
         # Listing and stat-ing every file waits on the disk (0.3–0.6 s at 80k files); the last
         # build is loaded meanwhile, on the bet that nothing changed.
         with ThreadPoolExecutor(1) as pool:
-            scanning = pool.submit(scan_markdown_files, settings.corpus, report)
+            scanning = pool.submit(_scan, sites, report)
             manifest = Manifest.load(cache)
             library = _load(cache, manifest, params, tokenizer) if manifest is not None else None
             stats = scanning.result()
-        if library is not None and manifest is not None and manifest.unchanged(stats):
+        now = time.time()
+        if library is not None and manifest is not None and \
+                manifest.unchanged(_with_includes(stats, manifest.includes), now):
             return _reported(library, report)
         with _exclusive(cache):
             # Another process (the bot, `articlebot index`) may have just made this very update.
             manifest = Manifest.load(cache)
-            if manifest is not None and manifest.unchanged(stats):
+            if manifest is not None and manifest.unchanged(_with_includes(stats, manifest.includes), now):
                 library = _load(cache, manifest, params, tokenizer)
                 if library is not None:
                     return _reported(library, report)
-            return _update(cache, manifest, stats, params, settings, tokenizer, report, progress)
+            return _update(cache, manifest, stats, params, settings, tokenizer, sites, report, progress)
+
+
+def _scan(sites: list[Site], report: LoadReport) -> dict[str, Stat]:
+    """Every page of every corpus folder with its size, time and cascaded context, sorted by path."""
+    stats: dict[str, Stat] = {}
+    for site in sites:
+        pages = list_pages(site, report)
+        if site.is_hugo:
+            stats.update((path, (size, mtime, site.cascade_key(path))) for path, size, mtime in pages)
+        else:
+            stats.update((path, (size, mtime, "")) for path, size, mtime in pages)
+    return stats
+
+
+def _with_includes(stats: dict[str, Stat], includes: dict[str, tuple[str, ...]]) -> dict[str, Stat]:
+    """The stats with each including file's context extended by what its included files look like now,
+    so that editing a snippet re-reads every page that includes it."""
+    if not includes:
+        return stats
+    stats = dict(stats)
+    for path, included in includes.items():
+        if path in stats:
+            stats[path] = _including(stats[path], included, stats)
+    return stats
+
+
+def _including(stat: Stat, included: Iterable[str], stats: dict[str, Stat]) -> Stat:
+    size, mtime, context = stat
+    seen = []
+    for other in included:
+        found = stats.get(other)
+        if found is None:
+            try:
+                info = os.stat(other)
+                found = (info.st_size, info.st_mtime_ns, "")
+            except OSError:
+                found = (-1, -1, "")
+        seen.append(f"{other}:{found[0]}:{found[1]}")
+    digest = hashlib.sha1("\n".join(seen).encode()).hexdigest()[:12]
+    return size, mtime, f"{context}+{digest}"
 
 
 def _reported(library: Library, listing: LoadReport) -> Library:
@@ -335,13 +394,15 @@ def _exclusive(cache: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _cache_folder(settings: Settings, tokenizer: Tokenizer) -> Path:
-    """One folder per (corpus folders, tokenizing, paragraphs): changing any starts afresh.
+def _cache_folder(settings: Settings, tokenizer: Tokenizer, sites: Sequence[Site] = ()) -> Path:
+    """One folder per (corpus folders, their sites' configuration, tokenizing, paragraphs): changing any
+    starts afresh (a new ``baseURL`` changes every page's link).
 
     BM25's k1 and b are not part of it: they only rescale stored term frequencies.
     """
     key = json.dumps([__version__, PARAGRAPHS_VERSION, MANIFEST_VERSION, tokenizer.cache_key,
-                      [str(p.resolve()) for p in settings.corpus], settings.max_file_bytes])
+                      [str(p.resolve()) for p in settings.corpus], settings.max_file_bytes,
+                      [site.fingerprint for site in sites]])
     return settings.cache_dir / hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
@@ -362,13 +423,13 @@ def _library(store: ArticleStore, manifest: Manifest, index: BM25Index, report: 
              tokenizer: Tokenizer, rebuilt: bool) -> Library:
     shelf = Shelf(store, manifest)
     report.articles = shelf
-    report.skipped.extend(CorpusError(Path(path), reason, line) for path, reason, line in manifest.skipped)
+    report.skipped.extend(CorpusError(Path(path), reason, line, kind) for path, reason, line, kind in manifest.skipped)
     return Library(shelf, manifest.paragraphs, index, report, tokenizer, manifest.built_at, rebuilt,
                    tags=manifest.tags)
 
 
-def _update(cache: Path, previous: Manifest | None, stats: dict[str, tuple[int, int]],
-            params: BM25Params, settings: Settings, tokenizer: Tokenizer, report: LoadReport,
+def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], params: BM25Params,
+            settings: Settings, tokenizer: Tokenizer, sites: list[Site], report: LoadReport,
             progress: Progress | None) -> Library:
     """Index the files that changed on top of the previous index's postings for all others."""
     cache.mkdir(parents=True, exist_ok=True)
@@ -376,8 +437,11 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, tuple[int, 
     base = _previous_index(cache, previous, params, store)
     if base is None:
         previous = None
+    now = time.time()
+    current = _with_includes(stats, previous.includes) if previous else stats
+    due = previous.due(now) if previous else set()
     seen = previous.files if previous else {}
-    unchanged = {path for path, stat in seen.items() if stats.get(path) == stat}
+    unchanged = {path for path, stat in seen.items() if current.get(path) == stat and path not in due}
     kept = [path in unchanged for path in previous.paths] if previous else []
     builder = IndexBuilder(base, list(zip(previous.paragraphs, kept)) if previous else [])
     # The manifest refers to each path and tag string object once (pickle then writes it once).
@@ -386,29 +450,45 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, tuple[int, 
     paragraphs = [n for n, k in zip(previous.paragraphs, kept) if k] if previous else []
     tags = [_interned(t) for t, k in zip(previous.tags, kept) if k] if previous else []
     skipped = [(same[s[0]], *s[1:]) for s in previous.skipped if s[0] in unchanged] if previous else []
+    includes = {p: v for p, v in previous.includes.items() if p in unchanged} if previous else {}
+    rechecks = {p: t for p, t in previous.rechecks.items() if p in unchanged} if previous else {}
+    files = {path: current[path] for path in stats if path in unchanged}
     todo = [path for path in stats if path not in unchanged]
-    results = _process_files([Path(path) for path in todo], settings, tokenizer, progress, len(stats) - len(todo))
+    jobs = [(path, settings.max_file_bytes, _owner(path, sites)) for path in todo]
+    results = _process_files(jobs, settings.workers, tokenizer, sites, progress, len(stats) - len(todo))
     fresh: list[tuple[str, Article]] = []
     for path, result in zip(todo, results):
+        files[path] = stats[path]
+        if result.recheck is not None and result.recheck > now:
+            rechecks[path] = result.recheck
         if result.article is not None and result.tokens is not None:
+            if result.article.includes:
+                includes[path] = result.article.includes
+                files[path] = _including(stats[path], result.article.includes, stats)
             builder.add(result.tokens)
             paths.append(path)
             paragraphs.append(len(result.article.paragraphs))
             tags.append(_interned(result.article.tags))
-            fresh.append((article_key(path, *stats[path]), result.article))
+            fresh.append((article_key(path, *files[path]), result.article))
             if len(fresh) >= 256:
                 store.put_many(fresh)
                 fresh = []
         elif result.error is not None:
-            skipped.append((path, result.error.reason, result.error.line))
+            skipped.append((path, result.error.reason, result.error.line, result.error.kind))
     store.put_many(fresh)
     index = builder.finish(params)
-    manifest = Manifest(time.time(), f"index-{time.time_ns()}", dict(stats), paths, paragraphs, tags, skipped)
+    manifest = Manifest(time.time(), f"index-{time.time_ns()}", files, paths, paragraphs, tags, skipped,
+                        includes, rechecks)
     index.save(cache / manifest.index)
     manifest.save(cache)
     _collect_garbage(cache, store, manifest, previous)
     return _library(store, manifest, BM25Index.load(cache / manifest.index, params), report, tokenizer,
                     rebuilt=True)
+
+
+def _owner(path: str, sites: list[Site]) -> int:
+    """Which corpus folder's site a file belongs to (the first that holds it)."""
+    return next((i for i, site in enumerate(sites) if site.holds(path)), 0)
 
 
 def _interned(tags: tuple[str, ...]) -> tuple[str, ...]:
@@ -451,18 +531,24 @@ def paragraph_tokens(tokenizer: Tokenizer, article: Article) -> list[list[str]]:
     return [tokenizer(p.text) + headings[p.heading] + title for p in article.paragraphs]
 
 
-def _process_file(tokenizer: Tokenizer, job: tuple[str, int]) -> FileResult:
+Job = tuple[str, int, int]
+"""(path, size limit in bytes, which site it belongs to)."""
+
+
+def _process_file(tokenizer: Tokenizer, sites: Sequence[Site], job: Job) -> FileResult:
     """Read, parse and tokenize one file."""
-    path, max_bytes = job
+    path, max_bytes, site = job
     try:
-        article = load_article(Path(path), read_text(Path(path), max_bytes))
+        article = load_article(Path(path), read_text(Path(path), max_bytes), site=sites[site])
+    except NotPublished as error:
+        return FileResult(None, error, None, error.recheck)
     except CorpusError as error:
         return FileResult(None, error, None)
-    return FileResult(article, None, encode(paragraph_tokens(tokenizer, article)))
+    return FileResult(article, None, encode(paragraph_tokens(tokenizer, article)), article.expires)
 
 
-_worker_tokenizer: Tokenizer | None = None
-"""The tokenizer of a worker process, set once by its initializer."""
+_worker_state: tuple[Tokenizer, Sequence[Site]] | None = None
+"""The tokenizer and sites of a worker process, set once by its initializer."""
 POOL_START = "forkserver"
 """How tokenizing workers start. Never by forking the indexing process itself: it runs other threads
 (jieba warming in the background, the bot's event loop), and a child forked while one of them holds a
@@ -470,38 +556,37 @@ lock (``cached_property``'s, the logging module's) waits for it forever. A fork 
 process that runs no other threads; it forks each worker, which then loads its own jieba."""
 
 
-def _init_worker(tokenizer: Tokenizer) -> None:
+def _init_worker(tokenizer: Tokenizer, sites: Sequence[Site]) -> None:
     """Ctrl-C reaches the whole process group: the parent stops the build, workers just end with it."""
-    global _worker_tokenizer
+    global _worker_state
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_tokenizer = tokenizer
+    _worker_state = (tokenizer, sites)
 
 
-def _process_in_worker(job: tuple[str, int]) -> FileResult:
-    assert _worker_tokenizer is not None, "the pool initializer sets it"
-    return _process_file(_worker_tokenizer, job)
+def _process_in_worker(job: Job) -> FileResult:
+    assert _worker_state is not None, "the pool initializer sets it"
+    return _process_file(*_worker_state, job)
 
 
-def _process_files(files: list[Path], settings: Settings, tokenizer: Tokenizer, progress: Progress | None,
-                   already: int = 0) -> Iterator[FileResult]:
+def _process_files(jobs: list[Job], workers: int, tokenizer: Tokenizer, sites: Sequence[Site],
+                   progress: Progress | None, already: int = 0) -> Iterator[FileResult]:
     """Parse and tokenize files in parallel, yielding results in order as they come."""
-    total = already + len(files)
+    total = already + len(jobs)
     if progress:
         progress(already, total)
-    jobs = [(str(path), settings.max_file_bytes) for path in files]
-    for done, result in enumerate(_map(jobs, settings.workers, tokenizer), start=already + 1):
+    for done, result in enumerate(_map(jobs, workers, tokenizer, sites), start=already + 1):
         if progress:
             progress(done, total)
         yield result
 
 
-def _map(jobs: list[tuple[str, int]], workers: int, tokenizer: Tokenizer) -> Iterable[FileResult]:
+def _map(jobs: list[Job], workers: int, tokenizer: Tokenizer, sites: Sequence[Site]) -> Iterable[FileResult]:
     """Tokenize on every core; small jobs stay in this process (starting workers costs a second)."""
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(jobs) < 64:
-        return map(partial(_process_file, tokenizer), jobs)
+        return map(partial(_process_file, tokenizer, sites), jobs)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(POOL_START),
-                               initializer=_init_worker, initargs=(tokenizer,))
+                               initializer=_init_worker, initargs=(tokenizer, sites))
     chunks = max(1, min(16, len(jobs) // (workers * 8)))
     return _drain(pool, pool.map(_process_in_worker, jobs, chunksize=chunks))
 

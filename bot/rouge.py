@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.articles import ABSTRACT_HEADINGS, Article, clean_block, clean_inline, load_article, read_text
+from bot.articles import ABSTRACT_HEADINGS, Article, load_article, read_text
+from bot.markup import clean_block, clean_inline
 from bot.config import Settings
 from bot.errors import CorpusError
 from bot.library import Library

@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 from bot.answers import Answerer
-from bot.articles import ABSTRACT_HEADINGS, Article, split_sentences
+from bot.articles import ABSTRACT_HEADINGS, Article
+from bot.markup import split_sentences
 from bot.library import Library
 
 SummarySource = Literal["author", "extract"]

@@ -15,24 +15,18 @@ from conftest import (
     WECHAT_URL,
     write_files,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 from bot.articles import (
-    MAX_PARAGRAPH_CHARS,
     SOURCE_KEYS,
     Article,
     LoadReport,
-    build_paragraphs,
-    clean_block,
-    clean_inline,
     find_markdown_files,
     is_truncated_lead,
     load_article,
     parse_date,
     read_text,
-    split_sentences,
 )
+from bot.markup import MAX_PARAGRAPH_CHARS
 from bot.errors import CorpusError
 
 LONG_CHINESE = "这是一个足够长的段落，用来说明问题，里面有很多很多的汉字，足以超过最小权重的要求，所以它可以单独成为一个段落。"
@@ -185,63 +179,6 @@ def test_images_are_removed() -> None:
     assert "图片" not in text
 
 
-def test_linked_image_is_removed_entirely() -> None:
-    assert clean_inline("[![图表](a.png)](https://x.com/b) 后面的文字") == "后面的文字"
-
-
-def test_link_text_is_kept_and_the_url_dropped() -> None:
-    assert clean_inline("详见[官方公告](https://example.com/notice)。") == "详见官方公告。"
-
-
-@pytest.mark.parametrize(("markdown", "plain"), [
-    ("**“DeepSeek时刻”出现**", "“DeepSeek时刻”出现"),
-    ("这是__重点__内容", "这是重点内容"),
-    ("~~删除线~~文字", "删除线文字"),
-    ("an *italic* word", "an italic word"),
-    pytest.param("而是*真的*降价", "而是真的降价"),
-    pytest.param("an _italic_ word", "an italic word"),
-])
-def test_emphasis_markers_are_removed(markdown: str, plain: str) -> None:
-    assert clean_inline(markdown) == plain
-
-
-@pytest.mark.parametrize(("markdown", "plain"), [
-    ("1\\. 第一条", "1. 第一条"),
-    ("\\# 不是标题", "# 不是标题"),
-    ("\\[不是链接\\]", "[不是链接]"),
-    ("5 \\* 3 = 15", "5 * 3 = 15"),
-    pytest.param("\\*并非强调\\*", "*并非强调*"),
-])
-def test_backslash_escapes_are_unescaped(markdown: str, plain: str) -> None:
-    assert clean_inline(markdown) == plain
-
-
-def test_table_pipes_become_separators_and_the_rule_line_goes() -> None:
-    table = "| 模型 | 训练成本 |\n| --- | :---: |\n| DeepSeek-V3 | 557.6万美元 |"
-    assert clean_block(table) == "模型 · 训练成本\nDeepSeek-V3 · 557.6万美元"
-
-
-def test_wiki_links_become_their_label_or_last_path_part() -> None:
-    assert clean_inline("见[[00-元语/AI]]与[[00-元语/llm|大模型]]") == "见AI与大模型"
-
-
-def test_html_entities_are_decoded() -> None:
-    assert clean_inline("AT&amp;T &lt;3") == "AT&T <3"
-
-
-def test_html_attribute_remnant_lines_are_dropped() -> None:
-    block = 'width="640" height="480" class="rich_pages">\n正文继续。'
-    assert clean_block(block) == "正文继续。"
-
-
-@pytest.mark.parametrize(("markdown", "plain"), [
-    ('价格见<a href="https://x.com/p" target="_blank">对比表</a>，非常便宜。', "价格见对比表，非常便宜。"),
-    ("第一行<br>第二行", "第一行第二行"),
-])
-def test_inline_html_tags_are_removed_and_their_text_kept(markdown: str, plain: str) -> None:
-    assert clean_block(markdown) == plain
-
-
 def test_news_article_text_has_no_markdown_left() -> None:
     text = all_text(load(NEWS_ARTICLE))
     for leftover in ("![", "](", "**", "|", "<a", "</a>", "==="):
@@ -278,45 +215,6 @@ def test_short_fragment_never_stands_alone() -> None:
     assert any("他的明天，在哪呢？" in p.text for p in article.paragraphs)
 
 
-def test_short_fragment_is_merged_with_the_following_paragraph() -> None:
-    paragraphs = build_paragraphs([("", "他的明天，在哪呢？"), ("", LONG_CHINESE)])
-    assert [p.text for p in paragraphs] == [f"他的明天，在哪呢？\n{LONG_CHINESE}"]
-
-
-def test_short_fragment_at_the_end_is_merged_with_the_previous_paragraph() -> None:
-    paragraphs = build_paragraphs([("", LONG_CHINESE), ("", "他的明天，在哪呢？")])
-    assert [p.text for p in paragraphs] == [f"{LONG_CHINESE}\n他的明天，在哪呢？"]
-
-
-def test_short_fragment_alone_under_the_last_heading_does_not_stand_alone() -> None:
-    paragraphs = build_paragraphs([("前文", LONG_CHINESE), ("结语", "他的明天，在哪呢？")])
-    assert all(p.text != "他的明天，在哪呢？" for p in paragraphs)
-
-
-def test_long_block_is_split_at_sentence_ends_under_the_limit() -> None:
-    sentences = [f"第{i}句话讲的是一件很长很长而且相当重要的事情，需要慢慢说清楚。" for i in range(40)]
-    block = "".join(sentences)
-    assert len(block) > 2 * MAX_PARAGRAPH_CHARS
-    paragraphs = build_paragraphs([("", block)])
-    assert len(paragraphs) >= 3
-    assert all(len(p.text) <= MAX_PARAGRAPH_CHARS for p in paragraphs)
-    assert all(p.text.endswith("。") for p in paragraphs)
-    assert "".join(p.text for p in paragraphs) == block
-
-
-def test_endless_sentence_is_cut_under_the_limit() -> None:
-    block = "没有句号" * 400
-    paragraphs = build_paragraphs([("", block)])
-    assert all(len(p.text) <= MAX_PARAGRAPH_CHARS for p in paragraphs)
-    assert "".join(p.text for p in paragraphs) == block
-
-
-def test_merging_never_grows_a_paragraph_past_the_limit() -> None:
-    pieces = [("", "短句。" * 3)] * 200
-    paragraphs = build_paragraphs(pieces)
-    assert all(len(p.text) <= MAX_PARAGRAPH_CHARS for p in paragraphs)
-
-
 def test_bundled_corpus_paragraphs_respect_the_limit(bundled_library) -> None:  # type: ignore[no-untyped-def]
     for article in bundled_library.articles:
         for paragraph in article.paragraphs:
@@ -324,25 +222,6 @@ def test_bundled_corpus_paragraphs_respect_the_limit(bundled_library) -> None:  
 
 
 # --- sentences ----------------------------------------------------------------------------
-
-def test_split_sentences_ends_at_chinese_and_english_sentence_ends() -> None:
-    assert split_sentences("他说：“好。”然后走了。Then he left. Really?") == [
-        "他说：“好。”", "然后走了。", "Then he left.", " Really?"]
-
-
-def test_split_sentences_breaks_at_line_ends() -> None:
-    assert split_sentences("• 第一项\n• 第二项") == ["• 第一项\n", "• 第二项"]
-
-
-@given(st.text())
-def test_split_sentences_joins_back_to_the_input(text: str) -> None:
-    assert "".join(split_sentences(text)) == text
-
-
-@given(st.text(alphabet=st.sampled_from(list("这是句子。！？；…”」abc .!?\"\n 　"))))
-def test_split_sentences_gives_no_blank_piece_after_the_first(text: str) -> None:
-    pieces = split_sentences(text)
-    assert all(piece.strip() for piece in pieces[1:])
 
 
 # --- sections: abstract, related topics, summaries -----------------------------------------

@@ -31,8 +31,8 @@ ANYWHERE = {"config", "errors", "__init__"}
 """Importable from any module: settings, the exception tree, and the package's ``__version__``."""
 
 OWNERS: dict[str, set[str]] = {
-    "frontmatter": {"articles"},
-    "yaml": {"articles"},
+    "frontmatter": {"metadata"},
+    "yaml": {"metadata"},
     "jieba": {"tokens"},
     "opencc": {"tokens"},
     "numpy": {"kernel", "index"},
