@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import CorpusError
-from bot.markup import (MAX_INCLUDE_DEPTH, Section, build_paragraphs, clean_block, clean_inline, expand_shortcodes,
+from bot.markup import (MAX_INCLUDE_DEPTH, Expand, Section, build_paragraphs, clean_block, clean_inline, expand_shortcodes,
                         sections)
 from bot.metadata import split_front_matter
 from bot.site import PagePlace, Site, expiry, open_site, public_url, publication
@@ -37,7 +37,9 @@ SUMMARY_KEYS = ("summary", "description", "abstract", "摘要", "tldr")
 ABSTRACT_HEADINGS = ("摘要", "summary", "tl;dr", "tldr", "abstract", "内容提要", "提要")
 RELATED_HEADINGS = ("关联主题", "相关主题", "related", "related topics", "see also")
 INCLUDE_SHORTCODES = ("include", "readfile", "snippet", "embed-md", "content")
-"""Shortcodes that insert another file's text; any shortcode whose argument names a ``.md`` file does too."""
+"""Shortcodes that insert the text of the file they name."""
+LINK_SHORTCODES = ("ref", "relref", "link", "url", "image", "img", "figure", "download")
+"""Shortcodes that name a file to link to or show, never to insert."""
 
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
                  "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%d %B %Y",
@@ -185,7 +187,7 @@ def load_article(path: Path, text: str, display_path: str | None = None, site: S
         date=_first_date(metadata),
         tags=_tags(metadata, site.taxonomies),
         source_url=_source_url(metadata) or trailing_url or page_url,
-        lang=place.language if site.is_hugo and place.language else _lang(metadata, paragraphs),
+        lang=place.language if site.multilingual else _lang(metadata, paragraphs),
         paragraphs=tuple(paragraphs),
         summary=_author_summary(metadata),
         abstract=abstract,
@@ -207,30 +209,45 @@ def _file_title(path: Path, place: PagePlace) -> str:
 
 # --- include shortcodes ---------------------------------------------------------------------------
 
-def _expander(site: Site, page: str, metadata: Mapping[str, Any], included: list[str]):  # type: ignore[no-untyped-def]
-    """What a standalone shortcode on this page stands for: an included file's text, a parameter's value."""
+def _expander(site: Site, page: str, metadata: Mapping[str, Any], included: list[str]) -> Expand:
+    """What a standalone shortcode on this page stands for: an included file's text, a parameter's value.
+
+    Include-style shortcodes (``include``, ``readfile``, ``snippet``…) bring in the file they name;
+    any other shortcode naming a file brings it in only when that file is not a published page
+    (a headless bundle's text, a ``_includes`` fragment): ``relref "post.md"`` names a page to
+    link to, not text to show.
+    """
 
     def expand(name: str, positional: list[str], named: dict[str, str], depth: int) -> str | None:
         lowered = name.lower()
         if lowered in ("param", "params", "site-param") and positional:
             return _param(positional[0], metadata, site.params)
         argument = (positional[0] if positional else "") or named.get("file") or named.get("path") or ""
-        wants = lowered in INCLUDE_SHORTCODES or lowered.endswith(("include", "includes")) or \
-            argument.lower().endswith(".md")
-        if not argument or not wants or depth >= MAX_INCLUDE_DEPTH:
+        if not argument or depth >= MAX_INCLUDE_DEPTH or lowered in LINK_SHORTCODES:
             return None
         target = site.resolve(page, argument)
         if target is None:
             return None
         try:
-            text = Path(target).read_text(encoding="utf-8-sig")
-            _, body = split_front_matter(Path(target), text)
+            metadata_there, body = split_front_matter(Path(target), Path(target).read_text(encoding="utf-8-sig"))
         except (OSError, UnicodeDecodeError, CorpusError):
+            return None
+        named_include = lowered in INCLUDE_SHORTCODES or any(word in lowered for word in ("include", "snippet"))
+        if not named_include and not _hidden(site, target, metadata_there):
             return None
         included.append(target)
         return "\n\n" + expand_shortcodes(body, _expander(site, target, metadata, included), depth + 1) + "\n\n"
 
     return expand
+
+
+def _hidden(site: Site, path: str, metadata: Mapping[str, Any]) -> bool:
+    """Not a page of its own on the site: a bundle's resource, or a page that is not published."""
+    if site.is_hugo and not site.is_page(path):
+        return True
+    place = site.place(path)
+    lowered = {**site.cascade_for(place), **{str(k).lower(): v for k, v in metadata.items()}}
+    return publication(site, lowered, place) is not None
 
 
 def _param(key: str, metadata: Mapping[str, Any], params: Mapping[str, Any]) -> str | None:

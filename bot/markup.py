@@ -54,25 +54,27 @@ _CODE_INDENT = re.compile(r"^(?: {4,}|\t)")
 _LIST_CODE_INDENT = re.compile(r"^(?: {8,}|\t\t)")
 """Inside a list item, code is indented past the item's own text (about four more columns)."""
 _TABLE_RULE = re.compile(r"^\s*(?=[^|]*\|)\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]")
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]|!\[[^\]]*\](?![(\[])")
 _LINKED_IMAGE = re.compile(r"\[\s*!\[[^\]]*\]\([^)]*\)[^\]]*\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
-_REFERENCE_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*(?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\s*\)")
+_REFERENCE_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\[[^\]]*\]")
 _FOOTNOTE_MARK = re.compile(r"\[\^[^\]\s]+\]")
 _AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^<>\s]+)>", re.IGNORECASE)
 _WIKI = re.compile(r"\[\[([^\]|]*?)(?:\|([^\]]*))?\]\]")
-_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<!--.*?-->", re.DOTALL)
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<!--.*?-->|<\?.*?\?>", re.DOTALL)
 _HTML_REMNANT = re.compile(r"<[a-zA-Z][^>\n]*$|^[^<\n]*?\"\s*(class|srcset|src|href|style|width|height|alt)=\"")
 """A tag opened and never closed on its line, or the attribute tail of one: converter debris."""
 _CELL_END = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
-_TEMPLATE = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+_TEMPLATE = re.compile(r"(`?)\{\{.*?\}\}\1", re.DOTALL)
+_STRAY_BRACES = re.compile(r"\{\{+|\}\}+")
 """Go template actions left in the text (``{{ .Title }}``): Hugo's, not the reader's."""
 _INLINE_CODE = re.compile(r"(`+)(.+?)\1")
-_ALERT = re.compile(r"^\s*\[!(?:NOTE|TIP|IMPORTANT|WARNING|CAUTION|INFO|DANGER)\]\s*", re.IGNORECASE)
+_ALERT = re.compile(r"^\s*\[![A-Za-z]+\]\s*")
+"""``> [!NOTE]``: GitHub-style alerts (Hugo renders them as a styled box, the marker is not shown)."""
 _DEFINITION = re.compile(r"^\s{0,3}:\s+")
 _TASK_BOX = re.compile(r"^\[[ xX]\]\s+")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<\"'])")
-_EMPHASIS = re.compile(r"(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1"
+_EMPHASIS = re.compile(r"(\*\*|__|~~)(?=\S)([\s\S]+?)(?<=\S)\1"
                        r"|(?<![A-Za-z0-9*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![A-Za-z0-9*])"
                        r"|(?<![A-Za-z0-9_])_(?=\S)([^_\n]+?)(?<=\S)_(?![A-Za-z0-9_])")
 """Bold, strike and italic markers; single ones next to CJK count too (CJK has no word spaces)."""
@@ -161,7 +163,7 @@ def expand_shortcodes(text: str, expand: Expand | None = None, depth: int = 0) -
         if replacement:
             out.append(replacement)
     out.append(text[position:])
-    return _TEMPLATE.sub("", "".join(out))
+    return _STRAY_BRACES.sub("", _TEMPLATE.sub("", "".join(out)))
 
 
 def _closing(tags: list[_Tag], start: int, name: str) -> int | None:
@@ -198,7 +200,7 @@ def blocks(body: str) -> list[str]:
     labels = reader.labels
     if not labels:
         return reader.found
-    pattern = re.compile(r"\[(" + "|".join(map(re.escape, sorted(labels, key=len, reverse=True)))
+    pattern = re.compile(r"(?<![\]!])\[(" + "|".join(map(re.escape, sorted(labels, key=len, reverse=True)))
                          + r")\](?![(\[:])", re.IGNORECASE)
     return [pattern.sub(lambda m: m.group(1), block) for block in reader.found]
 
@@ -224,7 +226,7 @@ class _BlockReader:
 
     def feed(self, line: str) -> None:
         if self.closer is not None:
-            if self.closer.search(line):
+            if self.closer.search(_QUOTE_MARK.sub("", line)):
                 self.closer = None
             return
         if self.indented_code:
@@ -245,13 +247,16 @@ class _BlockReader:
             if _LIST_CODE_INDENT.match(line):
                 self.indented_code = True
                 return
-            self.current = self.found.pop().split("\n")  # a list item's continuation paragraph
+            if not _ATX_HEADING.match(line.strip()):
+                self.current = self.found.pop().split("\n")  # a list item's continuation paragraph
+            else:
+                line = line.strip()
         self.current.append(line)
         self.after_blank = False
 
     def _skipped(self, line: str) -> bool:
         """Whether the line opens (or is) something that is not prose, entering its state if so."""
-        fence = _FENCE.match(line)
+        fence = _FENCE.match(_QUOTE_MARK.sub("", line))
         if fence:
             self.flush()
             marker = fence.group(1)
@@ -312,24 +317,36 @@ def _heading_key(heading: str) -> str:
 
 
 def sections(body: str) -> Iterator[Section]:
-    """The body's prose blocks, each with the headings it sits under."""
+    """The body's prose blocks, each with the headings it sits under (an ATX heading may also
+    interrupt a block: it then starts a new one)."""
     outline: list[tuple[int, str]] = []
     for block in blocks(body):
-        lines = block.split("\n")
-        atx = _ATX_HEADING.match(lines[0])
-        found: tuple[int, str] | None = None
-        if atx:
-            found, lines = (len(atx.group(1)), heading_text(atx.group(2))), lines[1:]
-        elif len(lines) >= 2 and _SETEXT_RULE.match(lines[1]) and lines[0].strip() \
-                and not _LIST_ITEM.match(lines[0]):
-            found, lines = (1 if lines[1].strip().startswith("=") else 2, heading_text(lines[0])), lines[2:]
-        if found:
-            while outline and outline[-1][0] >= found[0]:
-                outline.pop()
-            outline.append(found)
-        rest = "\n".join(lines).strip()
-        if rest:
-            yield Section(outline[-1][1] if outline else "", tuple(h for _, h in outline), rest)
+        for piece in _at_headings(block.split("\n")):
+            lines = piece
+            atx = _ATX_HEADING.match(lines[0])
+            found: tuple[int, str] | None = None
+            if atx:
+                found, lines = (len(atx.group(1)), heading_text(atx.group(2))), lines[1:]
+            elif len(lines) >= 2 and _SETEXT_RULE.match(lines[1]) and lines[0].strip() \
+                    and not _LIST_ITEM.match(lines[0]):
+                found, lines = (1 if lines[1].strip().startswith("=") else 2, heading_text(lines[0])), lines[2:]
+            if found:
+                while outline and outline[-1][0] >= found[0]:
+                    outline.pop()
+                outline.append(found)
+            rest = "\n".join(lines).strip()
+            if rest:
+                yield Section(outline[-1][1] if outline else "", tuple(h for _, h in outline), rest)
+
+
+def _at_headings(lines: list[str]) -> Iterator[list[str]]:
+    """A block's lines cut before each ATX heading line after the first."""
+    start = 0
+    for i in range(1, len(lines)):
+        if _ATX_HEADING.match(lines[i]):
+            yield lines[start:i]
+            start = i
+    yield lines[start:]
 
 
 def heading_text(text: str) -> str:
@@ -345,11 +362,11 @@ def first_heading(body: str) -> str:
 
 def clean_inline(text: str) -> str:
     """One line of Markdown as plain text: links keep their text, markup goes."""
+    text = _INLINE_CODE.sub(lambda m: _park(m.group(2).strip()), text)
     text = _LINKED_IMAGE.sub("", text)
     text = _IMAGE.sub("", text)
     text = _WIKI.sub(lambda m: (m.group(2) or m.group(1)).rsplit("/", 1)[-1], text)
     text = _ESCAPE.sub(lambda m: chr(_ESCAPED + ord(m.group(1))), text)
-    text = _INLINE_CODE.sub(lambda m: _park(m.group(2).strip()), text)
     text = _LINK.sub(lambda m: m.group(1), text)
     text = _FOOTNOTE_MARK.sub("", text)
     text = _REFERENCE_LINK.sub(lambda m: m.group(1), text)
@@ -369,7 +386,12 @@ def _park(code: str) -> str:
 
 
 def clean_block(block: str) -> str:
-    """A blank-line block as display text: one cleaned line per Markdown line."""
+    """A blank-line block as display text: its lines kept, markup gone.
+
+    Line marks (quotes, list bullets, table pipes, alert and definition markers) are taken off
+    line by line; inline markup is removed from the block as a whole, since a link or an
+    emphasis may run over a line break.
+    """
     lines: list[str] = []
     block = _CELL_END.sub(" · ", block)
     for raw in block.split("\n"):
@@ -378,13 +400,17 @@ def clean_block(block: str) -> str:
         line = _ALERT.sub("", _QUOTE_MARK.sub("", raw))
         line = _DEFINITION.sub("", line)
         bullet = bool(_LIST_ITEM.match(line))
-        line = _TASK_BOX.sub("", _LIST_ITEM.sub("", line)) if bullet else line
-        if line.strip().startswith("|") or line.count("|") >= 2:
-            line = " · ".join(cell.strip() for cell in line.strip().strip("|").split("|") if cell.strip())
-        line = clean_inline(line).strip(" ·")
-        if line:
-            lines.append(f"• {line}" if bullet else line)
-    return "\n".join(lines)
+        line = _TASK_BOX.sub("", _LIST_ITEM.sub("", line)) if bullet else line.strip()
+        if line.startswith("|") or line.count("|") >= 2:
+            line = " · ".join(cell.strip() for cell in line.strip("|").split("|") if cell.strip())
+        lines.append(_BULLET + line if bullet else line)
+    cleaned = (line.strip(" ·") for line in clean_inline("\n".join(lines)).split("\n"))
+    return "\n".join(line.replace(_BULLET, "• ", 1) if line.startswith(_BULLET) else line
+                     for line in cleaned if line.strip(_BULLET + " "))
+
+
+_BULLET = "\ue000"
+"""Marks a list item's line while its markup is removed; shown as "• "."""
 
 
 def text_weight(text: str) -> int:

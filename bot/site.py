@@ -278,6 +278,12 @@ class Site:
         return self.root is not None
 
     @property
+    def multilingual(self) -> bool:
+        """Whether the site declares several languages (then a page's language is the site's word for it;
+        otherwise it is read from the page, as in a plain folder)."""
+        return self.config is not None and len(self.config.languages) > 1
+
+    @property
     def taxonomies(self) -> tuple[str, ...]:
         return self.config.taxonomies if self.config else PLAIN_TAXONOMIES
 
@@ -380,6 +386,19 @@ class Site:
         pages.sort()
         return pages, sorted(resources)
 
+    def is_page(self, path: str) -> bool:
+        """Whether a Markdown file is a page, not a resource of a leaf bundle: no folder above it (nor its
+        own, unless it is the index) holds a bundle's ``index.md``."""
+        top = os.path.abspath(self._root_of(path).folder)
+        folder = os.path.abspath(os.path.dirname(path))
+        if not _is_bundle_index(os.path.basename(path)) and _holds_index(folder):
+            return False
+        while folder != top and _within(folder, top):
+            folder = os.path.dirname(folder)
+            if _holds_index(folder):
+                return False
+        return True
+
     def resolve(self, page: str, argument: str) -> str | None:
         """The file an include-style shortcode on ``page`` names (``"exporters/intro.md"``,
         ``/snippets/note``): looked up beside the page, in ``_includes`` folders from the page up
@@ -418,6 +437,13 @@ class Site:
         if not cascade:
             return ""
         return hashlib.sha1(json.dumps(cascade, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _holds_index(folder: str) -> bool:
+    try:
+        return any(_is_bundle_index(name) for name in os.listdir(folder))
+    except OSError:
+        return False
 
 
 def _is_bundle_index(name: str) -> bool:
