@@ -13,7 +13,7 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -197,6 +197,17 @@ def follow_up_attempts(question: str, has_previous: bool) -> tuple[bool, ...]:
     return (True, False) if follow_up_cue(question) else (False, True)
 
 
+def on_subject(own_terms: Sequence[str], quoted: Sequence[str]) -> bool:
+    """Whether quotes found with a previous question's terms still answer the new question: one of
+    them holds one of its own terms (``quoted``: their normalized text), or it has no term the
+    corpus knows ("what about the cost" over Chinese articles), so the earlier terms are all it has.
+
+    Without this, "and Comcast?" after a question about DeepSeek would quote DeepSeek again: its
+    three carried terms outweigh the one new one.
+    """
+    return not own_terms or any(term in text for term in own_terms for text in quoted)
+
+
 class Dialogue:
     """The bot's side of every conversation."""
 
@@ -271,15 +282,19 @@ class Dialogue:
         stored = self.state.recall(previous)
         context = self._context(previous)
         tokens = self.answerer.tokens(question)  # a question with nothing to search fails here, alone
-        carried = bool(context) and any(t not in tokens for t in self.answerer.key_terms(context))
-        answer, with_context = None, False
+        carried = stored is not None and any(t not in tokens for t in self.answerer.key_terms(context))
+        own_terms = self.answerer.key_terms(question)
+        normalize = self.answerer.library.tokenizer.normalize
+        alone = None
         for with_context in follow_up_attempts(question, carried):
             answer = self.answerer.answer(question, k=k, context=context if with_context else "")
-            if answer.quotes:
-                break
-        assert answer is not None  # follow_up_attempts always makes at least one attempt
-        followed = stored.text if with_context and answer.quotes and stored is not None else None
-        return answer, context if with_context else "", followed
+            if not with_context:
+                alone = answer
+                if answer.quotes:
+                    return answer, "", None
+            elif answer.quotes and on_subject(own_terms, [normalize(q.paragraph.text) for q in answer.quotes]):
+                return answer, context, stored.text if stored is not None else None
+        return alone or self.answerer.answer(question, k=k), "", None
 
     def page_size(self, chat_id: int | None) -> int:
         """Quotes per answer page: the chat's choice in /settings, else the top_k setting."""

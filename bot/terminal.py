@@ -125,8 +125,8 @@ class _Renderer(HTMLParser):
         self.line_start = True
         self.block_ended = False
         """A blockquote just closed: what follows starts on a new line."""
-        self.links: list[tuple[str, int]] = []
-        """Open links: (href, where their text starts in ``out``)."""
+        self.links: list[tuple[str, int, tuple[str, ...]]] = []
+        """Open links: href, where their text starts in ``out``, and the styles in effect there."""
 
     def _style(self, codes: tuple[str, ...]) -> None:
         if self.styled and codes != self.emitted:
@@ -167,7 +167,7 @@ class _Renderer(HTMLParser):
         elif tag == "pre":
             self._break()
         elif tag == "a":
-            self.links.append((dict(attrs).get("href") or "", len(self.out)))
+            self.links.append((dict(attrs).get("href") or "", len(self.out), self.emitted))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _STYLES and _STYLES[tag] in self.active:
@@ -176,15 +176,14 @@ class _Renderer(HTMLParser):
             self.quoting -= 1
             self.block_ended = True
         elif tag == "a" and self.links:
-            href, start = self.links.pop()
+            href, start, emitted = self.links.pop()
             url = display_url(href)
             text = _plain("".join(self.out[start:])).strip()
             if not url:
                 return
             if not any(ch.isalnum() for ch in text) or text == url:  # an icon ("↗") or the URL itself
                 del self.out[start:]
-                self.emitted = ()  # conservatively: what was deleted may have changed the style
-                self.out.append("\x1b[0m" if self.styled else "")
+                self.emitted = emitted
                 self._write(url)
             else:
                 self._write(f" <{url}>")
