@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import pytest
 from conftest import DEEPSEEK_URL, SMALL_CORPUS, write_files
 
 from bot.articles import load_article, read_text
+from bot.cli import main
 
 ASK_HIT_KEYS = {"title", "date", "tags", "source_url", "path", "paragraph", "excerpt", "score"}
 EVAL_KEYS = {"questions", "recall@1", "recall@5", "recall@20", "mrr@10", "query_ms_p50", "query_ms_p99"}
@@ -44,7 +46,7 @@ def run(workdir: Path) -> Run:
             ) -> subprocess.CompletedProcess[str]:
         where = ["--corpus", str(workdir / "corpus"), "--cache-dir", str(workdir / "cache")] if corpus else []
         return subprocess.run([sys.executable, "-m", "bot", *args, *where], cwd=workdir, input=stdin,
-                              capture_output=True, text=True, timeout=180, env=env or clean_env())
+                              capture_output=True, text=True, timeout=180, env=env or clean_env(), check=False)
 
     return run
 
@@ -73,7 +75,7 @@ def test_index_prints_counts_and_lists_skipped_files_with_reasons(indexed: subpr
     lines = indexed.stdout.splitlines()
     assert lines[0].startswith("4 articles, ")
     assert " paragraphs (built) in " in lines[0]
-    assert "2 file(s) skipped:" in lines
+    assert "2 files skipped:" in lines
     assert f"  {workdir / 'corpus/bad/binary.md'}: binary file, not Markdown text" in lines
     assert any(line.startswith(f"  {workdir / 'corpus/bad/broken.md'}:") and "not valid YAML" in line
                for line in lines)
@@ -83,7 +85,7 @@ def test_second_index_loads_the_cache(indexed: subprocess.CompletedProcess[str],
     again = run("index")
     assert again.returncode == 0
     assert "(unchanged, loaded from cache)" in again.stdout.splitlines()[0]
-    assert "2 file(s) skipped:" in again.stdout
+    assert "2 files skipped:" in again.stdout
 
 
 # --- ask -----------------------------------------------------------------------------------
@@ -132,7 +134,7 @@ def test_ask_prints_quotes_with_their_source(indexed: object, run: Run) -> None:
 
 def test_ask_notes_skipped_files_on_stderr(indexed: object, run: Run) -> None:
     result = run("ask", "Comcast")
-    assert "file(s) skipped; `articlebot index` lists why" in result.stderr
+    assert "note: 2 files skipped; `articlebot index` lists why" in result.stderr
 
 
 # --- chat ----------------------------------------------------------------------------------
@@ -247,14 +249,14 @@ def test_missing_subcommand_is_a_usage_error(run: Run) -> None:
 def test_missing_corpus_folder_is_a_one_line_error(run: Run, workdir: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "bot", "ask", "DeepSeek", "--corpus", str(workdir / "nowhere"),
                              "--cache-dir", str(workdir / "cache-nowhere")],
-                            cwd=workdir, capture_output=True, text=True, timeout=180, env=clean_env())
-    assert_one_line_error(result, str(workdir / "nowhere"))
+                            cwd=workdir, capture_output=True, text=True, timeout=180, env=clean_env(), check=False)
+    assert_one_line_error(result, str(workdir / "nowhere"), "folder not found")
 
 
 def test_question_with_non_utf8_bytes_gives_no_traceback(indexed: object, workdir: Path) -> None:
     argv = [os.fsencode(sys.executable), b"-m", b"bot", b"ask", b"DeepSeek \xff",
             b"--corpus", os.fsencode(workdir / "corpus"), b"--cache-dir", os.fsencode(workdir / "cache")]
-    result = subprocess.run(argv, cwd=workdir, capture_output=True, timeout=180, env=clean_env())
+    result = subprocess.run(argv, cwd=workdir, capture_output=True, timeout=180, env=clean_env(), check=False)
     assert b"Traceback" not in result.stderr
 
 
@@ -269,7 +271,7 @@ def run_bundled(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "bot", *args, "--corpus", str(BUNDLED), "--cache-dir",
-                               str(cache)], capture_output=True, text=True, timeout=180, env=clean_env())
+                               str(cache)], capture_output=True, text=True, timeout=180, env=clean_env(), check=False)
 
     return run
 
@@ -312,3 +314,163 @@ def test_tags_latest_and_summarize_answer(run_bundled: Run) -> None:
 def test_unknown_tag_exits_non_zero_with_suggestions(run_bundled: Run) -> None:
     result = run_bundled("tag", "zzqqxx")
     assert result.returncode == 1 and "Try:" in result.stdout
+
+
+# --- what a newcomer sees first: empty folders, wrong flags, one article ------------------------
+
+EMPTY_NOTICE = "(the folder holds no *.md files). Point --corpus at a folder of Markdown articles."
+
+CliRun = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRun:
+    """``articlebot ARGS`` in this process (bot.cli.main): (exit status, stdout, stderr)."""
+    for name in [n for n in os.environ if n.startswith(("ARTICLEBOT_", "TELEGRAM_"))]:
+        monkeypatch.delenv(name)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            status = main([*args, "--cache-dir", str(tmp_path / "cache")] if args and not args[0].startswith("-")
+                          else list(args))
+        except SystemExit as stop:  # argparse's usage errors
+            status = int(stop.code or 0)
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run
+
+
+@pytest.fixture
+def empty(tmp_path: Path) -> Path:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    (folder / "README.md").write_text("# Articles go here\n", encoding="utf-8")  # not an article
+    return folder
+
+
+@pytest.mark.parametrize("command", [["ask", "DeepSeek"], ["ask", "--json", "DeepSeek"], ["latest"], ["tags"],
+                                     ["tag", "iyiou"], ["summarize", "DeepSeek"]])
+def test_an_empty_corpus_folder_is_named_and_nothing_is_done(cli: CliRun, empty: Path, command: list[str]) -> None:
+    status, out, err = cli(*command, "--corpus", str(empty))
+    assert status == 1
+    assert out == ""
+    assert err == f"articlebot: No articles in {empty}/ {EMPTY_NOTICE}\n"
+
+
+def test_index_of_an_empty_corpus_reports_it(cli: CliRun, empty: Path) -> None:
+    status, out, _ = cli("index", "--corpus", str(empty))
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("0 articles, 0 paragraphs (built) in ")
+    assert f"No articles in {empty}/ {EMPTY_NOTICE}" in lines
+    assert not any("holds no *.md files" in line and line.startswith("note:") for line in lines)
+
+
+def test_piped_chat_over_an_empty_corpus_says_so_on_stderr(run: Run, workdir: Path) -> None:
+    (workdir / "empty").mkdir(exist_ok=True)
+    result = subprocess.run([sys.executable, "-m", "bot", "chat", "--corpus", str(workdir / "empty"), "--cache-dir",
+                             str(workdir / "cache-empty")], cwd=workdir, input="DeepSeek\n", capture_output=True,
+                            text=True, timeout=180, env=clean_env(), check=False)
+    assert result.returncode == 0
+    assert result.stderr == f"articlebot: No articles in {workdir / 'empty'}/ {EMPTY_NOTICE}\n"
+    assert result.stdout.startswith("? DeepSeek\nNothing in the articles answers “DeepSeek”.")
+
+
+def test_a_corpus_that_is_a_file_is_told_apart_from_a_missing_folder(cli: CliRun, workdir: Path) -> None:
+    readme = workdir / "corpus" / "README.md"
+    status, out, err = cli("ask", "DeepSeek", "--corpus", str(readme))
+    assert (status, out) == (1, "")
+    assert err == f"articlebot: corpus {readme} is a file; --corpus takes a folder of Markdown articles\n"
+
+
+def test_an_unknown_option_without_a_command_is_named(cli: CliRun) -> None:
+    status, _, err = cli("--wrong")
+    assert status == 2
+    assert err.startswith("usage: articlebot [-h] COMMAND")
+    assert err.splitlines()[-1] == "articlebot: error: unrecognized arguments: --wrong"
+
+
+def test_an_unknown_option_of_a_command_is_shown_under_that_commands_usage(cli: CliRun) -> None:
+    status, _, err = cli("ask", "--wrong", "x")
+    assert status == 2
+    assert err.startswith("usage: articlebot ask ")
+    assert err.splitlines()[-1] == "articlebot ask: error: unrecognized arguments: --wrong"
+
+
+@pytest.mark.parametrize(("args", "flag", "value"), [
+    (["ask", "--top", "0", "x"], "--top", "0"),
+    (["ask", "--top", "-2", "x"], "--top", "-2"),
+    (["ask", "--per-article", "0", "x"], "--per-article", "0"),
+    (["latest", "0"], "N", "0"),
+    (["latest", "-3"], "N", "-3"),
+    (["tag", "iyiou", "--page", "0"], "--page", "0"),
+    (["tag", "iyiou", "--per-page", "0"], "--per-page", "0"),
+    (["summarize", "--eval", "corpus", "--budget", "0"], "--budget", "0"),
+    (["report", "--days", "0"], "--days", "0"),
+])
+def test_counts_and_sizes_must_be_one_or_more(cli: CliRun, args: list[str], flag: str, value: str) -> None:
+    status, out, err = cli(*args)
+    assert (status, out) == (2, "")
+    assert err.startswith(f"usage: articlebot {args[0]} ")
+    assert err.splitlines()[-1] == f"articlebot {args[0]}: error: argument {flag}: must be 1 or more (got {value})"
+
+
+def test_a_count_that_is_no_number_says_so(cli: CliRun) -> None:
+    status, _, err = cli("ask", "--top", "many", "x")
+    assert status == 2
+    assert err.splitlines()[-1] == "articlebot ask: error: argument --top: must be a whole number, 1 or more (got many)"
+
+
+TIDE_POOLS = """---
+title: "A field guide to tide pools"
+---
+
+Tide pools form where the sea leaves water behind in hollows of the rock as the tide goes out twice a day. \
+Each pool is a small world of its own for a few hours, warmed by the sun, diluted by rain and cut off from \
+the open sea until the water comes back in and joins it again.
+
+Anemones close into soft green knobs when the water drains away and open again when the waves return. \
+Their tentacles sting small fish and shrimp that brush against them, and a closed anemone keeps a little \
+seawater inside so that it does not dry out in the hours before the tide turns.
+
+Hermit crabs trade shells as they grow, and a larger empty shell can start a queue of crabs waiting to move. \
+When the biggest crab takes the new shell, each of the others moves up into the shell the one ahead of it \
+has just left, so a single find rehouses the whole line within minutes.
+
+Sea stars pry mussels open with hundreds of tube feet, pulling steadily until the shell muscles tire. \
+The star then pushes its stomach out through its mouth and into the gap, digesting the mussel where it \
+sits, a meal that can take most of a day at the bottom of a quiet pool.
+
+Visitors should step only on bare rock, because barnacles and seaweed are living animals and plants. \
+Turning a stone over to look underneath is fine if it goes back exactly as it was found, since the \
+animals sheltering below need the shade and the damp to survive until the water returns.
+
+The best pools appear at the lowest tides of spring and autumn, early in the morning or late in the evening. \
+Tide tables printed by harbour offices give the times a week ahead, and the hour before low water is \
+the safest time to explore before the sea starts coming back over the rocks.
+"""
+
+
+@pytest.fixture
+def one_article(tmp_path: Path) -> Path:
+    """One undated, untagged article and one file that cannot be read."""
+    return write_files(tmp_path / "one", {"pools.md": TIDE_POOLS, "broken.md": b"\x00\x01binary"})
+
+
+def test_one_article_reads_in_the_singular(cli: CliRun, one_article: Path) -> None:
+    status, out, _ = cli("index", "--corpus", str(one_article))
+    assert status == 0
+    assert re.match(r"1 article, \d+ paragraphs \(built\) in ", out)
+    assert "1 file skipped:" in out.splitlines()
+    status, out, err = cli("tag", "crabs", "--corpus", str(one_article))
+    assert out.startswith("articles mentioning crabs: 1 article (page 1 of 1)")
+    assert "note: 1 file skipped; `articlebot index` lists why" in err
+
+
+def test_an_article_without_date_or_tags_shows_no_empty_parentheses(cli: CliRun, one_article: Path) -> None:
+    _, latest, _ = cli("latest", "--corpus", str(one_article))
+    assert latest.startswith("1. A field guide to tide pools\n")
+    _, answer, _ = cli("ask", "hermit crabs shells", "--corpus", str(one_article))
+    assert answer.startswith("1. A field guide to tide pools\n")
+    assert "()" not in latest + answer
