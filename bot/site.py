@@ -272,6 +272,8 @@ class Site:
     contents: tuple[ContentRoot, ...] = ()
     cascades: tuple[tuple[str, str, tuple[Mapping[str, Any], ...]], ...] = ()
     """(language, section folder in the content tree, cascade entries of its ``_index.md``)."""
+    sections: frozenset[str] = frozenset()
+    """Folders of the content tree below the top that are sections (they hold an ``_index.md``)."""
 
     @property
     def is_hugo(self) -> bool:
@@ -556,7 +558,8 @@ def open_site(folder: Path, config_file: Path | None = None) -> Site:
         inside = [c for c in contents if _within(c.folder, str(folder))]
         contents = inside or [ContentRoot(str(folder), config.default_language)]
     site = Site(folder, root, config, tuple(contents))
-    return Site(folder, root, config, tuple(contents), tuple(_section_cascades(site)))
+    cascades, sections = _section_index(site)
+    return Site(folder, root, config, tuple(contents), tuple(cascades), frozenset(sections))
 
 
 def _site_root(folder: Path) -> tuple[Path | None, list[Path]]:
@@ -600,22 +603,27 @@ def _first_claim(roots: list[ContentRoot]) -> list[ContentRoot]:
     return kept
 
 
-def _section_cascades(site: Site) -> Iterator[tuple[str, str, tuple[Mapping[str, Any], ...]]]:
-    """``cascade`` of every ``_index.md`` (read up front: it decides how pages below are read)."""
+def _section_index(site: Site) -> tuple[list[tuple[str, str, tuple[Mapping[str, Any], ...]]], set[str]]:
+    """Every ``_index.md``: the folders that are sections, and the ``cascade`` each declares (read up
+    front: they decide how the pages below are read and named)."""
+    cascades = []
+    sections = set()
     for folder in site.folders():
         for dirpath, _dirs, names in os.walk(folder):
             for name in names:
                 if not (name == "_index.md" or (name.startswith("_index.") and name.endswith(".md"))):
                     continue
                 path = os.path.join(dirpath, name)
+                place = site.place(path)
+                sections.add(place.logical)
                 try:
                     metadata, _ = split_front_matter(Path(path), Path(path).read_text(encoding="utf-8-sig"))
                 except Exception:  # noqa: BLE001 - an unreadable section is reported when it is loaded
                     continue
                 entries = tuple(_cascade_entries(_lower_keys(metadata.get("cascade"))))
                 if entries:
-                    place = site.place(path)
-                    yield place.language, place.logical, entries
+                    cascades.append((place.language, place.logical, entries))
+    return cascades, sections
 
 
 # --- publishing -------------------------------------------------------------------------------
@@ -709,7 +717,7 @@ def public_url(site: Site, place: PagePlace, metadata: Mapping[str, Any], title:
             path = _prefix(config, place.language, own_host) + "/" + path
             path = path if path.endswith("/") or "." in path.rsplit("/", 1)[-1] else path + "/"
         return _join(base, path)
-    path = _page_path(config, place, lowered, title)
+    path = _page_path(config, place, lowered, title, site.sections)
     return _join(base, _prefix(config, place.language, own_host) + path)
 
 
@@ -724,11 +732,12 @@ def _join(base: str, path: str) -> str:
     return base + quote(path if path.startswith("/") else "/" + path, safe=_URL_SAFE)
 
 
-def _page_path(config: SiteConfig, place: PagePlace, lowered: Mapping[str, Any], title: str) -> str:
+def _page_path(config: SiteConfig, place: PagePlace, lowered: Mapping[str, Any], title: str,
+               sections: frozenset[str]) -> str:
     slug = str(lowered.get("slug") or "").strip()
     pattern = config.pattern(place.language, place.kind, place.section) if place.kind != "home" else None
     if pattern:
-        path = _expand(pattern, place, lowered, title, slug)
+        path = _expand(pattern, place, lowered, title, slug, config.lower_paths, sections)
     elif place.kind == "page":
         folder = PurePosixPath(place.logical).parent.as_posix().strip(".")
         path = f"/{folder}/{slug or place.name}/".replace("//", "/")
@@ -768,30 +777,34 @@ def _allowed(text: str, i: int, ch: str) -> bool:
     return ch == "%" and bool(re.fullmatch(r"[0-9a-fA-F]{2}", text[i + 1:i + 3]))
 
 
-def urlize(text: str) -> str:
+def urlize(text: str, lower: bool = True) -> str:
     """A title or slug as one URL path part (Hugo's ``urlize``)."""
-    return make_path(text.replace("/", " "), lower=True)
+    return make_path(text.replace("/", " "), lower)
 
 
-def _expand(pattern: str, place: PagePlace, lowered: Mapping[str, Any], title: str, slug: str) -> str:
+def _expand(pattern: str, place: PagePlace, lowered: Mapping[str, Any], title: str, slug: str,
+            lower: bool = True, known_sections: frozenset[str] = frozenset()) -> str:
     """A ``permalinks`` pattern with its tokens filled in (Hugo's names and Go time layouts)."""
     when = _moment(first_value(lowered, DATE_KEYS))
     local = _local(first_value(lowered, DATE_KEYS)) or (when or datetime(1, 1, 1, tzinfo=timezone.utc))
 
     def value(match: re.Match[str]) -> str:
         token, selection = match.group(1), match.group(2)
-        sections = place.sections
+        parts = place.sections
+        # Below the top, a folder is a section only when it holds an _index.md.
+        sections = [p for i, p in enumerate(parts) if i == 0 or "/".join(parts[:i + 1]) in known_sections]
         if token in ("sections", "sectionslugs"):
-            return "/".join(make_path(s) for s in _slice(sections, selection))
+            return "/".join(make_path(s) for s in _slice(sections, selection))  # section paths are lower case
         found = {
             "year": f"{local.year:04d}", "month": f"{local.month:02d}", "day": f"{local.day:02d}",
-            "monthname": calendar.month_name[local.month].lower() if local.year > 1 else "",
-            "weekday": str((local.weekday() + 1) % 7), "weekdayname": calendar.day_name[local.weekday()].lower(),
+            "monthname": make_path(calendar.month_name[local.month], lower),
+            "weekday": str((local.weekday() + 1) % 7), "weekdayname": make_path(calendar.day_name[local.weekday()], lower),
             "yearday": str(local.timetuple().tm_yday), "section": make_path(place.section),
-            "sectionslug": urlize(place.section), "title": urlize(title), "slug": urlize(slug or title),
-            "filename": make_path(place.name), "contentbasename": make_path(place.name),
-            "slugorfilename": urlize(slug) if slug else make_path(place.name),
-            "slugorcontentbasename": urlize(slug) if slug else make_path(place.name),
+            "sectionslug": urlize(place.section), "title": urlize(title, lower),
+            "slug": urlize(slug or title, lower),
+            "filename": make_path(place.name, lower), "contentbasename": make_path(place.name, lower),
+            "slugorfilename": urlize(slug, lower) if slug else make_path(place.name, lower),
+            "slugorcontentbasename": urlize(slug, lower) if slug else make_path(place.name, lower),
         }.get(token)
         if found is not None:
             return found

@@ -366,3 +366,99 @@ def test_empty_folder_is_a_notice_and_missing_folder_is_skipped(tmp_path: Path) 
     assert [e.path for e in report.notices] == [empty]
     assert [e.path for e in report.skipped] == [missing]
     assert "not a folder" in report.skipped[0].reason
+
+
+# --- pages of a Hugo site ---------------------------------------------------------------------
+
+HUGO_SITE = {
+    "hugo.toml": 'baseURL = "https://blog.example.org/"\n[params]\nversion = "1.42"\n'
+                 '[taxonomies]\ntag = "tags"\nseries = "series"\n',
+    "content/post/solar.md": '+++\ntitle = "Solar farm opens"\ndate = 2024-05-01\nslug = "solar-farm"\n'
+                             'tags = ["energy"]\nseries = ["Riverside"]\n+++\n\n'
+                             'The Riverside solar farm opened on Monday with 12,000 panels on old farmland.\n\n'
+                             '{{% include "notice.md" %}}\n\nSee also {{< relref "wind.md" >}} for the wind park.\n\n'
+                             'This release ships version {{% param version %}} of the tracker.\n',
+    "content/post/wind.md": '---\ntitle: Wind park\nsource: https://news.example.com/wind\n---\n\n'
+                            'The wind park near the river produces power for eight thousand homes.\n',
+    "content/post/draft.md": '---\ntitle: Not yet\ndraft: true\n---\n\nUnfinished thoughts about the farm.\n',
+    "content/post/_includes/notice.md": "Tickets for the opening cost five dollars at the gate.\n",
+    "content/snippets/index.md": "---\nheadless: true\n---\n",
+    "content/snippets/hours.md": "The visitor centre opens at nine every morning.\n",
+    "content/post/hours-page.md": '---\ntitle: Visiting hours\n---\n\n{{< snippet "snippets/hours" >}}\n',
+    "content/guide/_index.md": "---\ntitle: Guide\n---\n",
+    "content/guide/bundle/index.md": "---\ndate: 2024-01-01\n---\n\nA page bundle whose folder names it.\n",
+}
+
+
+@pytest.fixture
+def hugo_site(tmp_path: Path) -> Path:
+    return write_files(tmp_path / "site", dict(HUGO_SITE))
+
+
+def hugo_page(root: Path, name: str) -> Article:
+    from bot.site import open_site
+
+    path = root / "content" / name
+    return load_article(path, path.read_text(encoding="utf-8"), site=open_site(root))
+
+
+def test_a_page_without_a_source_links_to_its_public_url(hugo_site: Path) -> None:
+    article = hugo_page(hugo_site, "post/solar.md")
+    assert article.source_url == article.page_url == "https://blog.example.org/post/solar-farm/"
+    assert article.tags == ("energy", "Riverside")
+    assert article.date == datetime(2024, 5, 1)
+
+
+def test_an_articles_own_source_wins_over_its_public_url(hugo_site: Path) -> None:
+    article = hugo_page(hugo_site, "post/wind.md")
+    assert article.source_url == "https://news.example.com/wind"
+    assert article.page_url == "https://blog.example.org/post/wind/"
+
+
+def test_includes_bring_their_text_and_links_bring_none(hugo_site: Path) -> None:
+    article = hugo_page(hugo_site, "post/solar.md")
+    text = all_text(article)
+    assert "Tickets for the opening cost five dollars at the gate." in text
+    assert "the wind park near the river" not in text.lower()
+    assert "See also for the wind park." in text
+    assert "version 1.42 of the tracker" in text
+    assert article.includes == (str(hugo_site / "content/post/_includes/notice.md"),)
+
+
+def test_a_headless_bundles_text_appears_where_a_page_includes_it(hugo_site: Path) -> None:
+    assert all_text(hugo_page(hugo_site, "post/hours-page.md")) == "The visitor centre opens at nine every morning."
+
+
+def test_a_draft_is_not_an_article_and_says_why(hugo_site: Path) -> None:
+    from bot.articles import NotPublished
+
+    with pytest.raises(NotPublished) as caught:
+        hugo_page(hugo_site, "post/draft.md")
+    assert caught.value.kind == "draft" and "draft" in caught.value.reason
+
+
+def test_a_section_page_without_text_is_empty(hugo_site: Path) -> None:
+    with pytest.raises(CorpusError) as caught:
+        hugo_page(hugo_site, "guide/_index.md")
+    assert caught.value.kind == "empty"
+
+
+def test_a_bundle_without_a_title_is_named_after_its_folder(hugo_site: Path) -> None:
+    assert hugo_page(hugo_site, "guide/bundle/index.md").title == "bundle"
+
+
+def test_toml_front_matter_is_read_and_never_quoted(tmp_path: Path) -> None:
+    path = write_files(tmp_path, {"p.md": '+++\ndate = "2016-08-19T08:09:26-07:00"\ntitle = "Hello TOML"\n'
+                                          'draft = false\n+++\n\nThe first paragraph of the post body.\n'}) / "p.md"
+    article = load_article(path, path.read_text(encoding="utf-8"))
+    assert article.title == "Hello TOML"
+    assert article.date == datetime(2016, 8, 19, 8, 9, 26)
+    assert all_text(article) == "The first paragraph of the post body."
+
+
+def test_a_draft_in_a_plain_folder_is_left_out_too(tmp_path: Path) -> None:
+    from bot.articles import NotPublished
+
+    path = write_files(tmp_path, {"d.md": "---\ntitle: D\ndraft: true\n---\n\nText.\n"}) / "d.md"
+    with pytest.raises(NotPublished):
+        load_article(path, path.read_text(encoding="utf-8"))

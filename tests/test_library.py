@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -403,6 +404,7 @@ def test_tag_counts_come_from_the_manifest_without_reading_articles(
 
 BUILD_WHILE_WARMING = """
 import sys
+import time
 from pathlib import Path
 from bot.cli import open_library
 from bot.config import Settings
@@ -426,3 +428,72 @@ def test_cold_builds_never_hang_while_jieba_warms_up(tmp_path: Path) -> None:
                             cwd=Path(__file__).parents[1])
     assert result.returncode == 0, result.stderr
     assert "built 6 times" in result.stdout
+
+
+# --- Hugo sites: what is left out, and what changes without the page itself changing ----------------
+
+def hugo_corpus(root: Path, extra: dict[str, str] | None = None) -> Path:
+    files = {
+        "hugo.yaml": "baseURL: https://site.example/\n"
+                     "cascade:\n  - build: {render: never}\n    target: {path: '{,/**}/_includes{,/**}'}\n",
+        "content/post/a.md": f"---\ntitle: A\n---\n\n{LONG_PARAGRAPHS}\n\n{{{{% include \"note.md\" %}}}}\n",
+        "content/post/_includes/note.md": "珊瑚礁的夜间观察记录显示，雀鲷会在月圆之夜集体产卵。\n",
+        "content/post/draft.md": f"---\ntitle: D\ndraft: true\n---\n\n{LONG_PARAGRAPHS}\n",
+        "content/post/bundle/index.md": f"---\ntitle: B\n---\n\n{LONG_PARAGRAPHS}\n",
+        "content/post/bundle/part.md": "A resource of the bundle, not a page.\n",
+        "content/docs/_index.md": "---\ntitle: Docs\ncascade:\n  draft: false\n---\n",
+        "content/docs/guide.md": f"---\ntitle: Guide\n---\n\n{LONG_PARAGRAPHS}\n",
+    }
+    return write_files(root, {**files, **(extra or {})})
+
+
+def test_a_site_lists_what_it_leaves_out_by_kind(tmp_path: Path, make_settings: Callable[..., Settings],
+                                                 tokenizer: Tokenizer) -> None:
+    library = Library.open(make_settings(hugo_corpus(tmp_path / "site")), tokenizer=tokenizer)
+    kinds = {error.path.name: error.kind for error in library.report.skipped}
+    assert kinds == {"draft.md": "draft", "part.md": "resource", "note.md": "unrendered", "_index.md": "empty"}
+    assert sorted(a.title for a in library.articles) == ["A", "B", "Guide"]
+    assert all(a.source_url and a.source_url.startswith("https://site.example/") for a in library.articles)
+    again = Library.open(make_settings(tmp_path / "site"), tokenizer=tokenizer)
+    assert not again.rebuilt
+    assert {e.path.name: e.kind for e in again.report.skipped} == kinds
+
+
+def test_editing_an_included_file_re_reads_the_pages_that_include_it(
+        tmp_path: Path, make_settings: Callable[..., Settings], tokenizer: Tokenizer) -> None:
+    root = hugo_corpus(tmp_path / "site")
+    settings = make_settings(root)
+    first = Library.open(settings, tokenizer=tokenizer)
+    assert titles(first, "月圆之夜") == ["A"]
+    (root / "content/post/_includes/note.md").write_text("新的记录：海葵在退潮时会收起触手。\n", encoding="utf-8")
+    second = Library.open(settings, tokenizer=tokenizer)
+    assert second.rebuilt
+    assert titles(second, "海葵 退潮") == ["A"]
+    assert titles(second, "月圆之夜") == []
+
+
+def test_a_cascade_change_re_reads_the_pages_below_it(
+        tmp_path: Path, make_settings: Callable[..., Settings], tokenizer: Tokenizer) -> None:
+    root = hugo_corpus(tmp_path / "site")
+    settings = make_settings(root)
+    assert "Guide" in [a.title for a in Library.open(settings, tokenizer=tokenizer).articles]
+    (root / "content/docs/_index.md").write_text("---\ntitle: Docs\ncascade:\n  draft: true\n---\n", encoding="utf-8")
+    after = Library.open(settings, tokenizer=tokenizer)
+    assert "Guide" not in [a.title for a in after.articles]
+    assert {e.path.name: e.kind for e in after.report.skipped}["guide.md"] == "draft"
+
+
+def test_a_future_page_is_indexed_once_its_time_comes_without_any_file_changing(
+        tmp_path: Path, make_settings: Callable[..., Settings], tokenizer: Tokenizer) -> None:
+    soon = time.time() + 2
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(soon + 1))
+    root = hugo_corpus(tmp_path / "site", {"content/post/soon.md": f"---\ntitle: Soon\ndate: {when}\n---\n\n"
+                                                                   f"{LONG_PARAGRAPHS}\n"})
+    settings = make_settings(root)
+    before = Library.open(settings, tokenizer=tokenizer)
+    assert "Soon" not in [a.title for a in before.articles]
+    assert {e.path.name: e.kind for e in before.report.skipped}["soon.md"] == "future"
+    assert not Library.open(settings, tokenizer=tokenizer).rebuilt  # nothing due yet
+    time.sleep(max(0.0, soon + 1.5 - time.time()))
+    after = Library.open(settings, tokenizer=tokenizer)
+    assert after.rebuilt and "Soon" in [a.title for a in after.articles]

@@ -134,3 +134,100 @@ def test_split_sentences_joins_back_to_the_input(text: str) -> None:
 def test_split_sentences_gives_no_blank_piece_after_the_first(text: str) -> None:
     pieces = split_sentences(text)
     assert all(piece.strip() for piece in pieces[1:])
+
+
+# --- what a reader sees of a Hugo page ---------------------------------------------------------
+
+def prose(body: str) -> str:
+    """The body as the paragraphs show it."""
+    body = expand_shortcodes(body)
+    return "\n\n".join(text for _, text in build_paragraphs((s.heading, s.block) for s in sections(body)))
+
+
+def test_paired_content_shortcodes_keep_their_inner_text() -> None:
+    body = ('{{% alert title="Note" color="info" %}}Mind the **gap** between the train and the platform.'
+            '{{% /alert %}}\n\n{{< notice warning >}}Do not feed the animals in the park.{{< /notice >}}')
+    assert prose(body) == "Mind the gap between the train and the platform.\nDo not feed the animals in the park."
+
+
+def test_standalone_and_code_like_shortcodes_leave_nothing() -> None:
+    body = ('See {{< relref "other.md" >}} and {{< figure src="a.png" >}} now.\n\n'
+            '{{< highlight go >}}\nfunc main() { fmt.Println("<b>hi</b>") }\n{{< /highlight >}}\n\n'
+            '{{< mermaid >}}\ngraph TD; A-->B\n{{< /mermaid >}}\n\n'
+            'Hugo prints {{</* myshortcode */>}} literally in its own docs.')
+    text = prose(body)
+    assert "{{" not in text and "}}" not in text
+    assert "func main" not in text and "graph TD" not in text
+    assert text.startswith("See and now.")
+
+
+def test_the_expand_hook_replaces_a_standalone_shortcode() -> None:
+    def expand(name: str, positional: list[str], named: dict[str, str], depth: int) -> str | None:
+        return f"[{name}:{positional[0]}:{named.get('lang', '')}]" if name == "include" else None
+
+    assert expand_shortcodes('A {{% include "x.md" lang=go %}} B {{< ref "y" >}}', expand) == "A [include:x.md:go] B "
+
+
+def test_code_is_never_prose() -> None:
+    body = ("Install it:\n\n```shell\nnpm install <b>thing</b>\n```\n\n"
+            "Or indented:\n\n    pip install other\n    echo done\n\n"
+            "> ```log\n> ERROR quoted fence\n> ```\n\n"
+            "<pre>\nraw pre block\n</pre>\n\n<script>\nvar x = 1;\n</script>\n\n$$\nE = mc^2\n$$\n\nAfter the code.")
+    text = prose(body)
+    for code in ("npm install", "pip install", "echo done", "ERROR quoted", "raw pre", "var x", "mc^2"):
+        assert code not in text
+    assert text.endswith("After the code.")
+
+
+def test_reference_links_footnotes_and_definitions_keep_only_their_text() -> None:
+    body = ("Read the [Specification][] and the [guide][g] or [this one].[^1]\n\n"
+            "[Specification]: https://example.org/spec\n[g]: https://example.org/guide \"Guide\"\n"
+            "[this one]: https://example.org/one\n\n"
+            "[^1]: The footnote's own text, shown at the bottom of the page.")
+    assert prose(body) == ("Read the Specification and the guide or this one.\n"
+                           "The footnote's own text, shown at the bottom of the page.")
+
+
+def test_alerts_definition_lists_attributes_and_autolinks() -> None:
+    body = ("> [!NOTE]\n> Traces are sampled at the head.\n\n"
+            "Term\n: The definition of the term, on a line of its own.\n\n"
+            "## Setup {#setup .wide}\n\n{.lead}\nVisit <https://example.org/start> to begin.")
+    text = prose(body)
+    assert "[!NOTE]" not in text and "Traces are sampled at the head." in text
+    assert "Term\nThe definition of the term" in text
+    assert "{#" not in text and "{." not in text
+    assert "Visit https://example.org/start to begin." in text
+    assert [s.heading for s in sections(body)][-1] == "Setup"
+
+
+def test_a_list_items_indented_continuation_stays_with_its_label() -> None:
+    body = "- **Sampler**\n\n  Decides which traces are recorded.\n\n- Exporter\n\nNot in the list."
+    assert blocks(body) == ["- **Sampler**\n\n  Decides which traces are recorded.".replace("\n\n", "\n"),
+                            "- Exporter", "Not in the list."]
+
+
+def test_markup_running_over_a_line_break_is_removed() -> None:
+    assert clean_block("a **bold\nstatement** and a [link\ntext][ref] here") == "a bold\nstatement and a link\ntext here"
+
+
+def test_inline_code_is_shown_as_written() -> None:
+    assert clean_inline("Set `OTEL_*_ENDPOINT` to `<host>:4317` or `[a](b)`.") == (
+        "Set OTEL_*_ENDPOINT to <host>:4317 or [a](b).")
+
+
+def test_raw_html_tags_go_and_table_cells_stay_apart() -> None:
+    assert clean_block("<table><tr><td>Model</td><td>Cost</td></tr></table>") == "Model · Cost"
+    assert prose('<div class="note">\nPlain words inside a div block stay readable.\n</div>') == (
+        "Plain words inside a div block stay readable.")
+
+
+def test_a_heading_that_interrupts_a_block_starts_a_new_section() -> None:
+    found = list(sections("Intro line of the article.\n## Second part\nThe second part's text."))
+    assert [(s.heading, s.block) for s in found] == [("", "Intro line of the article."),
+                                                     ("Second part", "The second part's text.")]
+
+
+@given(st.text(alphabet=st.sampled_from(list("{}<>%/*`[]()!#:-_ |\\\nab中文\"'=.")), max_size=300))
+def test_any_markup_gives_clean_lines_without_crashing(body: str) -> None:
+    for _, text in build_paragraphs((s.heading, s.block) for s in sections(expand_shortcodes(body))):
+        assert text.strip() and "\n\n" not in text
