@@ -182,4 +182,5 @@ def test_articlebot_report_without_a_state_file_says_where_it_looked(tmp_path: P
     assert "no state file at" in result.stderr and str(missing) in result.stderr
     assert "Traceback" not in result.stderr and not missing.exists()
     bad_days = run_cli("--days", "0", state_path=missing)
-    assert bad_days.returncode == 1 and "--days" in bad_days.stderr
+    assert bad_days.returncode == 2  # argparse's usage error, before any state file is looked for
+    assert "argument --days: must be 1 or more (got 0)" in bad_days.stderr
