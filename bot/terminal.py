@@ -57,14 +57,14 @@ _SLASH = {"help": "help", "start": "help", "tags": "tags", "tag": "tag", "latest
           "about": "about", "more": "more", "back": "back", "summary": "summary", "quit": "quit", "exit": "quit",
           "ask": "ask"}
 _WORDS = {"help": "help", "more": "more", "back": "back", "quit": "quit", "exit": "quit"}
-_SUMMARY = re.compile(r"summary(?:\s+(\S+))?", re.IGNORECASE)
+_SUMMARY = re.compile(r"summary(?:\s+(\d\S*))?", re.IGNORECASE)
 
 
 def parse(line: str) -> Command | None:
     """The command a typed line means; None for a blank line.
 
     A line starting with "/" is a command (an unknown one is never searched as a question);
-    "more", "back", "help", "quit" and "exit" alone, and "summary" alone or with one word, are
+    "more", "back", "help", "quit" and "exit" alone, and "summary" alone or before a number, are
     commands too; anything else is a question ("summary of the earnings call" included).
     """
     text = line.strip()

@@ -155,6 +155,8 @@ def test_banner_counts_in_english_and_says_how_to_leave() -> None:
     ("/", Command("unknown", "/")),
     (QUESTION, Command("ask", QUESTION)),
     ("summary of the earnings call", Command("ask", "summary of the earnings call")),
+    ("summary bitcoin", Command("ask", "summary bitcoin")),
+    ("summary 1–3", Command("summary", "1–3")),
     ("more about DeepSeek", Command("ask", "more about DeepSeek")),
     ("  Comcast  ", Command("ask", "Comcast")),
 ])
@@ -204,7 +206,8 @@ def test_summary_n_summarizes_the_article_of_quote_n(conversation: Conversation)
     summary = say(conversation, "summary 2")
     assert "summary" in summary.splitlines()[-1].lower()
     assert say(conversation, "summary 3") == "There is no quote 3 to summarize: the last answer showed quotes 1–2."
-    assert say(conversation, "summary x").startswith("Usage: summary N")
+    assert say(conversation, "summary 1–2").startswith("Usage: summary N")
+    assert say(conversation, "summary").startswith("Usage: summary N")
 
 
 def test_more_and_summary_before_any_question_say_what_to_do(conversation: Conversation) -> None:
@@ -379,6 +382,9 @@ def test_a_session_on_a_terminal(terminal: Pty) -> None:
     terminal.type("\x1b[A\x1b[A")  # up twice: the tag command again, from readline's history
     again = terminal.prompt()
     assert "^[[A" not in again and "#iyiou" in again
+
+    terminal.type("/abo\t")  # tab completes the command
+    assert "I have read 4 articles" in terminal.prompt()
 
     terminal.type("quit")
     assert terminal.wait() == 0
