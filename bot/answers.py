@@ -93,7 +93,13 @@ class Answerer:
         self.max_question_chars = max_question_chars
 
     def tokens(self, question: str) -> list[str]:
-        tokens = self.library.tokenizer(check_question(question, self.max_question_chars))
+        """The question's search tokens. Bigrams no article holds are dropped: they find nothing, and
+        counted in the question's weight they would sink every passage below the relevance floor."""
+        text = check_question(question, self.max_question_chars)
+        tokenizer, index = self.library.tokenizer, self.library.index
+        words = set(tokenizer.words(text))
+        every = tokenizer(text)
+        tokens = [t for t in every if t in words or index.knows(t)] or every
         if not tokens:
             raise QuestionError("I found no words to search for in that. Try a few keywords, "
                                 "e.g. “DeepSeek 训练成本” or “Nvidia earnings”.")

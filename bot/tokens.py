@@ -119,7 +119,16 @@ class Tokenizer:
             if piece[0] < "\u3400":
                 yield from self._latin(piece)
             else:
-                yield from self._chinese(piece)
+                yield from self._chinese(piece, self.bigrams)
+
+    def words(self, text: str) -> list[str]:
+        """The tokens without the character bigrams: what the text says in words. A bigram that spans
+        two words of a question (票多 in 门票多少钱) is only an artefact when no article holds it."""
+        tokens: list[str] = []
+        for match in _SCAN.finditer(self.normalize(text)):
+            piece = match.group()
+            tokens.extend(self._latin(piece) if piece[0] < "\u3400" else self._chinese(piece, False))
+        return tokens
 
     def _latin(self, word: str) -> Iterator[str]:
         if word.endswith(("'s", "’s")):
@@ -131,11 +140,11 @@ class Tokenizer:
                 if part not in STOPWORDS and part != word:
                     yield part
 
-    def _chinese(self, run: str) -> Iterator[str]:
+    def _chinese(self, run: str, bigrams: bool) -> Iterator[str]:
         for word in self._jieba.cut(run, HMM=False):
             if word not in STOPWORDS:
                 yield word
-        if self.bigrams:
+        if bigrams:
             for i in range(len(run) - 1):
                 pair = run[i:i + 2]
                 if pair[0] not in _STOP_CHARS and pair[1] not in _STOP_CHARS and pair not in STOPWORDS:
