@@ -77,10 +77,10 @@ def test_per_article_allows_more_quotes_from_one_article(answerer: Answerer) -> 
 
 
 def test_paging_gives_the_next_quotes(answerer: Answerer) -> None:
-    everything = answerer.answer("DeepSeek 训练成本", k=50)
+    everything = answerer.answer("英伟达", k=50)
     assert everything.total >= 3
-    first = answerer.answer("DeepSeek 训练成本", k=2)
-    second = answerer.answer("DeepSeek 训练成本", k=2, offset=2)
+    first = answerer.answer("英伟达", k=2)
+    second = answerer.answer("英伟达", k=2, offset=2)
     assert first.has_more
     assert first.total == second.total == everything.total
     pages = [q.paragraph.text for q in first.quotes + second.quotes]
@@ -231,3 +231,22 @@ def test_sentence_weight_sums_the_tokens_present(tokenizer: Tokenizer) -> None:
     weights = {"deepseek": 2.0, "成本": 1.5, "ai": 1.0}
     assert sentence_weight(tokenizer.normalize("DeepSeek 的训练成本很低，他说。"), weights) == pytest.approx(3.5)
     assert sentence_weight("openai said", {"ai": 1.0}) == 0.0
+
+
+# --- no filler ----------------------------------------------------------------------------------
+
+def test_quotes_much_weaker_than_the_first_are_neither_shown_nor_offered(bundled_library: Library) -> None:
+    from bot.answers import FILLER_RATIO
+
+    everything = Answerer(bundled_library, filler_ratio=0.0).answer(DEEPSEEK_QUESTION, k=60)
+    answer = Answerer(bundled_library).answer(DEEPSEEK_QUESTION, k=60)
+    strong = [q for q in everything.quotes if q.score >= FILLER_RATIO * everything.quotes[0].score]
+    assert [q.paragraph for q in answer.quotes] == [q.paragraph for q in strong]
+    assert answer.total == len(strong) < everything.total  # More never offers the weak ones either
+
+
+def test_when_one_passage_answers_only_it_is_quoted_and_more_is_not_offered(bundled_library: Library) -> None:
+    answer = Answerer(bundled_library).answer("Bitcoin price this week", k=3)
+    assert answer.total == len(answer.quotes) == 1
+    assert not answer.has_more
+    assert "Bitcoin" in answer.quotes[0].article.title
