@@ -48,7 +48,7 @@ def _progress_bar() -> Callable[[int, int], None]:
     return update
 
 
-def open_library(settings: Settings, quiet: bool = False) -> Library:
+def open_library(settings: Settings, quiet: bool = False, note_skipped: bool = True) -> Library:
     """The corpus's library (indexed now if the cache is stale); a corpus that is a file or is
     missing is a ConfigError, a folder without articles is not (``no_articles`` says so)."""
     for folder in settings.corpus:
@@ -62,10 +62,25 @@ def open_library(settings: Settings, quiet: bool = False) -> Library:
     # so the first question does not wait for it afterwards.
     threading.Thread(target=tokenizer.warm, daemon=True).start()
     library = Library.open(settings, progress=None if quiet else _progress_bar(), tokenizer=tokenizer)
-    if library.report.skipped and not quiet:
-        print(f"note: {plural(len(library.report.skipped), 'file')} skipped; `articlebot index` lists why",
-              file=sys.stderr)
+    if library.report.skipped and not quiet and note_skipped:
+        groups = ", ".join(f"{len(errors)} {label}" for label, errors in skipped_by_kind(library.report.skipped))
+        print(f"note: {plural(len(library.report.skipped), 'file')} skipped ({groups}); `articlebot index` lists "
+              "them", file=sys.stderr)
     return library
+
+
+SKIP_LABELS = {"error": "cannot be read", "empty": "without text", "draft": "drafts",
+               "future": "to be published later", "expired": "expired", "headless": "headless bundles",
+               "unrendered": "not rendered on the site", "resource": "page bundle resources"}
+"""Why files are not indexed, in the order they are listed: what to fix first, then what is left out on purpose."""
+
+
+def skipped_by_kind(skipped: Sequence[CorpusError]) -> list[tuple[str, list[CorpusError]]]:
+    """Skipped files grouped under their reason, in SKIP_LABELS order."""
+    groups: dict[str, list[CorpusError]] = {}
+    for error in skipped:
+        groups.setdefault(error.kind if error.kind in SKIP_LABELS else "error", []).append(error)
+    return [(SKIP_LABELS[kind], groups[kind]) for kind in SKIP_LABELS if kind in groups]
 
 
 def no_articles(library: Library, settings: Settings) -> str | None:
@@ -149,7 +164,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     """Build or refresh the index cache and report what was loaded and skipped."""
     started = time.perf_counter()
-    library = open_library(settings, quiet=True)
+    library = open_library(settings, note_skipped=False)
     seconds = time.perf_counter() - started
     report = library.report
     state = "built" if library.rebuilt else "unchanged, loaded from cache"
@@ -164,8 +179,10 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         print(empty)
     if report.skipped:
         print(f"{plural(len(report.skipped), 'file')} skipped:")
-        for error in report.skipped:
-            print(f"  {error}")
+        for label, errors in skipped_by_kind(report.skipped):
+            print(f"  {label} ({len(errors)}):")
+            for error in errors:
+                print(f"    {error}")
     return 0
 
 
@@ -498,6 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"articlebot: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("\narticlebot: interrupted (an index being built is discarded; the last complete one is kept)",
+              file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

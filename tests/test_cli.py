@@ -76,8 +76,9 @@ def test_index_prints_counts_and_lists_skipped_files_with_reasons(indexed: subpr
     assert lines[0].startswith("4 articles, ")
     assert " paragraphs (built) in " in lines[0]
     assert "2 files skipped:" in lines
-    assert f"  {workdir / 'corpus/bad/binary.md'}: binary file, not Markdown text" in lines
-    assert any(line.startswith(f"  {workdir / 'corpus/bad/broken.md'}:") and "not valid YAML" in line
+    assert "  cannot be read (2):" in lines
+    assert f"    {workdir / 'corpus/bad/binary.md'}: binary file, not Markdown text" in lines
+    assert any(line.startswith(f"    {workdir / 'corpus/bad/broken.md'}:") and "not valid YAML" in line
                for line in lines)
 
 
@@ -134,7 +135,7 @@ def test_ask_prints_quotes_with_their_source(indexed: object, run: Run) -> None:
 
 def test_ask_notes_skipped_files_on_stderr(indexed: object, run: Run) -> None:
     result = run("ask", "Comcast")
-    assert "note: 2 files skipped; `articlebot index` lists why" in result.stderr
+    assert "note: 2 files skipped (2 cannot be read); `articlebot index` lists them" in result.stderr
 
 
 # --- chat ----------------------------------------------------------------------------------
@@ -465,7 +466,7 @@ def test_one_article_reads_in_the_singular(cli: CliRun, one_article: Path) -> No
     assert "1 file skipped:" in out.splitlines()
     status, out, err = cli("tag", "crabs", "--corpus", str(one_article))
     assert out.startswith("articles mentioning crabs: 1 article (page 1 of 1)")
-    assert "note: 1 file skipped; `articlebot index` lists why" in err
+    assert "note: 1 file skipped (1 cannot be read); `articlebot index` lists them" in err
 
 
 def test_an_article_without_date_or_tags_shows_no_empty_parentheses(cli: CliRun, one_article: Path) -> None:
@@ -474,3 +475,23 @@ def test_an_article_without_date_or_tags_shows_no_empty_parentheses(cli: CliRun,
     _, answer, _ = cli("ask", "hermit crabs shells", "--corpus", str(one_article))
     assert answer.startswith("1. A field guide to tide pools\n")
     assert "()" not in latest + answer
+
+
+def test_index_lists_what_a_hugo_site_leaves_out_under_each_reason(cli: CliRun, tmp_path: Path) -> None:
+    site = write_files(tmp_path / "site", {
+        "hugo.toml": 'baseURL = "https://example.org/"\n',
+        "content/post/live.md": "+++\ntitle = \"Live\"\n+++\n\nThe tide pools fill twice a day with crabs and anemones.\n",
+        "content/post/draft.md": "+++\ntitle = \"Draft\"\ndraft = true\n+++\n\nNot ready.\n",
+        "content/post/later.md": "+++\ntitle = \"Later\"\ndate = 2999-01-01\n+++\n\nNot yet.\n",
+        "content/post/broken.md": "+++\ntitle = \n+++\n\nx\n",
+    })
+    status, out, _ = cli("index", "--corpus", str(site))
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("1 article, ")
+    assert lines[lines.index("3 files skipped:") + 1:] == [
+        "  cannot be read (1):", f"    {site / 'content/post/broken.md'}:2: front matter is not valid TOML "
+                                 "(Invalid value)",
+        "  drafts (1):", f"    {site / 'content/post/draft.md'}: draft (draft: true)",
+        "  to be published later (1):", f"    {site / 'content/post/later.md'}: publishes in the future "
+                                        "(2999-01-01 00:00 UTC)"]
