@@ -31,6 +31,8 @@ from bot.answers import Answerer
 from bot.config import Settings
 from bot.errors import ArticlebotError, CorpusError
 from bot.library import Library
+from bot.metadata import CONFIG_FORMATS
+from bot.site import CONFIG_NAMES
 from bot.summaries import Summarizer
 from bot.tokens import Tokenizer
 
@@ -264,7 +266,8 @@ _DEFAULT_FILTER = watchfiles.DefaultFilter()
 
 
 def is_article_change(change: watchfiles.Change, path: str) -> bool:
-    """Markdown files, and folders (a folder moved or deleted takes its articles with it).
+    """Markdown files, folders (a folder moved or deleted takes its articles with it), and a Hugo
+    site's configuration (a new ``baseURL`` changes every link).
 
     Everything else under a corpus folder (editor swap files, ``.git``, an index cache kept
     there) is ignored, so the bot's own cache writes never trigger a reload.
@@ -272,4 +275,6 @@ def is_article_change(change: watchfiles.Change, path: str) -> bool:
     name = Path(path).name
     if name.startswith(".") or not _DEFAULT_FILTER(change, path):
         return False
-    return name.lower().endswith(".md") or "." not in name
+    stem, _, suffix = name.lower().rpartition(".")
+    site_config = stem in CONFIG_NAMES and f".{suffix}" in CONFIG_FORMATS
+    return name.lower().endswith(".md") or "." not in name or site_config

@@ -136,6 +136,12 @@ def test_files_that_are_not_articles_do_not_trigger_a_reload() -> None:
     assert not is_article_change(Change.modified, "/corpus/news/image.png")
 
 
+def test_a_hugo_sites_configuration_triggers_a_reload() -> None:
+    assert is_article_change(Change.modified, "/site/hugo.toml")
+    assert is_article_change(Change.modified, "/site/config/_default/config.yaml")
+    assert not is_article_change(Change.modified, "/site/package.json")
+
+
 # --- reloading ------------------------------------------------------------------------------
 
 def test_a_broken_file_is_reported_and_the_rest_of_the_update_lands(setup, corpus_dir: Path, stopped) -> None:
