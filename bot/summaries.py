@@ -789,7 +789,8 @@ class Summarizer:
         if match is not None:
             kind, written = match
             return Resolution(kind, written, tuple(newest_first(self._members(kind, written))))
-        mentioned = self._mentions(name)
+        # "deep seek" as one word too: names are written with and without their spaces.
+        mentioned = self._mentions(name) or (self._mentions(key) if key != normalize(name).strip() else [])
         if mentioned:
             return Resolution("search", name.strip(), tuple(mentioned))
         return Resolution("none", name.strip(), (), self._suggestions(key, names))

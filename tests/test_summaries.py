@@ -408,3 +408,10 @@ def test_pages_never_overlap(summarizer: Summarizer) -> None:
     seen = [summarizer.digest("关税", page=p, per_page=1).items[0].article.path
             for p in range(1, math.ceil(total / 1) + 1)]
     assert len(seen) == len(set(seen)) == total
+
+
+def test_a_name_typed_with_a_space_finds_the_articles_that_write_it_as_one_word(
+        bundled_library: Library) -> None:
+    resolution = Summarizer(bundled_library).resolve("deep seek")
+    assert resolution.kind == "search" and resolution.articles
+    assert all("deepseek" in " ".join(p.text for p in a.paragraphs).lower() for a in resolution.articles)
