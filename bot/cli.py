@@ -62,10 +62,10 @@ def open_library(settings: Settings, quiet: bool = False, note_skipped: bool = T
     # so the first question does not wait for it afterwards.
     threading.Thread(target=tokenizer.warm, daemon=True).start()
     library = Library.open(settings, progress=None if quiet else _progress_bar(), tokenizer=tokenizer)
-    if library.report.skipped and not quiet and note_skipped:
-        groups = ", ".join(f"{len(errors)} {label}" for label, errors in skipped_by_kind(library.report.skipped))
-        print(f"note: {plural(len(library.report.skipped), 'file')} skipped ({groups}); `articlebot index` lists "
-              "them", file=sys.stderr)
+    unreadable = [error for error in library.report.skipped if error.is_error]
+    if unreadable and not quiet and note_skipped:  # drafts and the like are left out on purpose: no news
+        print(f"note: {plural(len(unreadable), 'file')} cannot be read; `articlebot index` lists why",
+              file=sys.stderr)
     return library
 
 

@@ -368,10 +368,15 @@ class BM25Index:
         return best * self.scales
 
     def idf(self, token: str) -> float:
-        """The term's idf; a term the corpus lacks gets the highest idf any term could have."""
+        """The term's idf; a term no paragraph holds weighs as much as one held by a single paragraph.
+
+        It is at least that informative, and no more can be known of it: giving it the idf of a
+        term in no paragraph at all would, in a folder of six paragraphs, make one unknown word
+        of a question (开门 against an article that says 开张) outweigh every word the article holds.
+        """
         term = self._term(token)
         if term is None:
-            return math.log1p((self.n_docs + 0.5) / 0.5)
+            return math.log1p((max(self.n_docs, 1) - 0.5) / 1.5)
         return float(self.idfs[term])
 
     @cached_property

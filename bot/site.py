@@ -796,7 +796,7 @@ def _expand(pattern: str, place: PagePlace, lowered: Mapping[str, Any], title: s
         if token in ("sections", "sectionslugs"):
             return "/".join(make_path(s) for s in _slice(sections, selection))  # section paths are lower case
         found = {
-            "year": f"{local.year:04d}", "month": f"{local.month:02d}", "day": f"{local.day:02d}",
+            "year": str(local.year), "month": f"{local.month:02d}", "day": f"{local.day:02d}",
             "monthname": make_path(calendar.month_name[local.month], lower),
             "weekday": str((local.weekday() + 1) % 7), "weekdayname": make_path(calendar.day_name[local.weekday()], lower),
             "yearday": str(local.timetuple().tm_yday), "section": make_path(place.section),

@@ -135,7 +135,7 @@ def test_ask_prints_quotes_with_their_source(indexed: object, run: Run) -> None:
 
 def test_ask_notes_skipped_files_on_stderr(indexed: object, run: Run) -> None:
     result = run("ask", "Comcast")
-    assert "note: 2 files skipped (2 cannot be read); `articlebot index` lists them" in result.stderr
+    assert "note: 2 files cannot be read; `articlebot index` lists why" in result.stderr
 
 
 # --- chat ----------------------------------------------------------------------------------
@@ -466,7 +466,7 @@ def test_one_article_reads_in_the_singular(cli: CliRun, one_article: Path) -> No
     assert "1 file skipped:" in out.splitlines()
     status, out, err = cli("tag", "crabs", "--corpus", str(one_article))
     assert out.startswith("articles mentioning crabs: 1 article (page 1 of 1)")
-    assert "note: 1 file skipped (1 cannot be read); `articlebot index` lists them" in err
+    assert "note: 1 file cannot be read; `articlebot index` lists why" in err
 
 
 def test_an_article_without_date_or_tags_shows_no_empty_parentheses(cli: CliRun, one_article: Path) -> None:

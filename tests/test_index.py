@@ -135,9 +135,9 @@ def test_unknown_tokens_find_nothing() -> None:
     assert index.search([], 5) == []
 
 
-def test_unknown_token_has_the_highest_possible_idf() -> None:
-    index = BM25Index.build(random_corpus(random.Random(2), 10))
-    assert index.idf("nope") == pytest.approx(math.log1p(10.5 / 0.5))
+def test_an_unknown_token_weighs_as_much_as_the_rarest_known_one() -> None:
+    index = BM25Index.build([["rare"], *random_corpus(random.Random(2), 9)])
+    assert index.idf("nope") == pytest.approx(index.idf("rare")) == pytest.approx(math.log1p(9.5 / 1.5))
     assert all(index.idf("nope") >= index.idf(term) for term in index.vocabulary)
 
 
