@@ -287,3 +287,10 @@ def test_cascade_targets_use_hugo_globs(pattern: str, path: str, matches: bool) 
 ])
 def test_paths_are_sanitised_like_hugos_make_path(raw: str, made: str) -> None:
     assert make_path(raw) == made
+
+
+def test_the_example_site_in_the_readme_reads_as_hugo_builds_it() -> None:
+    example = Path(__file__).parents[1] / "docs" / "example-site"
+    mine = assert_agrees_with_hugo(example)
+    assert mine[str(example.resolve() / "content/posts/ferry-timetable.md")] == (
+        "https://harbour.example.org/2025/02/ferry-timetable/", None)
