@@ -27,7 +27,7 @@ from bot.markup import (MAX_INCLUDE_DEPTH, Expand, Section, build_paragraphs, cl
 from bot.metadata import split_front_matter
 from bot.site import PagePlace, Site, expiry, open_site, public_url, publication
 
-PARAGRAPHS_VERSION = "4"
+PARAGRAPHS_VERSION = "5"
 """Bump when parsing or paragraph building changes, so that cached articles are rebuilt."""
 
 SOURCE_KEYS = ("url", "link", "source_url", "source", "original", "original_url", "canonical",
@@ -45,7 +45,7 @@ _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S%z", "
                  "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%d %B %Y",
                  "%B %d, %Y", "%a, %d %b %Y %H:%M:%S %z")
 _URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
-_TRAILING_LINK = re.compile(r"^\s*\[([^\]\n]*)\]\((\S+?)\)\s*$")
+_TRAILING_LINK = re.compile(r"^\s*\[([^\[\]\n]*)\]\((\S+?)\)\s*$")
 _WIKI = re.compile(r"\[\[([^\]|]*?)(?:\|([^\]]*))?\]\]")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
@@ -167,7 +167,7 @@ def load_article(path: Path, text: str, display_path: str | None = None, site: S
     unpublished = publication(site, metadata, place)
     if unpublished is not None:
         raise NotPublished(path, unpublished.reason, unpublished.kind, unpublished.recheck)
-    body, trailing_url = _pop_trailing_link(body)
+    body, trailing_url = (body, None) if site.is_hugo else _pop_trailing_link(body)
     included: list[str] = []
     body = expand_shortcodes(body, _expander(site, str(path), metadata, included))
     parts = list(sections(body))
@@ -287,7 +287,11 @@ def _source_url(metadata: Mapping[str, Any]) -> str | None:
 
 
 def _pop_trailing_link(body: str) -> tuple[str, str | None]:
-    """Feeds end the body with ``[category](url)``: that is the source, not article text."""
+    """Feeds end the body with ``[category](url)``: that is the source, not article text.
+
+    Not in a Hugo site: there a last line that is a link is part of the page ("see the guide"),
+    and the page's own URL is the source.
+    """
     lines = body.rstrip().split("\n")
     match = _TRAILING_LINK.match(lines[-1]) if lines else None
     if match and _URL.match(match.group(2)):

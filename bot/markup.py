@@ -30,9 +30,10 @@ MAX_INCLUDE_DEPTH = 4
 CODE_SHORTCODES = frozenset({
     "highlight", "code", "mermaid", "math", "katex", "raw", "rawhtml", "html", "chart", "plantuml", "diagram",
     "echarts", "asciinema", "gist", "tweet", "x", "youtube", "vimeo", "instagram", "figure", "svg", "script",
-    "flash", "download", "codeblock", "code-toggle", "terminal", "shell", "output", "prism",
+    "flash", "download", "codeblock", "code-toggle", "terminal", "shell", "output", "prism", "comment",
 })
-"""Paired shortcodes whose inner part is code, markup or an embed, not prose: dropped with it."""
+"""Paired shortcodes whose inner part is code, markup, an embed or a comment (Hugo's ``comment`` prints
+nothing), not prose to show: dropped with it."""
 
 Expand = Callable[[str, list[str], dict[str, str], int], "str | None"]
 """(shortcode name, positional args, named args, depth) → the text it stands for, or None (nothing)."""
@@ -44,7 +45,9 @@ _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _RAW_BLOCK = re.compile(r"^\s{0,3}<(script|style|pre|textarea|svg|math|iframe|object|template)\b", re.IGNORECASE)
 _OPEN_COMMENT = re.compile(r"<!--(?!.*?-->)")
 _MATH_FENCE = re.compile(r"^\s*\$\$\s*$")
-_REFERENCE_DEFINITION = re.compile(r"^\s{0,3}\[(?!\^)([^\]]+)\]:\s*\S")
+_REFERENCE_DEFINITION = re.compile(r"^\s{0,3}\[(?!\^)([^\]]+)\]:(?:\s+\S|\s*$)")
+_DEFINITION_TARGET = re.compile(r"^\s*(?:<?[a-z][a-z0-9+.-]*:|/|\.{0,2}/|#|<)\S*(?:\s+[\"'(].*)?\s*$", re.IGNORECASE)
+"""The URL (and optional title) on the line after a ``[label]:`` whose target was wrapped to the next line."""
 _FOOTNOTE_DEFINITION = re.compile(r"^\s{0,3}\[\^[^\]]+\]:\s?")
 _ATTRIBUTES_LINE = re.compile(r"^\s*\{\s*[#.:%][^{}]*\}\s*$")
 _HEADING_ATTRIBUTES = re.compile(r"\s*\{\s*[#.][^{}]*\}\s*$")
@@ -65,6 +68,8 @@ _HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<!--.*?-->|<\?.*?\?>", re.DOTALL)
 _HTML_REMNANT = re.compile(r"<[a-zA-Z][^>\n]*$|^[^<\n]*?\"\s*(class|srcset|src|href|style|width|height|alt)=\"")
 """A tag opened and never closed on its line, or the attribute tail of one: converter debris."""
 _CELL_END = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
+_MULTILINE_TAG = re.compile(r"</?[a-zA-Z][^<>`]*\n[^<>`]*>")
+"""An HTML tag whose attributes run over line breaks (removed before the block is cut into lines)."""
 _TEMPLATE = re.compile(r"(`?)\{\{.*?\}\}\1", re.DOTALL)
 _STRAY_BRACES = re.compile(r"\{\{+|\}\}+")
 """Go template actions left in the text (``{{ .Title }}``): Hugo's, not the reader's."""
@@ -217,6 +222,8 @@ class _BlockReader:
         self.indented_code = False
         self.after_blank = True
         self.in_list = False
+        self.definition_open = False
+        """The last line was ``[label]:`` with its URL still to come on this one."""
 
     def flush(self) -> None:
         if self.current:
@@ -225,6 +232,10 @@ class _BlockReader:
         self.current = []
 
     def feed(self, line: str) -> None:
+        if self.definition_open:
+            self.definition_open = False
+            if _DEFINITION_TARGET.match(line):
+                return
         if self.closer is not None:
             if self.closer.search(_QUOTE_MARK.sub("", line)):
                 self.closer = None
@@ -286,6 +297,7 @@ class _BlockReader:
         reference = _REFERENCE_DEFINITION.match(line)
         if reference:
             self.labels.add(reference.group(1))
+            self.definition_open = not line.split("]:", 1)[1].strip()
             return True
         return bool(_ATTRIBUTES_LINE.match(line) or (_HR.match(line) and not self.current))
 
@@ -393,7 +405,7 @@ def clean_block(block: str) -> str:
     emphasis may run over a line break.
     """
     lines: list[str] = []
-    block = _CELL_END.sub(" · ", block)
+    block = _MULTILINE_TAG.sub("", _CELL_END.sub(" · ", block))
     for raw in block.split("\n"):
         if _TABLE_RULE.match(raw) or _HTML_REMNANT.search(raw):
             continue
@@ -489,8 +501,8 @@ def _merge_short(pieces: list[tuple[str, str]]) -> list[tuple[str, str]]:
             light = weight < MIN_PARAGRAPH_WEIGHT
             fits = len(prev_text) + len(text) + 1 <= MAX_PARAGRAPH_CHARS
             if fits and (prev_light or light):
-                # A light opener joins the section it introduces; a light closer the one before.
-                keep = heading if prev_light else prev_heading
+                # Both headings stay the merged paragraph's context: it holds text under each.
+                keep = " · ".join(dict.fromkeys(h for h in [*prev_heading.split(" · "), heading] if h))
                 merged[-1] = (keep, f"{prev_text}\n{text}", prev_weight + weight)
                 continue
         merged.append((heading, text, weight))

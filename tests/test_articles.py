@@ -462,3 +462,13 @@ def test_a_draft_in_a_plain_folder_is_left_out_too(tmp_path: Path) -> None:
     path = write_files(tmp_path, {"d.md": "---\ntitle: D\ndraft: true\n---\n\nText.\n"}) / "d.md"
     with pytest.raises(NotPublished):
         load_article(path, path.read_text(encoding="utf-8"))
+
+
+def test_a_hugo_page_ending_with_a_link_keeps_its_url_and_the_links_text(hugo_site: Path) -> None:
+    path = write_files(hugo_site, {"content/post/fonts.md": "---\ntitle: Fonts\n---\n\n"
+                                   "A plugin switches off the web fonts the theme loads from abroad.\n\n"
+                                   "[Disable Google Fonts](http://blog.example.net/plugin)\n"}) / "content/post/fonts.md"
+    article = hugo_page(hugo_site, "post/fonts.md")
+    assert article.source_url == "https://blog.example.org/post/fonts/"
+    assert all_text(article).endswith("Disable Google Fonts")
+    assert path.is_file()

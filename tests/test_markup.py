@@ -231,3 +231,26 @@ def test_a_heading_that_interrupts_a_block_starts_a_new_section() -> None:
 def test_any_markup_gives_clean_lines_without_crashing(body: str) -> None:
     for _, text in build_paragraphs((s.heading, s.block) for s in sections(expand_shortcodes(body))):
         assert text.strip() and "\n\n" not in text
+
+
+def test_reference_definitions_wrapped_or_emptied_by_a_shortcode_leave_nothing() -> None:
+    body = ("Read the guide before you open a [pull request][].\n\n[pull request]:\n"
+            "https://docs.github.com/en/get-started/pull-requests\n"
+            '[2568]: {{<relref "2568.md">}}\n[2630]: {{<relref "2630.md">}}')
+    assert prose(body) == "Read the guide before you open a pull request."
+
+
+def test_an_html_tag_over_several_lines_leaves_only_its_text() -> None:
+    body = '<a\n  href="https://github.com/x/y" class="z">github-action-benchmark</a> runs the benchmarks nightly.'
+    assert prose(body) == "github-action-benchmark runs the benchmarks nightly."
+
+
+def test_hugos_comment_shortcode_hides_its_text() -> None:
+    assert prose("Shown text of the page.\n\n{{< comment >}}A note for the editors only.{{< /comment >}}") == (
+        "Shown text of the page.")
+
+
+def test_merged_paragraphs_keep_every_heading_they_sit_under() -> None:
+    body = f"## Python2 还是 Python3\n\n{LONG_CHINESE}\n\n## 第一本 Python 书？\n\n自然是这本了。"
+    assert [heading for heading, _ in build_paragraphs((s.heading, s.block) for s in sections(body))] == [
+        "Python2 还是 Python3 · 第一本 Python 书？"]
