@@ -45,8 +45,10 @@ CONFIG_NAMES = ("hugo", "config")
 SITE_FOLDERS = ("archetypes", "layouts", "themes", "static", "assets", "data", "i18n")
 """Folders of a Hugo site root that hold no content: a root holding ``content/`` and one of these is a site."""
 DEFAULT_TAXONOMIES = ("tags", "categories")
-PLAIN_TAXONOMIES = ("tags", "categories", "series", "tag", "category", "keywords_tags")
-"""Front-matter keys read as tags in a folder without a Hugo config (Hugo's defaults and common variants)."""
+"""Hugo's taxonomies when the config names none."""
+TAG_KEYS = ("tags", "categories", "series", "tag", "category")
+"""Front-matter keys always read as tags (besides a site's own taxonomies): Hugo's defaults, the series
+themes add, and the singular spellings sites use."""
 PUBLISH_DATE_KEYS = ("publishdate", "pubdate", "published", "date")
 EXPIRY_DATE_KEYS = ("expirydate", "unpublishdate")
 DATE_KEYS = ("date", "publishdate", "pubdate", "published", "lastmod", "modified")
@@ -287,7 +289,8 @@ class Site:
 
     @property
     def taxonomies(self) -> tuple[str, ...]:
-        return self.config.taxonomies if self.config else PLAIN_TAXONOMIES
+        own = self.config.taxonomies if self.config else ()
+        return tuple(dict.fromkeys([*own, *TAG_KEYS]))
 
     @property
     def params(self) -> Mapping[str, Any]:

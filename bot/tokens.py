@@ -31,13 +31,14 @@ with warnings.catch_warnings():
     import jieba
 import opencc
 
-TOKENIZER_VERSION = "5"
+TOKENIZER_VERSION = "6"
 """Bump when tokens change, so that cached indexes are rebuilt."""
 
 _LATIN = re.compile(r"[a-z0-9]+(?:[.\-_'’+&][a-z0-9]+)*")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _SCAN = re.compile(f"{_LATIN.pattern}|{_CJK_RUN.pattern}")
 _PARTS = re.compile(r"[a-z0-9]+")
+_RUNS = re.compile(r"[a-z]+|[0-9]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 CHINESE_STOPWORDS = frozenset("""
@@ -139,6 +140,11 @@ class Tokenizer:
             for part in _PARTS.findall(word):
                 if part not in STOPWORDS and part != word:
                     yield part
+        elif not (word.isalpha() or word.isdigit()) and word.isalnum():
+            # rmpb2015 is also rmpb and 2015, python3 also python: a name with a model number or year glued on.
+            for run in _RUNS.findall(word):
+                if (len(run) >= 4 if run[0].isdigit() else len(run) >= 3) and run not in STOPWORDS:
+                    yield run
 
     def _chinese(self, run: str, bigrams: bool) -> Iterator[str]:
         for word in self._jieba.cut(run, HMM=False):

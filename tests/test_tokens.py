@@ -39,6 +39,17 @@ def test_letters_with_digits_stay_one_token(tokenizer: Tokenizer) -> None:
     assert "芯片" in tokenizer("H200芯片")
 
 
+@pytest.mark.parametrize(("word", "tokens"), [
+    ("rMPB2015", ["rmpb2015", "rmpb", "2015"]),  # "rMPB" in a question finds the machine of 2015
+    ("python3", ["python3", "python"]),
+    ("iPhone16", ["iphone16", "iphone"]),
+    ("H200", ["h200"]),  # too short to stand alone: h, 200
+    ("b2b", ["b2b"]),
+])
+def test_a_name_with_a_number_glued_on_is_also_the_name(tokenizer: Tokenizer, word: str, tokens: list[str]) -> None:
+    assert tokenizer(word) == tokens
+
+
 def test_possessive_s_is_dropped(tokenizer: Tokenizer) -> None:
     assert tokenizer("OpenAI's model") == ["openai", "model"]
 
