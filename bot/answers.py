@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from bot.articles import Article, Paragraph
-from bot.markup import split_sentences
 from bot.errors import QuestionError
 from bot.library import Library, Passage
+from bot.markup import split_sentences
 
 EXCERPT_CHARS = 320
 """Quotes longer than this are trimmed to the sentences around the best one."""

@@ -22,8 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import CorpusError
-from bot.markup import (MAX_INCLUDE_DEPTH, Expand, Section, build_paragraphs, clean_block, clean_inline, expand_shortcodes,
-                        sections)
+from bot.markup import (
+    MAX_INCLUDE_DEPTH,
+    Expand,
+    Section,
+    build_paragraphs,
+    clean_block,
+    clean_inline,
+    expand_shortcodes,
+    sections,
+)
 from bot.metadata import split_front_matter
 from bot.site import PagePlace, Site, expiry, open_site, public_url, publication
 
@@ -173,9 +181,7 @@ def load_article(path: Path, text: str, display_path: str | None = None, site: S
     parts = list(sections(body))
     abstract = "\n\n".join(clean_block(s.block) for s in parts if s.within(ABSTRACT_HEADINGS)) or None
     topics = tuple(t for s in parts if s.within(RELATED_HEADINGS) for t in _wiki_targets(s.block))
-    paragraphs = [Paragraph(i, text, heading) for i, (heading, text) in
-                  enumerate(build_paragraphs((s.section(ABSTRACT_HEADINGS), s.block) for s in parts
-                                             if not s.within(RELATED_HEADINGS)))]
+    paragraphs = [Paragraph(i, text, heading) for i, (heading, text) in enumerate(_paragraphs(parts))]
     if not paragraphs:
         what = "section page" if place.kind != "page" else "article"
         raise CorpusError(path, f"no text in the {what}'s body", kind="empty")
@@ -197,6 +203,21 @@ def load_article(path: Path, text: str, display_path: str | None = None, site: S
         includes=tuple(dict.fromkeys(included)),
         expires=expiry(metadata) if site.is_hugo else None,
     )
+
+
+def _paragraphs(parts: list[Section]) -> list[tuple[str, str]]:
+    """The quotable (heading, text) paragraphs. An author's summary section and the body are built
+    apart, so that no paragraph mixes the two (a summary's last line merged into the body's first)."""
+    runs: list[list[Section]] = []
+    for part in parts:
+        if part.within(RELATED_HEADINGS):
+            continue
+        if runs and runs[-1][0].within(ABSTRACT_HEADINGS) == part.within(ABSTRACT_HEADINGS):
+            runs[-1].append(part)
+        else:
+            runs.append([part])
+    return [paragraph for run in runs
+            for paragraph in build_paragraphs((s.section(ABSTRACT_HEADINGS), s.block) for s in run)]
 
 
 def _file_title(path: Path, place: PagePlace) -> str:

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from bot.answers import Answerer
 from bot.config import SETTINGS, Settings, load_settings
-from bot.errors import ArticlebotError, ConfigError, QuestionError
+from bot.errors import ArticlebotError, ConfigError, CorpusError, QuestionError
 from bot.evaluation import Question, evaluate, per_question_lines, read_questions
 from bot.index import compile_search
 from bot.library import Library, Passage

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -100,7 +100,8 @@ def compile_search(cache_folder: Path | None = None) -> bool:
 
 def _tiny_query() -> tuple[object, ...]:
     """Arguments of exactly the kernel's types (the index's arrays are read-only) for a one-posting index."""
-    index = [np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int32), np.ones(1, dtype=np.uint16),
+    index: list[npt.NDArray[Any]] = [
+             np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int32), np.ones(1, dtype=np.uint16),
              np.ones(1, dtype=np.float32), np.ones(1, dtype=np.float32), np.ones(1, dtype=np.float32)]
     for array in index:
         array.flags.writeable = False
@@ -662,7 +663,7 @@ def _save_bounds(folder: Path, index: BM25Index) -> None:
         pass
 
 
-def _joined(parts: list[npt.NDArray[np.int32]]) -> npt.NDArray[np.int32]:
+def _joined(parts: list[npt.NDArray[np.intp]]) -> npt.NDArray[np.intp]:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 

@@ -34,8 +34,8 @@ import zlib
 from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property, partial
 from itertools import accumulate
@@ -43,8 +43,16 @@ from pathlib import Path
 from typing import overload
 
 from bot import __version__
-from bot.articles import (PARAGRAPHS_VERSION, Article, LoadReport, NotPublished, Paragraph, list_pages, load_article,
-                          read_text)
+from bot.articles import (
+    PARAGRAPHS_VERSION,
+    Article,
+    LoadReport,
+    NotPublished,
+    Paragraph,
+    list_pages,
+    load_article,
+    read_text,
+)
 from bot.config import Settings
 from bot.errors import CorpusError, IndexCacheError
 from bot.index import BM25Index, BM25Params, EncodedTokens, Hit, IndexBuilder, encode

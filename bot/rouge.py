@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.articles import ABSTRACT_HEADINGS, Article, load_article, read_text
-from bot.markup import clean_block, clean_inline
 from bot.config import Settings
 from bot.errors import CorpusError
 from bot.library import Library
+from bot.markup import clean_block, clean_inline
 from bot.summaries import Summarizer, SummaryStyle, display_text, fill_budget, sentence_candidates
 
 SYSTEMS = ("articlebot", "lead", "textrank", "lexrank")

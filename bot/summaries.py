@@ -45,8 +45,8 @@ from typing import Literal, NamedTuple
 
 from bot.answers import Answerer
 from bot.articles import ABSTRACT_HEADINGS, Article
-from bot.markup import split_sentences
 from bot.library import Library
+from bot.markup import split_sentences
 
 SummarySource = Literal["author", "extract"]
 ResolutionKind = Literal["tag", "topic", "search", "none"]

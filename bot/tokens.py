@@ -20,8 +20,8 @@ import pickle
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterator
 import warnings
+from collections.abc import Iterator
 from functools import cached_property
 
 with warnings.catch_warnings():

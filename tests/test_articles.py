@@ -26,8 +26,8 @@ from bot.articles import (
     parse_date,
     read_text,
 )
-from bot.markup import MAX_PARAGRAPH_CHARS
 from bot.errors import CorpusError
+from bot.markup import MAX_PARAGRAPH_CHARS
 
 LONG_CHINESE = "这是一个足够长的段落，用来说明问题，里面有很多很多的汉字，足以超过最小权重的要求，所以它可以单独成为一个段落。"
 

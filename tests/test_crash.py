@@ -160,8 +160,8 @@ def test_every_update_is_answered_exactly_once_across_sigkills(root: Path, proce
         assert api.wait_until(lambda: handled(root, between.values()), START), bot.log
         api.fail_next("sendMessage", "drop", times=100_000)
         second = {chat: api.send_text(chat, QUESTION)[0] for chat in (201, 202)}
-        lost = lambda: {c.params["chat_id"] for c in api.calls[restarted_at:]
-                        if c.method == "sendMessage" and c.status == 0}
+        def lost() -> set[object]:
+            return {c.params["chat_id"] for c in api.calls[restarted_at:] if c.method == "sendMessage" and c.status == 0}
         assert api.wait_until(lambda: lost() >= set(second) and not api.pending_update_ids(), START), bot.log
         bot.kill()
 

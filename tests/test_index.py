@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ReferenceBM25
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bot.index
 from bot.errors import IndexCacheError
 from bot.index import BM25Index, BM25Params, Hit, IndexBuilder, encode
-from conftest import ReferenceBM25
+
 
 @pytest.fixture(autouse=True)
 def numpy_search(monkeypatch: pytest.MonkeyPatch) -> None:
