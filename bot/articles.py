@@ -30,7 +30,9 @@ from bot.markup import (
     clean_block,
     clean_inline,
     expand_shortcodes,
+    mostly_chinese,
     sections,
+    wiki_targets,
 )
 from bot.metadata import split_front_matter
 from bot.site import PagePlace, Site, expiry, open_site, public_url, publication
@@ -54,9 +56,6 @@ _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S%z", "
                  "%B %d, %Y", "%a, %d %b %Y %H:%M:%S %z")
 _URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 _TRAILING_LINK = re.compile(r"^\s*\[([^\[\]\n]*)\]\((\S+?)\)\s*$")
-_WIKI = re.compile(r"\[\[([^\]|]*?)(?:\|([^\]]*))?\]\]")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
 
 @dataclass(frozen=True)
 class Paragraph:
@@ -180,7 +179,7 @@ def load_article(path: Path, text: str, display_path: str | None = None, site: S
     body = expand_shortcodes(body, _expander(site, str(path), metadata, included))
     parts = list(sections(body))
     abstract = "\n\n".join(clean_block(s.block) for s in parts if s.within(ABSTRACT_HEADINGS)) or None
-    topics = tuple(t for s in parts if s.within(RELATED_HEADINGS) for t in _wiki_targets(s.block))
+    topics = tuple(t for s in parts if s.within(RELATED_HEADINGS) for t in wiki_targets(s.block))
     paragraphs = [Paragraph(i, text, heading) for i, (heading, text) in enumerate(_paragraphs(parts))]
     if not paragraphs:
         what = "section page" if place.kind != "page" else "article"
@@ -375,7 +374,7 @@ def _lang(metadata: Mapping[str, Any], paragraphs: list[Paragraph]) -> str:
     if declared:
         return declared
     sample = " ".join(p.text for p in paragraphs[:5])
-    return "zh" if len(_CJK.findall(sample)) * 2 >= len(_LATIN_WORD.findall(sample)) else "en"
+    return "zh" if mostly_chinese(sample) else "en"
 
 
 def is_truncated_lead(text: str) -> bool:
@@ -394,13 +393,3 @@ def _author_summary(metadata: Mapping[str, Any]) -> str | None:
 
 def _first_heading(parts: list[Section]) -> str:
     return next((s.heading for s in parts if s.heading), "")
-
-
-def _wiki_targets(block: str) -> Iterable[str]:
-    for match in _WIKI.finditer(block):
-        target = (match.group(2) or match.group(1)).strip()
-        target = target.rsplit("/", 1)[-1].strip()
-        if target:
-            yield target
-
-

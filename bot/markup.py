@@ -366,10 +366,6 @@ def heading_text(text: str) -> str:
     return clean_inline(_HEADING_ATTRIBUTES.sub("", text))
 
 
-def first_heading(body: str) -> str:
-    return next((s.heading for s in sections(body) if s.heading), "")
-
-
 # --- cleaning -------------------------------------------------------------------------------
 
 def clean_inline(text: str) -> str:
@@ -423,6 +419,19 @@ def clean_block(block: str) -> str:
 
 _BULLET = "\ue000"
 """Marks a list item's line while its markup is removed; shown as "• "."""
+
+
+def mostly_chinese(text: str) -> bool:
+    """Whether Chinese characters outnumber half the Latin words (a language guess for undeclared text)."""
+    return len(_CJK.findall(text)) * 2 >= len(_LATIN_WORD.findall(text))
+
+
+def wiki_targets(block: str) -> Iterator[str]:
+    """The pages ``[[wiki links]]`` point to (``[[folder/AI|label]]`` → AI)."""
+    for match in _WIKI.finditer(block):
+        target = (match.group(2) or match.group(1)).strip().rsplit("/", 1)[-1].strip()
+        if target:
+            yield target
 
 
 def text_weight(text: str) -> int:
