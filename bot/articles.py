@@ -200,7 +200,7 @@ def load_article(path: Path, text: str, display_path: str | None = None, site: S
         author=_text_value(metadata.get("author") or metadata.get("作者")) or None,
         page_url=page_url,
         includes=tuple(dict.fromkeys(included)),
-        expires=expiry(metadata) if site.is_hugo else None,
+        expires=expiry(site, metadata),
     )
 
 

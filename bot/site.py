@@ -33,10 +33,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timezone, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
 from bot.metadata import CONFIG_FORMATS, read_data_file, split_front_matter
@@ -86,6 +87,15 @@ class SiteConfig:
     language_content_dirs: tuple[tuple[str, str], ...] = ()
     mounts: tuple[tuple[str, str, str], ...] = ()
     """(source folder, target inside the content tree, language or "") from ``module.mounts``."""
+    time_zone: str = ""
+    """``timeZone``: the zone of dates written without one (UTC when unset or unknown)."""
+
+    @property
+    def zone(self) -> tzinfo:
+        try:
+            return ZoneInfo(self.time_zone) if self.time_zone else timezone.utc
+        except (ZoneInfoNotFoundError, ValueError):
+            return timezone.utc
 
     def ugly(self, section: str) -> bool:
         if isinstance(self.ugly_urls, bool):
@@ -169,6 +179,7 @@ def config_from(data: Mapping[str, Any], source: Path | None = None) -> SiteConf
             content_dir=str(data.get("contentdir") or "content"),
             language_content_dirs=tuple(content_dirs),
             mounts=tuple(_mounts(data.get("module"))),
+            time_zone=str(data.get("timezone") or ""),
         )
     except (TypeError, ValueError, AttributeError) as error:
         raise ConfigError(f"{source or 'site configuration'}: unexpected value ({error})") from None
@@ -658,20 +669,26 @@ def publication(site: Site, metadata: Mapping[str, Any], place: PagePlace,
                                        "include it")
     if _truthy(lowered.get("draft")) and not config.build_drafts:
         return Unpublished("draft", "draft (draft: true)")
-    published = _moment(first_value(lowered, PUBLISH_DATE_KEYS))
+    if not site.is_hugo:
+        # A plain folder's dates say when something happened, often in a zone they do not name
+        # (a feed's "2025-02-10 16:26"), not when to publish it: only Hugo's rules make them that.
+        return None
+    published = _moment(first_value(lowered, PUBLISH_DATE_KEYS), config.zone)
     if published is not None and published > now and not config.build_future:
-        return Unpublished("future", f"publishes in the future ({published:%Y-%m-%d %H:%M} UTC)",
+        return Unpublished("future", f"publishes in the future ({published:%Y-%m-%d %H:%M %Z})",
                            published.timestamp())
-    expires = _moment(first_value(lowered, EXPIRY_DATE_KEYS))
+    expires = _moment(first_value(lowered, EXPIRY_DATE_KEYS), config.zone)
     if expires is not None and expires <= now and not config.build_expired:
         return Unpublished("expired", f"expired ({expires:%Y-%m-%d})")
     return None
 
 
-def expiry(metadata: Mapping[str, Any]) -> float | None:
-    """When a published page expires (epoch seconds), if it does."""
+def expiry(site: Site, metadata: Mapping[str, Any]) -> float | None:
+    """When a published page of a Hugo site expires (epoch seconds), if it does."""
+    if not site.is_hugo:
+        return None
     lowered = {str(k).lower(): v for k, v in metadata.items()}
-    expires = _moment(first_value(lowered, EXPIRY_DATE_KEYS))
+    expires = _moment(first_value(lowered, EXPIRY_DATE_KEYS), (site.config or SiteConfig()).zone)
     return expires.timestamp() if expires else None
 
 
@@ -687,19 +704,20 @@ def first_value(lowered: Mapping[str, Any], keys: Iterable[str]) -> Any:
     return None
 
 
-def _moment(value: Any) -> datetime | None:
-    """A front-matter date as an aware UTC moment (dates without a zone are taken as UTC, Hugo's default)."""
+def _moment(value: Any, zone: tzinfo = timezone.utc) -> datetime | None:
+    """A front-matter date as an aware moment, in the zone it was written in; one written without a
+    zone is in the site's ``timeZone`` (UTC unless the config says otherwise, as in Hugo)."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=zone)
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=zone)
     if isinstance(value, str) and value.strip():
-        text = value.strip().replace(" ", "T", 1) if re.match(r"\d{4}-\d\d-\d\d \d", value.strip()) else value.strip()
+        text = value.strip()
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
     return None
 
 
@@ -740,7 +758,7 @@ def _page_path(config: SiteConfig, place: PagePlace, lowered: Mapping[str, Any],
     slug = str(lowered.get("slug") or "").strip()
     pattern = config.pattern(place.language, place.kind, place.section) if place.kind != "home" else None
     if pattern:
-        path = _expand(pattern, place, lowered, title, slug, config.lower_paths, sections)
+        path = _expand(pattern, place, lowered, title, slug, config.lower_paths, sections, config.zone)
     elif place.kind == "page":
         folder = PurePosixPath(place.logical).parent.as_posix().strip(".")
         path = f"/{folder}/{slug or place.name}/".replace("//", "/")
@@ -786,10 +804,10 @@ def urlize(text: str, lower: bool = True) -> str:
 
 
 def _expand(pattern: str, place: PagePlace, lowered: Mapping[str, Any], title: str, slug: str,
-            lower: bool = True, known_sections: frozenset[str] = frozenset()) -> str:
-    """A ``permalinks`` pattern with its tokens filled in (Hugo's names and Go time layouts)."""
-    when = _moment(first_value(lowered, DATE_KEYS))
-    local = _local(first_value(lowered, DATE_KEYS)) or (when or datetime(1, 1, 1, tzinfo=timezone.utc))
+            lower: bool = True, known_sections: frozenset[str] = frozenset(), zone: tzinfo = timezone.utc) -> str:
+    """A ``permalinks`` pattern with its tokens filled in (Hugo's names and Go time layouts); dates count
+    in their own time zone, the calendar day the author wrote."""
+    local = _moment(first_value(lowered, DATE_KEYS), zone) or datetime(1, 1, 1, tzinfo=timezone.utc)
 
     def value(match: re.Match[str]) -> str:
         token, selection = match.group(1), match.group(2)
@@ -817,21 +835,6 @@ def _expand(pattern: str, place: PagePlace, lowered: Mapping[str, Any], title: s
         return match.group(0)
 
     return _TOKEN.sub(value, pattern)
-
-
-def _local(value: Any) -> datetime | None:
-    """A date as written (its own zone's calendar day), for :year/:month/:day."""
-    moment = _moment(value)
-    if moment is None:
-        return None
-    if isinstance(value, datetime) and value.tzinfo:
-        return value
-    if isinstance(value, str) and ("+" in value[10:] or value.rstrip().endswith("Z") or "-" in value[10:]):
-        try:
-            return datetime.fromisoformat(value.strip().replace(" ", "T", 1).replace("Z", "+00:00"))
-        except ValueError:
-            return moment
-    return moment
 
 
 def _slice(items: list[str], selection: str | None) -> list[str]:

@@ -19,7 +19,7 @@ from conftest import write_files
 
 from bot.errors import ConfigError
 from bot.metadata import split_front_matter
-from bot.site import Site, glob_match, make_path, open_site, public_url, publication
+from bot.site import Site, SiteConfig, glob_match, make_path, open_site, public_url, publication
 
 
 def hugo_binary() -> Path:
@@ -229,7 +229,7 @@ def test_a_site_root_without_a_config_still_reads_only_its_content(tmp_path: Pat
     assert public_url(site, site.place(pages[0][0]), {}, "Post") is None
 
 
-def test_a_plain_folder_has_no_urls_but_honours_drafts_and_dates(tmp_path: Path) -> None:
+def test_a_plain_folder_has_no_urls_and_honours_drafts_but_not_dates(tmp_path: Path) -> None:
     folder = write_files(tmp_path / "notes", {"index.md": page("title: Index"), "other.md": page("title: O")})
     site = open_site(folder)
     assert not site.is_hugo
@@ -238,8 +238,20 @@ def test_a_plain_folder_has_no_urls_but_honours_drafts_and_dates(tmp_path: Path)
     place = site.place(str(folder / "other.md"))
     assert public_url(site, place, {}, "O") is None
     assert publication(site, {"draft": True}, place) is not None
-    assert publication(site, {"date": FUTURE}, place) is not None
-    assert publication(site, {"date": "2020-01-01"}, place) is None
+    # A feed's dates say when news happened, in a zone they do not name: never a reason to hide it.
+    assert publication(site, {"date": FUTURE}, place) is None
+    assert publication(site, {"expiryDate": "2001-01-01"}, place) is None
+
+
+def test_dates_without_a_zone_are_in_the_sites_time_zone(tmp_path: Path) -> None:
+    root = write_files(tmp_path / "site", {
+        "hugo.toml": 'baseURL = "https://example.org/"\ntimeZone = "Asia/Shanghai"\n'
+                     '[permalinks]\n  posts = "/:year/:month/:day/:slug/"\n',
+        "content/posts/late.md": page("title: Late\ndate: 2024-12-31T23:30:00"),
+        "content/posts/zoned.md": page("title: Zoned\ndate: 2024-12-31T23:30:00-05:00"),
+        "content/posts/day.md": page("title: Day\ndate: 2025-01-01"),
+    })
+    assert_agrees_with_hugo(root)
 
 
 def test_build_flags_in_the_config_publish_drafts_and_future_pages(tmp_path: Path) -> None:
@@ -254,7 +266,7 @@ def test_build_flags_in_the_config_publish_drafts_and_future_pages(tmp_path: Pat
 
 
 def test_a_future_page_says_when_it_goes_live() -> None:
-    site = Site(Path("."))
+    site = Site(Path("."), root=Path("."), config=SiteConfig())
     moment = datetime(2031, 6, 1, 12, 0, tzinfo=timezone.utc)
     unpublished = publication(site, {"publishDate": moment}, site.place("x.md"))
     assert unpublished is not None and unpublished.kind == "future"
