@@ -32,7 +32,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -287,6 +287,8 @@ class Site:
     """(language, section folder in the content tree, cascade entries of its ``_index.md``)."""
     sections: frozenset[str] = frozenset()
     """Folders of the content tree below the top that are sections (they hold an ``_index.md``)."""
+    listing: tuple[str, ...] = ()
+    """The folders to list pages in, when not the content folders themselves (a section given alone)."""
 
     @property
     def is_hugo(self) -> bool:
@@ -320,6 +322,8 @@ class Site:
 
     def folders(self) -> list[str]:
         """The folders to list Markdown files in."""
+        if self.listing:
+            return list(self.listing)
         return [root.folder for root in self.contents] if self.contents else [str(self.folder)]
 
     def place(self, path: str) -> PagePlace:
@@ -568,12 +572,18 @@ def open_site(folder: Path, config_file: Path | None = None) -> Site:
         return Site(folder)
     config = load_config(files) if files else SiteConfig()
     contents = _content_roots(root, config)
-    if root != folder:  # pointed at the content folder (or one language's) itself
+    listing: list[str] = []
+    if root != folder:  # pointed at the content folder, one language's, or a section inside one
         inside = [c for c in contents if _within(c.folder, str(folder))]
-        contents = inside or [ContentRoot(str(folder), config.default_language)]
-    site = Site(folder, root, config, tuple(contents))
+        holding = [c for c in contents if _within(str(folder), c.folder)]
+        if inside:
+            contents = inside
+        else:  # a section of a site: its pages keep their place (and URL) in the whole site
+            contents = holding or [ContentRoot(str(folder), config.default_language)]
+            listing = [str(folder)]
+    site = Site(folder, root, config, tuple(contents), listing=tuple(listing))
     cascades, sections = _section_index(site)
-    return Site(folder, root, config, tuple(contents), tuple(cascades), frozenset(sections))
+    return replace(site, cascades=tuple(cascades), sections=frozenset(sections))
 
 
 def _site_root(folder: Path) -> tuple[Path | None, list[Path]]:
@@ -622,7 +632,7 @@ def _section_index(site: Site) -> tuple[list[tuple[str, str, tuple[Mapping[str, 
     front: they decide how the pages below are read and named)."""
     cascades = []
     sections = set()
-    for folder in site.folders():
+    for folder in [c.folder for c in site.contents] or site.folders():  # the whole site: cascades come from above
         for dirpath, _dirs, names in os.walk(folder):
             for name in names:
                 if not (name == "_index.md" or (name.startswith("_index.") and name.endswith(".md"))):

@@ -306,3 +306,15 @@ def test_the_example_site_in_the_readme_reads_as_hugo_builds_it() -> None:
     mine = assert_agrees_with_hugo(example)
     assert mine[str(example.resolve() / "content/posts/ferry-timetable.md")] == (
         "https://harbour.example.org/2025/02/ferry-timetable/", None)
+
+
+def test_a_section_folder_given_alone_keeps_its_pages_urls_in_the_whole_site(tmp_path: Path) -> None:
+    root = write_files(tmp_path / "site", {
+        "hugo.toml": 'baseURL = "https://example.org/"\n',
+        "content/posts/x.md": page("title: X"),
+        "content/docs/y.md": page("title: Y"),
+    })
+    site = open_site(root / "content" / "posts")
+    pages, _ = site.scan()
+    assert [Path(p).name for p, _, _ in pages] == ["x.md"]
+    assert public_url(site, site.place(pages[0][0]), {}, "X") == "https://example.org/posts/x/"
