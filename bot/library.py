@@ -290,6 +290,8 @@ class Library:
         self.tokenizer = tokenizer
         self.built_at = built_at
         self.rebuilt = rebuilt
+        self.next_recheck: float | None = None
+        """When (epoch seconds) a page goes live or expires by the clock alone: then this library is stale."""
         self._starts = list(accumulate(paragraphs_per_article, initial=0))
 
     @property
@@ -432,8 +434,10 @@ def _library(store: ArticleStore, manifest: Manifest, index: BM25Index, report: 
     shelf = Shelf(store, manifest)
     report.articles = shelf
     report.skipped.extend(CorpusError(Path(path), reason, line, kind) for path, reason, line, kind in manifest.skipped)
-    return Library(shelf, manifest.paragraphs, index, report, tokenizer, manifest.built_at, rebuilt,
-                   tags=manifest.tags)
+    library = Library(shelf, manifest.paragraphs, index, report, tokenizer, manifest.built_at, rebuilt,
+                      tags=manifest.tags)
+    library.next_recheck = min(manifest.rechecks.values(), default=None)
+    return library
 
 
 def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], params: BM25Params,

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 DEBOUNCE_SECONDS = 1.0
 WATCH_TIMEOUT_MS = 200
 """How often the watcher reports in when nothing changed; its first report means it is watching."""
+CLOCK_SECONDS = 3600.0
+"""The clock looks again at least this often (a reload may have brought a sooner publish time)."""
 Install = Callable[[Answerer, Summarizer], None]
 """Receives the new, fully built answerer and summarizer (``Dialogue.swap``)."""
 Build = Callable[[Settings, Tokenizer], Library]
@@ -112,6 +114,7 @@ class Reloader:
         right after start-up is not missed.
         """
         self._spawn(self._work, "corpus-reloader")
+        self._spawn(self._clock, "corpus-clock")
         if watch:
             self._spawn(self._watch, "corpus-watcher")
             if not self._watching.wait(ready_timeout):
@@ -235,6 +238,20 @@ class Reloader:
                               time.perf_counter() - started, reason)
         log.info("corpus reloaded (%s) in %.2f s: %s", reason, result.seconds, result.summary())
         return result
+
+    # --- the clock ------------------------------------------------------------------------
+
+    def _clock(self) -> None:
+        """Re-index when a page's publish time (or expiry) comes: no file changes then, so no watcher
+        would notice; a page scheduled for 9:00 is answered from 9:00."""
+        while not self._stop.is_set():
+            when = self.library.next_recheck
+            wait = CLOCK_SECONDS if when is None else min(CLOCK_SECONDS, max(0.0, when - time.time()))
+            if self._stop.wait(wait):
+                return
+            when = self.library.next_recheck
+            if when is not None and when <= time.time():
+                self.wait(self.request("a page's publish or expiry time came", immediate=True), CLOCK_SECONDS)
 
     # --- the watcher ----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ nothing else is replaced.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -298,3 +299,23 @@ def test_admins_are_a_setting_and_nobody_by_default() -> None:
     assert load_settings(env={"ADMIN_USER_IDS": "12, 34"}).admin_user_ids == frozenset({12, 34})
     with pytest.raises(ConfigError, match="ADMIN_USER_IDS"):
         load_settings(env={"ADMIN_USER_IDS": "@someone"})
+
+
+def test_a_page_is_answered_from_its_publish_time_without_any_file_changing(
+        tmp_path: Path, make_settings: Callable[..., Settings], tokenizer: Tokenizer, stopped) -> None:
+    when = time.time() + 2
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when + 1))
+    site = write_files(tmp_path / "site", {
+        "hugo.toml": 'baseURL = "https://example.org/"\n',
+        "content/now.md": f"---\ntitle: Now\n---\n\n{LONG_PARAGRAPHS}\n",
+        "content/soon.md": f"---\ntitle: Soon\ndate: {stamp}\n---\n\n礁石上的海鸟在黄昏时归巢，管理员说今年的数量翻了一倍。\n",
+    })
+    settings = make_settings(site)
+    library = Library.open(settings, tokenizer=tokenizer)
+    assert library.next_recheck is not None and "Soon" not in [a.title for a in library.articles]
+    dialogue = Dialogue(Answerer(library), Summarizer(library), State(":memory:"))
+    reloader = Reloader(settings, library, dialogue.swap).start(watch=False)
+    stopped.append(reloader)
+    assert reloader.wait_for_reloads(1, timeout=30)
+    assert "Soon" in [a.title for a in dialogue.answerer.library.articles]
+    assert dialogue.answerer.library.next_recheck is None
