@@ -28,11 +28,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.answers import Answerer
+from bot.search.answers import Answerer
 from bot.config import Settings
 from bot.errors import QuestionError
-from bot.evaluation import normalize_for_match, read_questions
-from bot.library import Library
+from bot.search.evaluation import normalize_for_match, read_questions
+from bot.search.library import Library
 
 RATIOS = (0.0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 

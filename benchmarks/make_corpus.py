@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.articles import LoadReport, find_markdown_files, load_article, read_text, split_front_matter
+from bot.search.articles import LoadReport, find_markdown_files, load_article, read_text, split_front_matter
 from bot.errors import CorpusError
 
 MAX_BYTES = 5 * 1024 * 1024

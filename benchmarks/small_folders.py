@@ -28,11 +28,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bot.answers import Answerer
+from bot.search.answers import Answerer
 from bot.config import Settings
 from bot.errors import QuestionError
-from bot.library import Library
-from bot.markup import split_sentences
+from bot.search.library import Library
+from bot.search.markup import split_sentences
 
 
 def _sentence(article: Any, rng: random.Random) -> tuple[str, int] | None:

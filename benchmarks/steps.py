@@ -39,13 +39,13 @@ def settings(config: dict[str, Any]):  # type: ignore[no-untyped-def]
 
 
 def cache_folder(config: dict[str, Any]) -> Path:
-    from bot.library import _cache_folder
-    from bot.tokens import Tokenizer
+    from bot.search.library import _cache_folder
+    from bot.search.tokens import Tokenizer
     return _cache_folder(settings(config), Tokenizer())
 
 
 def _open(config: dict[str, Any]):  # type: ignore[no-untyped-def]
-    from bot.library import Library
+    from bot.search.library import Library
     with Timer() as t:
         library = Library.open(settings(config))
     return library, t.seconds
@@ -96,14 +96,14 @@ class PhaseRSS:
         setattr(owner, name, classmethod(wrapper) if classmethod_ else wrapper)
 
     def __enter__(self) -> PhaseRSS:
-        import bot.library
-        from bot.index import BM25Index, IndexBuilder
-        self.wrap(bot.library, "_update", "collect files from workers (parse+tokenize run there)", "end")
+        import bot.search.library
+        from bot.search.index import BM25Index, IndexBuilder
+        self.wrap(bot.search.library, "_update", "collect files from workers (parse+tokenize run there)", "end")
         self.wrap(IndexBuilder, "_flush", "index: sort a block into postings", "")
         self.wrap(IndexBuilder, "finish", "index: merge blocks", "")
         self.wrap(BM25Index, "save", "save index", "")
         self.wrap(BM25Index, "load", "map index + score bounds", "", classmethod_=True)
-        self.wrap(bot.library, "_collect_garbage", "drop old index and articles", "")
+        self.wrap(bot.search.library, "_collect_garbage", "drop old index and articles", "")
         self._thread.start()
         return self
 
@@ -135,7 +135,7 @@ def cold(config: dict[str, Any]) -> dict[str, Any]:
 def update(config: dict[str, Any]) -> dict[str, Any]:
     """``Library.open`` after one file changed, then after it changed back: an incremental update
     (only that file is parsed and tokenized; every other file keeps its postings)."""
-    from bot.articles import LoadReport, find_markdown_files
+    from bot.search.articles import LoadReport, find_markdown_files
     files = find_markdown_files([Path(config["corpus"])], LoadReport())
     target = files[len(files) // 2]
     original = target.read_bytes()
@@ -161,7 +161,7 @@ def update(config: dict[str, Any]) -> dict[str, Any]:
 @step("rescore")
 def rescore(config: dict[str, Any]) -> dict[str, Any]:
     """``Library.open`` with another k1/b on an unchanged corpus: score bounds recomputed, no re-index."""
-    from bot.library import Library
+    from bot.search.library import Library
     other = settings(config)
     from dataclasses import replace
     with Timer() as t:
@@ -198,7 +198,7 @@ def export(config: dict[str, Any]) -> dict[str, Any]:
     Each paragraph becomes its bag of tokens (term ids repeated tf times, in term order):
     BM25 ignores token order, so every engine indexes the same statistics.
     """
-    from bot.tokens import Tokenizer
+    from bot.search.tokens import Tokenizer
     with Timer() as t:
         library, _ = _open(config)
         index = library.index
@@ -284,7 +284,7 @@ def _build_result(input_s: float, build_s: float, save_s: float, input_rss: floa
 
 @step("build_articlebot")
 def build_articlebot(config: dict[str, Any]) -> dict[str, Any]:
-    from bot.index import BM25Params, BM25Index
+    from bot.search.index import BM25Params, BM25Index
     with Timer() as ti:
         docs = Tokens(Path(config["work"])).token_lists()
     rss = current_rss_mib()
@@ -413,7 +413,7 @@ def serve_articlebot_numpy(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _serve_articlebot(config: dict[str, Any], compiled: bool) -> dict[str, Any]:
-    from bot.index import compile_search
+    from bot.search.index import compile_search
     sample = [q["tokens"] for q in questions(config)]
     library, load_s = _open(config)
     assert not library.rebuilt
@@ -569,8 +569,8 @@ def rank_bm25(config: dict[str, Any]) -> dict[str, Any]:
 @step("tokenize")
 def tokenize(config: dict[str, Any]) -> dict[str, Any]:
     """Tokenizer throughput on one core, on the corpus's own paragraphs (first ~2M characters)."""
-    from bot.library import paragraph_tokens
-    from bot.tokens import Tokenizer
+    from bot.search.library import paragraph_tokens
+    from bot.search.tokens import Tokenizer
     library, _ = _open(config)
     articles = []
     chars = 0
@@ -593,7 +593,7 @@ def tokenize(config: dict[str, Any]) -> dict[str, Any]:
         for text in texts:
             tokenizer.normalize(text)
     profile = _profile(lambda: [tokenizer(text) for text in texts[: len(texts) // 4]], config, "tokenize")
-    from bot.articles import load_article, read_text
+    from bot.search.articles import load_article, read_text
     with Timer() as parse:
         for article in articles:
             load_article(Path(article.path), read_text(Path(article.path), 5 * 2**20))
@@ -623,10 +623,10 @@ def _profile(fn, config: dict[str, Any], name: str, limit: int = 25) -> str:  # 
 @step("profile")
 def profile(config: dict[str, Any]) -> dict[str, Any]:
     """cProfiles of the warm open, the search path, the whole answer path, and the index build."""
-    from bot.answers import Answerer
+    from bot.search.answers import Answerer
     from bot.errors import QuestionError
-    from bot.index import BM25Params, BM25Index, compile_search
-    from bot.library import Library
+    from bot.search.index import BM25Params, BM25Index, compile_search
+    from bot.search.library import Library
     compile_search(Path(config["cache_dir"]))  # profiles the search as the bot serves it
     box: dict[str, Any] = {}
     files = {"open": _profile(lambda: box.setdefault("library", Library.open(settings(config))), config, "open_warm")}
@@ -670,7 +670,7 @@ def profile(config: dict[str, Any]) -> dict[str, Any]:
 def search_variants(index, sample: list[list[str]], config: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """The same search over the same mapped files, with the arrays seen as plain ndarrays
     instead of np.memmap (whose Python-level __getitem__/__array_finalize__ run on every slice)."""
-    from bot.index import BM25Index
+    from bot.search.index import BM25Index
     plain = BM25Index(index.terms, *(np.asarray(a).view(np.ndarray) for a in
                                             (index.offsets, index.doc_ids, index.tfs, index.lengths)),
                       index.params, np.asarray(index.bounds).view(np.ndarray))

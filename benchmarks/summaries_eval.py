@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.library import Library
-from bot.rouge import ALL_SYSTEMS, evaluate_summaries
-from bot.summaries import Summarizer
+from bot.search.library import Library
+from bot.summaries.rouge import ALL_SYSTEMS, evaluate_summaries
+from bot.summaries.summarizer import Summarizer
 
 
 def quality(folder: Path, budget: int, cache: Path) -> dict[str, Any]:

@@ -16,15 +16,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.answers import Answerer
 from bot.config import SETTINGS, Settings, load_settings
+from bot.engine.engine import Engine
 from bot.errors import ArticlebotError, ConfigError, CorpusError, QuestionError
-from bot.evaluation import Question, evaluate, per_question_lines, read_questions
-from bot.index import compile_search
-from bot.library import Library, Passage
-from bot.replies import answer_text, plural, title_line
-from bot.summaries import DigestItem, Summarizer
-from bot.tokens import Tokenizer
+from bot.search.answers import Answerer
+from bot.search.evaluation import Question, evaluate, per_question_lines, read_questions
+from bot.search.index import compile_search
+from bot.search.library import Library, Passage
+from bot.search.tokens import Tokenizer
+from bot.summaries.summarizer import DigestItem, Summarizer
+from bot.telegram.replies import answer_text, plural, title_line
 
 
 def _progress_bar() -> Callable[[int, int], None]:
@@ -146,8 +147,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Chat in the terminal as on Telegram: questions and follow-ups, more, summary N, /tags, /tag NAME,
     /latest, /source, /about, /help; piped, each line is answered in turn. quit or Ctrl-D leaves."""
-    from bot.dialogue import Dialogue
-    from bot.state import State
+    from bot.telegram.dialogue import Dialogue
+    from bot.telegram.state import State
     from bot.terminal import Conversation, chat
 
     answerer = answerer_for(settings, require_articles=False)
@@ -156,7 +157,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     if notice and not sys.stdin.isatty():  # a terminal's banner says it
         print(f"articlebot: {notice}", file=sys.stderr)
     # State in memory: the terminal keeps nothing on disk, and buttons need no restart to survive.
-    dialogue = Dialogue(answerer, Summarizer(answerer.library), State(":memory:"), settings.top_k,
+    dialogue = Dialogue(Engine.over(answerer.library, settings), State(":memory:"), settings.top_k,
                         surface="terminal")
     return chat(Conversation(dialogue), notice=notice)
 
@@ -289,7 +290,7 @@ def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
     """Summarize one article (by path, or the best match for a query), or score summaries with --eval."""
     if args.eval:
-        from bot.rouge import evaluate_summaries
+        from bot.summaries.rouge import evaluate_summaries
 
         result = evaluate_summaries(args.eval, budget=args.budget, cache_dir=settings.cache_dir)
         if args.json:
@@ -317,8 +318,8 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """What readers asked and missed, from the bot's state file: questions per day, latency p50/p99,
     the questions that found nothing or got 👎 most, and the tags opened most (as /stats shows admins)."""
-    from bot.report import build_report, report_text
-    from bot.state import State
+    from bot.telegram.report import build_report, report_text
+    from bot.telegram.state import State
 
     if not settings.state_path.is_file():
         raise ConfigError(f"no state file at {settings.state_path}: `articlebot telegram` writes it "
@@ -334,13 +335,13 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     """Run the Telegram bot: long polling by default, or a webhook with --webhook URL."""
-    from bot.app import build_application, check_token, configure_logging, run
+    from bot.telegram.app import build_application, check_token, configure_logging, run
 
     token = check_token(settings.telegram_token)
-    from bot.dialogue import Dialogue
-    from bot.reloader import Reloader
-    from bot.state import State
-    from bot.webhook import corpus_health
+    from bot.engine.reloader import Reloader
+    from bot.telegram.dialogue import Dialogue
+    from bot.telegram.state import State
+    from bot.telegram.webhook import corpus_health
 
     configure_logging(token, settings.log_level, settings.log_format)
     answerer = answerer_for(settings, require_articles=False)
@@ -348,11 +349,8 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     if notice:  # the bot starts anyway: articles added to the folder are picked up (setting watch)
         print(f"articlebot: {notice}", file=sys.stderr)
     compile_search_in_background(settings)
-    answerer.tokens("预热 warm-up")
-    summarizer = Summarizer(answerer.library)
-    summarizer.warm()
     state = State(settings.state_path, settings.query_log_days)
-    dialogue = Dialogue(answerer, summarizer, state, settings.top_k)
+    dialogue = Dialogue(Engine.over(answerer.library, settings).warm(), state, settings.top_k)
     reloader = Reloader(settings, answerer.library, dialogue.swap).start(watch=settings.watch)
     application = build_application(settings, dialogue, reloader=reloader)
     try:

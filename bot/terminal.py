@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import TextIO
 
-from bot.dialogue import Dialogue, Reply
-from bot.replies import escape, plural
+from bot.telegram.dialogue import Dialogue, Reply
+from bot.telegram.replies import escape, plural
 
 PROMPT = "? "
 """The prompt, and the mark before each piped line echoed: a transcript reads the same either way."""

@@ -20,10 +20,10 @@ import hypothesis.database
 import pytest
 from rank_bm25 import BM25Okapi
 
-from bot.answers import Answerer
 from bot.config import Settings
-from bot.library import Library
-from bot.tokens import Tokenizer
+from bot.search.answers import Answerer
+from bot.search.library import Library
+from bot.search.tokens import Tokenizer
 
 _HYPOTHESIS_HOME = Path(tempfile.gettempdir()) / "articlebot-hypothesis"
 hypothesis.configuration.set_hypothesis_home_dir(_HYPOTHESIS_HOME)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from conftest import DEEPSEEK_URL
 
-from bot.answers import Answer, Answerer, Quote, check_question, find_marks, sentence_weight
 from bot.config import Settings
 from bot.errors import QuestionError
-from bot.library import Library
-from bot.tokens import Tokenizer
+from bot.search.answers import Answer, Answerer, Quote, check_question, find_marks, sentence_weight
+from bot.search.library import Library
+from bot.search.tokens import Tokenizer
 
 DEEPSEEK_QUESTION = "DeepSeek V3 的训练成本是多少？"
 HK_QUESTION = "田北辰建议公务员冻薪，一年能节省多少开支？"
@@ -236,7 +236,7 @@ def test_sentence_weight_sums_the_tokens_present(tokenizer: Tokenizer) -> None:
 # --- no filler ----------------------------------------------------------------------------------
 
 def test_quotes_much_weaker_than_the_first_are_neither_shown_nor_offered(bundled_library: Library) -> None:
-    from bot.answers import FILLER_RATIO
+    from bot.search.answers import FILLER_RATIO
 
     everything = Answerer(bundled_library, filler_ratio=0.0).answer(DEEPSEEK_QUESTION, k=60)
     answer = Answerer(bundled_library).answer(DEEPSEEK_QUESTION, k=60)

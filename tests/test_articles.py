@@ -16,7 +16,8 @@ from conftest import (
     write_files,
 )
 
-from bot.articles import (
+from bot.errors import CorpusError
+from bot.search.articles import (
     SOURCE_KEYS,
     Article,
     LoadReport,
@@ -26,8 +27,7 @@ from bot.articles import (
     parse_date,
     read_text,
 )
-from bot.errors import CorpusError
-from bot.markup import MAX_PARAGRAPH_CHARS
+from bot.search.markup import MAX_PARAGRAPH_CHARS
 
 LONG_CHINESE = "这是一个足够长的段落，用来说明问题，里面有很多很多的汉字，足以超过最小权重的要求，所以它可以单独成为一个段落。"
 
@@ -396,7 +396,7 @@ def hugo_site(tmp_path: Path) -> Path:
 
 
 def hugo_page(root: Path, name: str) -> Article:
-    from bot.site import open_site
+    from bot.search.site import open_site
 
     path = root / "content" / name
     return load_article(path, path.read_text(encoding="utf-8"), site=open_site(root))
@@ -430,7 +430,7 @@ def test_a_headless_bundles_text_appears_where_a_page_includes_it(hugo_site: Pat
 
 
 def test_a_draft_is_not_an_article_and_says_why(hugo_site: Path) -> None:
-    from bot.articles import NotPublished
+    from bot.search.articles import NotPublished
 
     with pytest.raises(NotPublished) as caught:
         hugo_page(hugo_site, "post/draft.md")
@@ -457,7 +457,7 @@ def test_toml_front_matter_is_read_and_never_quoted(tmp_path: Path) -> None:
 
 
 def test_a_draft_in_a_plain_folder_is_left_out_too(tmp_path: Path) -> None:
-    from bot.articles import NotPublished
+    from bot.search.articles import NotPublished
 
     path = write_files(tmp_path, {"d.md": "---\ntitle: D\ndraft: true\n---\n\nText.\n"}) / "d.md"
     with pytest.raises(NotPublished):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import DEEPSEEK_URL, SMALL_CORPUS, write_files
 
-from bot.articles import load_article, read_text
 from bot.cli import main
+from bot.search.articles import load_article, read_text
 
 ASK_HIT_KEYS = {"title", "date", "tags", "source_url", "path", "paragraph", "excerpt", "score"}
 EVAL_KEYS = {"questions", "recall@1", "recall@5", "recall@20", "mrr@10", "query_ms_p50", "query_ms_p99"}

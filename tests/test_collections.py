@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from conftest import write_files
 
-from bot.answers import Answerer
 from bot.config import Settings
-from bot.dialogue import Dialogue
-from bot.library import Library
-from bot.state import State
-from bot.summaries import Summarizer
-from bot.tokens import Tokenizer
+from bot.engine.engine import Engine
+from bot.search.answers import Answerer
+from bot.search.library import Library
+from bot.search.tokens import Tokenizer
+from bot.telegram.dialogue import Dialogue
+from bot.telegram.state import State
 
 ARTICLES: dict[str, tuple[str, str, str]] = {
     # file: (title question, body sentence, text)
@@ -166,7 +166,7 @@ def test_words_in_no_article_still_answer_nothing(folder: tuple[Answerer, list[s
 
 def test_a_follow_up_carries_the_previous_questions_subject(tmp_path: Path, tokenizer: Tokenizer) -> None:
     library = library_of(FOLDERS[10], tmp_path, tokenizer)
-    dialogue = Dialogue(Answerer(library), Summarizer(library), State(":memory:"))
+    dialogue = Dialogue(Engine.over(library), State(":memory:"))
     first = dialogue.ask("地铁三号线什么时候开通？", "zh")
     assert "地铁三号线" in first.html and first.query_id is not None
     follow = dialogue.ask("那票价呢？", "zh", previous=first.query_id)

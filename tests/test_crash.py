@@ -24,8 +24,8 @@ from botapi import BotApiServer, Call
 from conftest import SMALL_CORPUS, write_files
 from test_reloader import FISH, FISH_QUESTION
 
-from bot.app import UpdateLedger
-from bot.state import State
+from bot.telegram.app import UpdateLedger
+from bot.telegram.state import State
 
 REPO = Path(__file__).parents[1]
 TOKEN = "123456:ABC-def_ghi-crash-token"

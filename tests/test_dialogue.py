@@ -10,17 +10,16 @@ import re
 
 import pytest
 
-from bot.answers import Answerer
-from bot.dialogue import (
+from bot.engine.engine import Engine
+from bot.search.library import Library
+from bot.telegram.dialogue import (
     Dialogue,
     follow_up_attempts,
     follow_up_cue,
     on_subject,
     question_words,
 )
-from bot.library import Library
-from bot.state import State
-from bot.summaries import Summarizer
+from bot.telegram.state import State
 
 FIRST = "DeepSeek V3 的训练成本是多少？"
 
@@ -84,7 +83,7 @@ def test_a_question_with_no_term_the_corpus_knows_takes_the_carried_quotes() -> 
 
 @pytest.fixture
 def dialogue(small_library: Library) -> Dialogue:
-    return Dialogue(Answerer(small_library), Summarizer(small_library), State(":memory:"), surface="terminal")
+    return Dialogue(Engine.over(small_library), State(":memory:"), surface="terminal")
 
 
 def test_a_cue_follow_up_says_what_it_follows_and_finds_the_earlier_article(dialogue: Dialogue) -> None:
@@ -124,7 +123,7 @@ def test_a_question_with_nothing_to_search_is_refused_before_any_follow_up(dialo
 
 
 def test_telegram_replies_carry_the_earlier_question_without_a_note(small_library: Library) -> None:
-    telegram = Dialogue(Answerer(small_library), Summarizer(small_library), State(":memory:"))
+    telegram = Dialogue(Engine.over(small_library), State(":memory:"))
     first = telegram.ask(FIRST, None)
     reply = telegram.ask("那 R1 呢？", None, context_query=first.query_id)
     assert "following up" not in reply.html and "R1" in reply.html
@@ -133,7 +132,7 @@ def test_telegram_replies_carry_the_earlier_question_without_a_note(small_librar
 # --- buttons say what to type ---------------------------------------------------------------
 
 def test_answer_buttons_carry_commands_and_votes_and_links_carry_none(small_library: Library) -> None:
-    dialogue = Dialogue(Answerer(small_library), Summarizer(small_library), State(":memory:"), top_k=1)
+    dialogue = Dialogue(Engine.over(small_library), State(":memory:"), top_k=1)
     reply = dialogue.ask("英伟达股价", None)
     assert reply.quoted == (1,)
     commands = [b.command for row in reply.buttons for b in row]
@@ -162,7 +161,7 @@ def test_terminal_help_lists_only_what_works_there(dialogue: Dialogue) -> None:
 
 
 def test_telegram_help_is_unchanged(small_library: Library) -> None:
-    telegram = Dialogue(Answerer(small_library), Summarizer(small_library), State(":memory:"))
+    telegram = Dialogue(Engine.over(small_library), State(":memory:"))
     assert "/settings" in telegram.help(None).html and "@articlebot" in telegram.help(None).html
 
 

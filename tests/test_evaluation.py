@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.articles import Article, Paragraph
 from bot.errors import ArticlebotError
-from bot.evaluation import (
+from bot.search.articles import Article, Paragraph
+from bot.search.evaluation import (
     Question,
     evaluate,
     first_hit_rank,
@@ -19,7 +19,7 @@ from bot.evaluation import (
     percentile,
     read_questions,
 )
-from bot.library import Passage
+from bot.search.library import Passage
 
 ARTICLE = Article(path="a.md", title="t", date=datetime(2025, 1, 1), tags=(), source_url=None, lang="zh",
                   paragraphs=())

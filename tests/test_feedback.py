@@ -19,12 +19,11 @@ import pytest
 from botapi import BotApiServer
 from test_telegram import TOKEN, RunningBot, buttons, no_bad_requests, replies_to
 
-from bot.answers import Answerer
 from bot.config import Settings
-from bot.dialogue import Dialogue
-from bot.library import Library
-from bot.state import State
-from bot.summaries import Summarizer
+from bot.engine.engine import Engine
+from bot.search.library import Library
+from bot.telegram.dialogue import Dialogue
+from bot.telegram.state import State
 
 USER = 4242
 OTHER = 5151
@@ -58,7 +57,7 @@ def start(api: BotApiServer, state_path: Path, bundled_library: Library) -> Iter
     def start_bot(**overrides: Any) -> RunningBot:
         settings = Settings(telegram_token=TOKEN, telegram_api_base_url=api.base_url, state_path=state_path,
                             rate_limit_per_minute=1000, admin_user_ids=frozenset({ADMIN}), **overrides)
-        dialogue = Dialogue(Answerer(bundled_library), Summarizer(bundled_library), State(state_path))
+        dialogue = Dialogue(Engine.over(bundled_library), State(state_path))
         bot = RunningBot(api, settings, dialogue).start()
         running.append(bot)
         return bot

@@ -30,15 +30,14 @@ from conftest import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.answers import Answerer
-from bot.articles import Article, load_article, read_text
 from bot.config import Settings
-from bot.dialogue import CALLBACK_LIMIT, Dialogue, InlineResult, Reply
+from bot.engine.engine import Engine
 from bot.errors import CorpusError
-from bot.library import Library
-from bot.state import State
-from bot.summaries import Summarizer
-from bot.tokens import Tokenizer
+from bot.search.articles import Article, load_article, read_text
+from bot.search.library import Library
+from bot.search.tokens import Tokenizer
+from bot.telegram.dialogue import CALLBACK_LIMIT, Dialogue, InlineResult, Reply
+from bot.telegram.state import State
 
 MAX_BYTES = 1 << 20
 
@@ -282,7 +281,7 @@ def test_library_open_accounts_for_every_file_and_never_crashes(tokenizer: Token
 @pytest.fixture(scope="module")
 def bundled_dialogue(bundled_library: Library) -> Iterator[Dialogue]:
     state = State(":memory:")
-    yield Dialogue(Answerer(bundled_library), Summarizer(bundled_library), state)
+    yield Dialogue(Engine.over(bundled_library), state)
     state.close()
 
 
@@ -351,7 +350,7 @@ def test_hostile_articles_render_as_replies_telegram_accepts(tokenizer: Tokenize
         assert len(library.articles) >= 4, [str(e) for e in library.report.skipped]
         state = State(":memory:")
         try:
-            dialogue = Dialogue(Answerer(library), Summarizer(library), state)
+            dialogue = Dialogue(Engine.over(library), state)
             for question in ["DeepSeek 训练成本", "编号0 article0", "英伟达 Bitcoin", *questions]:
                 exercise(dialogue, question, lang)
             for article in library.articles:
@@ -368,7 +367,7 @@ def test_the_checks_here_fail_on_what_telegram_refuses() -> None:
     for markup in ["<b>x", "AT&T", "<script>x</script>", "x" * 4097, "😀" * 2049, " \n ", "<b></b>"]:
         with pytest.raises(AssertionError):
             assert_reply(Reply(markup), "check")
-    from bot.dialogue import Button
+    from bot.telegram.dialogue import Button
     for button in [Button("x", data="d" * 65), Button("x", data="é" * 33), Button("x", url="javascript:x"),
                    Button(" ", data="ok")]:
         with pytest.raises(AssertionError):
@@ -405,8 +404,7 @@ def test_a_press_answered_before_a_crash_is_still_carried_out_without_an_apology
                             telegram_api_base_url=api.base_url, state_path=tmp_path / "state.sqlite",
                             rate_limit_per_minute=1000)
         state = State(settings.state_path)
-        running = RunningBot(api, settings, Dialogue(Answerer(bundled_library), Summarizer(bundled_library),
-                                                     state)).start()
+        running = RunningBot(api, settings, Dialogue(Engine.over(bundled_library), state)).start()
         try:
             [edit] = api.wait_for("editMessageText", timeout=20)
             assert edit.params["message_id"] == earlier["result"]["message_id"]

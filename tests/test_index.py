@@ -12,15 +12,15 @@ from conftest import ReferenceBM25
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import bot.index
+import bot.search.index
 from bot.errors import IndexCacheError
-from bot.index import BM25Index, BM25Params, Hit, IndexBuilder, encode
+from bot.search.index import BM25Index, BM25Params, Hit, IndexBuilder, encode
 
 
 @pytest.fixture(autouse=True)
 def numpy_search(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests specify the numpy search; test_kernel.py holds the compiled one to the same answers."""
-    monkeypatch.setattr(bot.index, "_kernel", None)
+    monkeypatch.setattr(bot.search.index, "_kernel", None)
 
 
 VOCABULARY = [f"w{i}" for i in range(40)]
@@ -214,8 +214,8 @@ def test_pruned_search_is_exact_on_long_postings() -> None:
 def test_build_in_many_small_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = zipf_corpus(random.Random(4), 500)
     whole = BM25Index.build(corpus)
-    monkeypatch.setattr("bot.index.BLOCK_TOKENS", 97)
-    monkeypatch.setattr("bot.index.CHUNK_POSTINGS", 50)
+    monkeypatch.setattr("bot.search.index.BLOCK_TOKENS", 97)
+    monkeypatch.setattr("bot.search.index.CHUNK_POSTINGS", 50)
     builder = IndexBuilder()
     for start in range(0, len(corpus), 7):
         builder.add_documents(corpus[start:start + 7])
@@ -230,7 +230,7 @@ def test_build_in_many_small_blocks_equals_one_block(monkeypatch: pytest.MonkeyP
 def test_update_drops_and_appends_like_a_fresh_build(dropped: set[int], chunk: int,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """An update keeps the old postings of unchanged paragraphs: same scores as building the result anew."""
-    monkeypatch.setattr("bot.index.CHUNK_POSTINGS", chunk)
+    monkeypatch.setattr("bot.search.index.CHUNK_POSTINGS", chunk)
     rng = random.Random(len(dropped))
     old = random_corpus(rng, 60)
     added = random_corpus(rng, 25) + [["brand-new", "w1"]] * 3

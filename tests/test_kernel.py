@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_index import COMMON, VOCABULARY, corpora, okapi, queries, random_corpus, zipf_corpus
 
-import bot.index
-from bot.index import BM25Index, Hit, compile_search
+import bot.search.index
+from bot.search.index import BM25Index, Hit, compile_search
 
 REPO = Path(__file__).parents[1]
 
@@ -24,18 +24,18 @@ REPO = Path(__file__).parents[1]
 @pytest.fixture(scope="module", autouse=True)
 def compiled() -> Iterator[None]:
     """Every test here searches through the compiled kernel (compiled once, seconds, then cached)."""
-    before = bot.index._kernel
+    before = bot.search.index._kernel
     assert compile_search(), "numba is a dependency: the compiled search must load"
     yield
-    bot.index._kernel = before
+    bot.search.index._kernel = before
 
 
 def numpy_hits(index: BM25Index, query: list[str], k: int) -> list[Hit]:
-    kernel, bot.index._kernel = bot.index._kernel, None
+    kernel, bot.search.index._kernel = bot.search.index._kernel, None
     try:
         return index.search(query, k)
     finally:
-        bot.index._kernel = kernel
+        bot.search.index._kernel = kernel
 
 
 def exact_order(index: BM25Index, query: list[str], k: int) -> list[int]:
@@ -119,14 +119,14 @@ def test_searches_from_many_threads_at_once_agree() -> None:
 
 def test_without_numba_the_numpy_search_serves_and_says_why(monkeypatch: pytest.MonkeyPatch,
                                                             caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(bot.index, "_kernel", None)
+    monkeypatch.setattr(bot.search.index, "_kernel", None)
     monkeypatch.setitem(sys.modules, "numba", None)  # what an import of a missing package gives
-    monkeypatch.delitem(sys.modules, "bot.kernel", raising=False)
-    monkeypatch.delattr(bot, "kernel", raising=False)
-    with caplog.at_level(logging.WARNING, logger="bot.index"):
+    monkeypatch.delitem(sys.modules, "bot.search.kernel", raising=False)
+    monkeypatch.delattr(bot.search, "kernel", raising=False)
+    with caplog.at_level(logging.WARNING, logger="bot.search.index"):
         assert compile_search() is False
     assert "searching with numpy" in caplog.text
-    assert bot.index._kernel is None
+    assert bot.search.index._kernel is None
     index = BM25Index.build(random_corpus(random.Random(5), 20))
     assert index.search(VOCABULARY[:3], 3)
 

@@ -18,9 +18,9 @@ import pytest
 from conftest import LONG_PARAGRAPHS, ReferenceBM25, write_files
 
 from bot.config import Settings
-from bot.index import Hit
-from bot.library import Library, paragraph_tokens
-from bot.tokens import Tokenizer
+from bot.search.index import Hit
+from bot.search.library import Library, paragraph_tokens
+from bot.search.tokens import Tokenizer
 
 
 class CountingTokenizer(Tokenizer):
@@ -379,7 +379,7 @@ def test_two_processes_updating_at_once_leave_one_sound_cache(
     settings = make_settings(corpus_dir)
     Library.open(settings, tokenizer=tokenizer)
     write_files(corpus_dir, {"news/new.md": "---\ntitle: 白尾雀鲷\n---\n\n" + LONG_PARAGRAPHS})
-    script = ("import sys; from pathlib import Path; from bot.config import Settings; from bot.library import Library;"
+    script = ("import sys; from pathlib import Path; from bot.config import Settings; from bot.search.library import Library;"
               f"lib = Library.open(Settings(corpus=(Path({str(corpus_dir)!r}),), cache_dir=Path({str(settings.cache_dir)!r})));"
               "print(len(lib.articles), lib.rebuilt)")
     runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]

@@ -14,8 +14,8 @@ from botapi import BotApiServer
 from test_webhook import TOKEN, RunningWebhook, make_webhook, post, replies_to, user_update
 
 from bot import logs
-from bot.app import configure_logging
-from bot.library import Library
+from bot.search.library import Library
+from bot.telegram.app import configure_logging
 
 USER = 6161
 NOISY = ("httpx", "httpcore")

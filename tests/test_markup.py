@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.markup import (
+from bot.search.markup import (
     MAX_PARAGRAPH_CHARS,
     blocks,
     build_paragraphs,

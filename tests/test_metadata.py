@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError, CorpusError
-from bot.metadata import read_data_file, split_front_matter
+from bot.search.metadata import read_data_file, split_front_matter
 
 BODY = "The body of the page.\n"
 

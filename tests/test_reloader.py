@@ -18,15 +18,14 @@ from conftest import LONG_PARAGRAPHS, write_files
 from test_telegram import TOKEN, RunningBot, buttons, no_bad_requests, replies_to
 from watchfiles import Change
 
-from bot.answers import Answerer
 from bot.config import Settings, load_settings
-from bot.dialogue import Dialogue
+from bot.engine.engine import Engine
+from bot.engine.reloader import Reloader, is_article_change, open_library
 from bot.errors import ConfigError
-from bot.library import Library
-from bot.reloader import Reloader, is_article_change, open_library
-from bot.state import State
-from bot.summaries import Summarizer
-from bot.tokens import Tokenizer
+from bot.search.library import Library
+from bot.search.tokens import Tokenizer
+from bot.telegram.dialogue import Dialogue
+from bot.telegram.state import State
 
 FISH = f"""---
 title: "白尾雀鲷的珊瑚礁生活"
@@ -65,7 +64,7 @@ def setup(corpus_dir: Path, make_settings: Callable[..., Settings],
           tokenizer: Tokenizer) -> tuple[Settings, Library, Dialogue]:
     settings = make_settings(corpus_dir)
     library = Library.open(settings, tokenizer=tokenizer)
-    return settings, library, Dialogue(Answerer(library), Summarizer(library), State(":memory:"))
+    return settings, library, Dialogue(Engine.over(library), State(":memory:"))
 
 
 @pytest.fixture
@@ -313,7 +312,7 @@ def test_a_page_is_answered_from_its_publish_time_without_any_file_changing(
     settings = make_settings(site)
     library = Library.open(settings, tokenizer=tokenizer)
     assert library.next_recheck is not None and "Soon" not in [a.title for a in library.articles]
-    dialogue = Dialogue(Answerer(library), Summarizer(library), State(":memory:"))
+    dialogue = Dialogue(Engine.over(library), State(":memory:"))
     reloader = Reloader(settings, library, dialogue.swap).start(watch=False)
     stopped.append(reloader)
     assert reloader.wait_for_reloads(1, timeout=30)

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.answers import Answer, Answerer, Quote
-from bot.articles import Article, Paragraph
-from bot.replies import (
+from bot.search.answers import Answer, Answerer, Quote
+from bot.search.articles import Article, Paragraph
+from bot.telegram.replies import (
     MESSAGE_LIMIT,
     answer_html,
     answer_text,

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from botapi import MAX_TEXT_UTF16, render_text, utf16_len
 
-from bot.report import Asked, Day, Disliked, build_report, report_html, report_text
-from bot.state import State
+from bot.telegram.report import Asked, Day, Disliked, build_report, report_html, report_text
+from bot.telegram.state import State
 
 DAY = 86400.0
 NOON = datetime.combine(date.today(), clock(12)).timestamp()

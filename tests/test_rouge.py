@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config import Settings
-from bot.library import Library
-from bot.rouge import (
+from bot.search.library import Library
+from bot.summaries.rouge import (
     evaluate_summaries,
     file_half,
     lcs_length,

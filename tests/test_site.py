@@ -18,8 +18,8 @@ import pytest
 from conftest import write_files
 
 from bot.errors import ConfigError
-from bot.metadata import split_front_matter
-from bot.site import Site, SiteConfig, glob_match, make_path, open_site, public_url, publication
+from bot.search.metadata import split_front_matter
+from bot.search.site import Site, SiteConfig, glob_match, make_path, open_site, public_url, publication
 
 
 def hugo_binary() -> Path:

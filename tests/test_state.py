@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.state import LOGGED_QUESTION_CHARS, PRUNE_EVERY, ChatSettings, State, day_of
+from bot.telegram.state import LOGGED_QUESTION_CHARS, PRUNE_EVERY, ChatSettings, State, day_of
 
 DAY = 86400.0
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.articles import Article, Paragraph
 from bot.config import Settings
-from bot.library import Library
-from bot.summaries import (
+from bot.search.articles import Article, Paragraph
+from bot.search.library import Library
+from bot.summaries.summarizer import (
     Summarizer,
     SummaryStyle,
     author_text_summary,

@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 from botapi import BotApiServer
 
-from bot.answers import Answerer
-from bot.app import build_application
 from bot.config import Settings
-from bot.dialogue import Dialogue
-from bot.library import Library
-from bot.state import State
-from bot.summaries import Summarizer
+from bot.engine.engine import Engine
+from bot.search.library import Library
+from bot.telegram.app import build_application
+from bot.telegram.dialogue import Dialogue
+from bot.telegram.state import State
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 TOKEN = "123456:ABC-def_ghi-secret-token"
@@ -71,7 +70,7 @@ def bot(library: Library, tmp_path: Path) -> Iterator[tuple[BotApiServer, Runnin
     with BotApiServer(token=TOKEN) as api:
         settings = Settings(corpus=(CORPUS,), telegram_token=TOKEN, telegram_api_base_url=api.base_url,
                             state_path=tmp_path / "state.sqlite", rate_limit_per_minute=1000)
-        dialogue = Dialogue(Answerer(library), Summarizer(library), State(settings.state_path))
+        dialogue = Dialogue(Engine.over(library), State(settings.state_path))
         running = RunningBot(api, settings, dialogue).start()
         try:
             yield api, running
@@ -276,8 +275,7 @@ def test_rate_limit_answers_politely(library: Library, tmp_path: Path) -> None:
     with BotApiServer(token=TOKEN) as api:
         settings = Settings(telegram_token=TOKEN, telegram_api_base_url=api.base_url,
                             state_path=tmp_path / "s.sqlite", rate_limit_per_minute=2)
-        running = RunningBot(api, settings, Dialogue(Answerer(library), Summarizer(library),
-                                                     State(settings.state_path))).start()
+        running = RunningBot(api, settings, Dialogue(Engine.over(library), State(settings.state_path))).start()
         try:
             for _ in range(3):
                 api.send_text(USER, "DeepSeek")

@@ -24,11 +24,10 @@ from pathlib import Path
 import pytest
 from conftest import DEEPSEEK_URL, REPO, SMALL_CORPUS, write_files
 
-from bot.answers import Answerer
-from bot.dialogue import Button, Dialogue, Reply
-from bot.library import Library
-from bot.state import State
-from bot.summaries import Summarizer
+from bot.engine.engine import Engine
+from bot.search.library import Library
+from bot.telegram.dialogue import Button, Dialogue, Reply
+from bot.telegram.state import State
 from bot.terminal import (
     QUOTE_BAR,
     Command,
@@ -180,7 +179,7 @@ def test_tab_completes_commands_and_tag_names() -> None:
 
 @pytest.fixture
 def conversation(small_library: Library) -> Conversation:
-    dialogue = Dialogue(Answerer(small_library), Summarizer(small_library), State(":memory:"), top_k=1,
+    dialogue = Dialogue(Engine.over(small_library), State(":memory:"), top_k=1,
                         surface="terminal")
     return Conversation(dialogue)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.tokens import STOPWORDS, Tokenizer, dictionary_cache_path
+from bot.search.tokens import STOPWORDS, Tokenizer, dictionary_cache_path
 
 
 def test_full_width_letters_and_digits_match_ascii(tokenizer: Tokenizer) -> None:

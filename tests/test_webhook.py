@@ -27,15 +27,14 @@ import httpx
 import pytest
 from botapi import BotApiServer, JsonDict
 
-from bot.answers import Answerer
-from bot.app import build_application
 from bot.config import Settings
-from bot.dialogue import Dialogue
+from bot.engine.engine import Engine
 from bot.errors import ConfigError
-from bot.library import Library
-from bot.state import State
-from bot.summaries import Summarizer
-from bot.webhook import SECRET_HEADER, Webhook, corpus_health
+from bot.search.library import Library
+from bot.telegram.app import build_application
+from bot.telegram.dialogue import Dialogue
+from bot.telegram.state import State
+from bot.telegram.webhook import SECRET_HEADER, Webhook, corpus_health
 
 REPO = Path(__file__).parents[1]
 CORPUS = REPO / "corpus"
@@ -88,7 +87,7 @@ class RunningWebhook:
 def make_webhook(api: BotApiServer, library: Library, tmp_path: Path, **options: Any) -> Webhook:
     settings = Settings(telegram_token=TOKEN, telegram_api_base_url=api.base_url,
                         state_path=tmp_path / "state.sqlite", rate_limit_per_minute=1000)
-    dialogue = Dialogue(Answerer(library), Summarizer(library), State(settings.state_path))
+    dialogue = Dialogue(Engine.over(library), State(settings.state_path))
     application = build_application(settings, dialogue, overall_rate=1000)
     values: dict[str, Any] = {"url": PUBLIC_URL, "secret": SECRET, "listen": "127.0.0.1", "port": 0,
                               "path": "/telegram", "health": lambda: corpus_health(library)}

@@ -43,10 +43,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from bot.answers import Answerer
-from bot.articles import ABSTRACT_HEADINGS, Article
-from bot.library import Library
-from bot.markup import split_sentences
+from bot.search.answers import Answerer
+from bot.search.articles import ABSTRACT_HEADINGS, Article
+from bot.search.library import Library
+from bot.search.markup import split_sentences
 
 SummarySource = Literal["author", "extract"]
 ResolutionKind = Literal["tag", "topic", "search", "none"]

@@ -43,7 +43,9 @@ from pathlib import Path
 from typing import overload
 
 from bot import __version__
-from bot.articles import (
+from bot.config import Settings
+from bot.errors import CorpusError, IndexCacheError
+from bot.search.articles import (
     PARAGRAPHS_VERSION,
     Article,
     LoadReport,
@@ -53,11 +55,9 @@ from bot.articles import (
     load_article,
     read_text,
 )
-from bot.config import Settings
-from bot.errors import CorpusError, IndexCacheError
-from bot.index import BM25Index, BM25Params, EncodedTokens, Hit, IndexBuilder, encode
-from bot.site import Site, open_site
-from bot.tokens import Tokenizer
+from bot.search.index import BM25Index, BM25Params, EncodedTokens, Hit, IndexBuilder, encode
+from bot.search.site import Site, open_site
+from bot.search.tokens import Tokenizer
 
 Progress = Callable[[int, int], None]
 """Called with (files done, files total) while indexing."""

@@ -37,10 +37,10 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.errors import ConfigError
-from bot.library import Library
+from bot.search.library import Library
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("bot.webhook.access")
+access_log = logging.getLogger("bot.telegram.webhook.access")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 HEALTH_PATH = "/health"

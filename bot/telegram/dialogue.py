@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from bot.answers import Answer, Answerer
+from bot.engine.engine import Engine
 from bot.errors import QuestionError
-from bot.replies import (
+from bot.search.answers import Answer, Answerer
+from bot.telegram.replies import (
     MESSAGE_LIMIT,
     answer_html,
     count,
@@ -33,12 +34,12 @@ from bot.replies import (
     text_fragment_url,
     visible_length,
 )
-from bot.report import DEFAULT_DAYS, TAG_PREFIX, build_report, report_html
-from bot.state import State
+from bot.telegram.report import DEFAULT_DAYS, TAG_PREFIX, build_report, report_html
+from bot.telegram.state import State
 
 if TYPE_CHECKING:
-    from bot.reloader import ReloadResult
-    from bot.summaries import Summarizer
+    from bot.engine.reloader import ReloadResult
+    from bot.summaries.summarizer import Summarizer
 
 log = logging.getLogger(__name__)
 
@@ -211,9 +212,10 @@ def on_subject(own_terms: Sequence[str], quoted: Sequence[str]) -> bool:
 class Dialogue:
     """The bot's side of every conversation."""
 
-    def __init__(self, answerer: Answerer, summarizer: Summarizer, state: State, top_k: int = 3,
-                 bot_username: str = "articlebot", surface: Surface = "telegram") -> None:
-        self._engine = (answerer, summarizer)
+    def __init__(self, engine: Engine, state: State, top_k: int = 3, bot_username: str = "articlebot",
+                 surface: Surface = "telegram") -> None:
+        self.engine = engine
+        """What answers: replaced whole when the corpus is re-indexed (``swap``)."""
         self.state = state
         self.top_k = top_k
         self.bot_username = bot_username
@@ -224,19 +226,19 @@ class Dialogue:
 
     @property
     def answerer(self) -> Answerer:
-        return self._engine[0]
+        return self.engine.answerer
 
     @property
     def summarizer(self) -> Summarizer:
-        return self._engine[1]
+        return self.engine.summarizer
 
-    def swap(self, answerer: Answerer, summarizer: Summarizer) -> None:
-        """Answer from a new library from now on (bot.reloader calls this after a re-index).
+    def swap(self, engine: Engine) -> None:
+        """Answer from a new library from now on (the reloader calls this after a re-index).
 
-        Both are replaced in one assignment, so no request sees a new answerer next to an old
-        summarizer; a request already running keeps the objects it read, which stay valid.
+        One assignment, so no request sees a new answerer next to an old summarizer; a request
+        already running keeps the engine it read, which stays valid.
         """
-        self._engine = (answerer, summarizer)
+        self.engine = engine
 
     # --- questions ----------------------------------------------------------------------
 

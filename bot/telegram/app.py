@@ -37,15 +37,16 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers, logs
+from bot import logs
 from bot.config import Settings
-from bot.dialogue import Dialogue
+from bot.engine.reloader import Reloader
 from bot.errors import ConfigError
-from bot.handlers import BotData, Context, RateLimiter
-from bot.reloader import Reloader
-from bot.state import State
-from bot.webhook import Health
-from bot.webhook import serve as serve_webhook
+from bot.telegram import handlers
+from bot.telegram.dialogue import Dialogue
+from bot.telegram.handlers import BotData, Context, RateLimiter
+from bot.telegram.state import State
+from bot.telegram.webhook import Health
+from bot.telegram.webhook import serve as serve_webhook
 
 log = logging.getLogger(__name__)
 _TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{8,}$")

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from datetime import time as clock
 from typing import Any
 
-from bot.evaluation import percentile
-from bot.replies import escape, pack, shorten, strings
-from bot.state import LoggedQuestion, State, Vote, day_of
+from bot.search.evaluation import percentile
+from bot.telegram.replies import escape, pack, shorten, strings
+from bot.telegram.state import LoggedQuestion, State, Vote, day_of
 
 DEFAULT_DAYS = 7
 """Days a report covers unless asked otherwise: a week is what an editor looks back on."""

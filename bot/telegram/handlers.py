@@ -26,10 +26,10 @@ from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
-from bot.dialogue import TOASTED, Dialogue, InlineResult, Reply
-from bot.reloader import Reloader
-from bot.replies import strings
-from bot.report import DEFAULT_DAYS
+from bot.engine.reloader import Reloader
+from bot.telegram.dialogue import TOASTED, Dialogue, InlineResult, Reply
+from bot.telegram.replies import strings
+from bot.telegram.report import DEFAULT_DAYS
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.articles import ABSTRACT_HEADINGS, Article, load_article, read_text
 from bot.config import Settings
 from bot.errors import CorpusError
-from bot.library import Library
-from bot.markup import clean_block, clean_inline
-from bot.summaries import Summarizer, SummaryStyle, display_text, fill_budget, sentence_candidates
+from bot.search.articles import ABSTRACT_HEADINGS, Article, load_article, read_text
+from bot.search.library import Library
+from bot.search.markup import clean_block, clean_inline
+from bot.summaries.summarizer import Summarizer, SummaryStyle, display_text, fill_budget, sentence_candidates
 
 SYSTEMS = ("articlebot", "lead", "textrank", "lexrank")
 """The systems ``evaluate_summaries`` scores by default; textrank and lexrank need ``pip install sumy``."""

@@ -40,7 +40,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
-from bot.metadata import CONFIG_FORMATS, read_data_file, split_front_matter
+from bot.search.metadata import CONFIG_FORMATS, read_data_file, split_front_matter
 
 CONFIG_NAMES = ("hugo", "config")
 SITE_FOLDERS = ("archetypes", "layouts", "themes", "static", "assets", "data", "i18n")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote
 
-from bot.answers import Answer, Quote, Span
+from bot.search.answers import Answer, Quote, Span
 
 MESSAGE_LIMIT = 4096
 _TAG = re.compile(r"<[^>]+>")

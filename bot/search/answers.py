@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from bot.articles import Article, Paragraph
 from bot.errors import QuestionError
-from bot.library import Library, Passage
-from bot.markup import split_sentences
+from bot.search.articles import Article, Paragraph
+from bot.search.library import Library, Passage
+from bot.search.markup import split_sentences
 
 EXCERPT_CHARS = 320
 """Quotes longer than this are trimmed to the sentences around the best one."""

@@ -78,7 +78,7 @@ _SLACK = 1e-5
 
 
 _kernel: ModuleType | None = None
-"""bot.kernel once ``compile_search`` has loaded it; until then every search runs in numpy."""
+"""bot.search.kernel once ``compile_search`` has loaded it; until then every search runs in numpy."""
 
 
 def compile_search(cache_folder: Path | None = None) -> bool:
@@ -89,7 +89,7 @@ def compile_search(cache_folder: Path | None = None) -> bool:
     if cache_folder is not None:
         os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_folder / "numba"))
     try:
-        from bot import kernel
+        from bot.search import kernel
         kernel.top_k(*_tiny_query())  # compiles now, not during somebody's question
     except Exception as error:  # noqa: BLE001 - no numba, or no compiler for this CPU: numpy serves
         log.warning("compiled search unavailable, searching with numpy: %s", error)

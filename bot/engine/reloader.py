@@ -27,14 +27,13 @@ from pathlib import Path
 
 import watchfiles
 
-from bot.answers import Answerer
 from bot.config import Settings
+from bot.engine.engine import Engine
 from bot.errors import ArticlebotError, CorpusError
-from bot.library import Library
-from bot.metadata import CONFIG_FORMATS
-from bot.site import CONFIG_NAMES
-from bot.summaries import Summarizer
-from bot.tokens import Tokenizer
+from bot.search.library import Library
+from bot.search.metadata import CONFIG_FORMATS
+from bot.search.site import CONFIG_NAMES
+from bot.search.tokens import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ WATCH_TIMEOUT_MS = 200
 """How often the watcher reports in when nothing changed; its first report means it is watching."""
 CLOCK_SECONDS = 3600.0
 """The clock looks again at least this often (a reload may have brought a sooner publish time)."""
-Install = Callable[[Answerer, Summarizer], None]
+Install = Callable[[Engine], None]
 """Receives the new, fully built answerer and summarizer (``Dialogue.swap``)."""
 Build = Callable[[Settings, Tokenizer], Library]
 """Opens the library; ``Library.open`` unless a caller needs to observe or pace the build."""
@@ -217,10 +216,7 @@ class Reloader:
                                       changed=False)
                 log.info("corpus unchanged (%s): %s", reason, result.summary())
                 return result
-            answerer = Answerer(library, self.settings.min_relevance, self.settings.max_question_chars)
-            answerer.tokens("预热 warm-up")
-            summarizer = Summarizer(library)
-            summarizer.warm()
+            engine = Engine.over(library, self.settings).warm()
         except Exception as error:
             result = ReloadResult(len(previous.articles), previous.paragraph_count,
                                   tuple(previous.report.skipped), time.perf_counter() - started, reason,
@@ -228,7 +224,7 @@ class Reloader:
             log.error("corpus reload (%s) failed: %s", reason, result.summary(),
                       exc_info=None if isinstance(error, ArticlebotError) else error)
             return result
-        self.install(answerer, summarizer)
+        self.install(engine)
         self.library = library
         seen = {str(skipped) for skipped in previous.report.skipped}
         for skipped in library.report.skipped:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import ArticlebotError
-from bot.library import Library, Passage
+from bot.search.library import Library, Passage
 
 _SPACE = re.compile(r"\s+")
 DEPTH = 20

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import CorpusError
-from bot.markup import (
+from bot.search.markup import (
     MAX_INCLUDE_DEPTH,
     Expand,
     Section,
@@ -34,8 +34,8 @@ from bot.markup import (
     sections,
     wiki_targets,
 )
-from bot.metadata import split_front_matter
-from bot.site import PagePlace, Site, expiry, open_site, public_url, publication
+from bot.search.metadata import split_front_matter
+from bot.search.site import PagePlace, Site, expiry, open_site, public_url, publication
 
 PARAGRAPHS_VERSION = "5"
 """Bump when parsing or paragraph building changes, so that cached articles are rebuilt."""

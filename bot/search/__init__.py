@@ -1,0 +1,1 @@
+"""Files → articles → paragraphs → tokens → index → hits → answers: finding what to quote."""

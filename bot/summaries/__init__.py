@@ -1,0 +1,1 @@
+"""Extractive summaries, topics, tags and their digests."""

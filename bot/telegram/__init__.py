@@ -1,0 +1,1 @@
+"""What the bot says and how it reaches readers: dialogue, strings, Telegram handlers, delivery, state."""
