@@ -15,7 +15,9 @@ replying to the user's message, ``answerCallbackQuery`` with the query's id, or
 ``answerInlineQuery`` with the query's id. Latency is from the moment the update is available
 to ``getUpdates`` to the moment that call reaches the stand-in. Printed: lost and duplicated
 answers, every 400 the API returned, p50/p99 latency, the bot's peak RSS (with its children),
-and in soak mode the RSS growth after warm-up. Exits 1 if any update was lost or answered
+the lag of the bot's event loop (a probe task inside the bot sleeps 10 ms in a loop and records
+how late it wakes: ``loop_lag_ms`` p50/p99/max while the updates were being answered), and in soak
+mode the RSS growth after warm-up. Exits 1 if any update was lost or answered
 twice, if any 400 occurred, if the reload (with ``--faults``) was not seen, or if the bot's
 output contains the token.
 """
@@ -23,6 +25,7 @@ output contains the token.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -158,8 +161,72 @@ class Tracker:
         return update is not None and bool(update.answers)
 
 
+LAG_EVERY = 0.010
+"""Seconds the lag probe sleeps per turn; how late it wakes is what the event loop made it wait."""
+BOT_WITH_PROBE = "_bot-with-lag-probe"
+"""First argument that makes this script run the bot itself, with the lag probe (the subprocess's command)."""
+
+
+def bot_with_lag_probe(samples: Path, argv: list[str]) -> int:
+    """``articlebot *argv``, with ``probe_lag`` running on the Application's event loop from its start.
+
+    The probe is added from outside (``Application.start`` wrapped in this process only), so the
+    bot measured is the bot deployed: no code of its own serves the benchmark.
+    """
+    from telegram.ext import Application
+
+    from bot.cli import main as articlebot
+
+    start = Application.start
+    running: list[asyncio.Task[None]] = []  # a task nothing refers to may be collected mid-run
+
+    async def start_with_probe(self: Application) -> None:  # type: ignore[type-arg]
+        await start(self)
+        running.append(asyncio.get_running_loop().create_task(probe_lag(samples)))
+
+    Application.start = start_with_probe  # type: ignore[method-assign]
+    return articlebot(argv)
+
+
+async def probe_lag(samples: Path) -> None:
+    """Sleep LAG_EVERY in a loop; append "wall-clock time, ms late" per wake-up to ``samples``.
+
+    A wake-up is late by as long as a callback held the loop (SQLite, a search run on it): that
+    is how long every other chat waited. Lines are written once a second, in one small write.
+    """
+    loop = asyncio.get_running_loop()
+    pending: list[str] = []
+    flushed = loop.time()
+    with samples.open("a", encoding="utf-8") as out:
+        while True:
+            before = loop.time()
+            await asyncio.sleep(LAG_EVERY)
+            woke = loop.time()
+            pending.append(f"{time.time():.3f} {(woke - before - LAG_EVERY) * 1000:.3f}\n")
+            if woke - flushed >= 1.0:
+                out.writelines(pending)
+                out.flush()
+                pending.clear()
+                flushed = woke
+
+
+def loop_lag(samples: Path, since: float, until: float) -> dict[str, Any]:
+    """p50/p99/max of the probe's lateness (ms) between two wall-clock times, and how many were ≥ 50 ms."""
+    lags = []
+    if samples.exists():
+        for line in samples.read_text(encoding="utf-8").splitlines():
+            when, _, late = line.partition(" ")
+            if late and since <= float(when) <= until:
+                lags.append(float(late))
+    return {"samples": len(lags), "p50": round(percentile(lags, 50), 2), "p99": round(percentile(lags, 99), 2),
+            "max": round(max(lags, default=float("nan")), 1), "over_50ms": sum(lag >= 50 for lag in lags)}
+
+
 class BotProcess:
-    """`python -m bot telegram` on the temporary corpus, state and cache; restartable."""
+    """`python -m bot telegram` on the temporary corpus, state and cache; restartable.
+
+    It runs as ``load.py _bot-with-lag-probe FILE telegram …``: the bot, with the lag probe.
+    """
 
     def __init__(self, api: BotApiServer, work: Path, corpus: Path, rate_limit: int | None) -> None:
         self.api, self.work, self.corpus = api, work, corpus
@@ -174,6 +241,10 @@ class BotProcess:
         self.ready_seconds: list[float] = []
 
     @property
+    def lag_samples(self) -> Path:
+        return self.work / "loop-lag.txt"
+
+    @property
     def log_paths(self) -> list[Path]:
         return [self.work / f"bot-{n}.log" for n in range(1, self.starts + 1)]
 
@@ -183,8 +254,8 @@ class BotProcess:
         began = time.time()
         with (self.work / f"bot-{self.starts}.log").open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "telegram", "--corpus", str(self.corpus),
-                 "--cache-dir", str(self.work / "cache")],
+                [sys.executable, str(Path(__file__).resolve()), BOT_WITH_PROBE, str(self.lag_samples),
+                 "telegram", "--corpus", str(self.corpus), "--cache-dir", str(self.work / "cache")],
                 cwd=self.work, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
         def polling() -> None:
@@ -468,8 +539,9 @@ class Load:
 
     # -- the report ----------------------------------------------------------------------------
 
-    def report(self, sampler: Sampler, wall: float) -> dict[str, Any]:
+    def report(self, sampler: Sampler, wall: float, began: float) -> dict[str, Any]:
         updates = list(self.tracker.updates.values())
+        last_answer = max((u.answers[-1] for u in updates if u.answers), default=time.time())
         # The bot lets inline queries interrupted by a crash go (Telegram expires them in seconds).
         let_go = [u for u in updates if not u.answers and u.kind == "inline" and self.killed
                   and u.sent < self.killed]
@@ -506,6 +578,7 @@ class Load:
                                        "p99": round(percentile(v, 99), 1)} for k, v in by_kind.items() if v},
             "bot_ready_s": [round(s, 1) for s in self.bot.ready_seconds],
             "peak_rss_mb": round(max(rss, default=0) / 2**20, 1),
+            "loop_lag_ms": loop_lag(self.bot.lag_samples, began, last_answer),
             "token_in_bot_output": token_in_logs(self.bot.log_paths),
         }
         if self.args.faults:
@@ -618,14 +691,14 @@ def main(argv: list[str] | None = None) -> int:
         load = Load(args, api, bot, corpus)
         sampler = Sampler(bot, load.progress, every=1.0 if args.soak else 0.25)
         sampler.start()
-        began = time.monotonic()
+        began, began_at = time.monotonic(), time.time()
         try:
             load.run()
         finally:
             sampler.stopping.set()
             wall = time.monotonic() - began
             bot.stop()
-        result = load.report(sampler, wall)
+        result = load.report(sampler, wall, began_at)
     print_report(result)
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -641,4 +714,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == [BOT_WITH_PROBE]:
+        sys.exit(bot_with_lag_probe(Path(sys.argv[2]), sys.argv[3:]))
     sys.exit(main())
