@@ -18,7 +18,8 @@ from html.parser import HTMLParser
 from typing import TextIO
 
 from bot.telegram.dialogue import Dialogue, Reply
-from bot.telegram.replies import escape, plural
+from bot.telegram.replies import count, escape
+from bot.telegram.strings import strings
 
 PROMPT = "? "
 """The prompt, and the mark before each piped line echoed: a transcript reads the same either way."""
@@ -33,9 +34,6 @@ _STYLES = {"b": BOLD, "strong": BOLD, "i": DIM, "em": DIM, "u": UNDERLINE, "ins"
 """Telegram HTML tags → SGR codes. Italics (dates, "Matched", notes) are dimmed: they are the
 secondary lines, and dim shows in every terminal where italics do not."""
 _TEXT_FRAGMENT = re.compile(r"#:~:text=.*$")
-
-LEGEND = "In answers, <b>bold</b> marks the words that matched and <u>underline</u> the sentence that answers."
-"""Shown under /help on a TTY only: piped text has no marks to explain."""
 
 COMMANDS = ("/help", "/tags", "/tag", "/latest", "/source", "/about", "/quit", "/exit", "more", "back", "summary",
             "quit", "exit")
@@ -233,24 +231,17 @@ def show(reply: Reply, styled: bool) -> str:
 
 # --- the conversation ---------------------------------------------------------------------
 
-NOTHING_TO_TURN = "Ask a question first: “more” and “back” turn the pages of an answer (or of /tags, /tag NAME)."
-NO_ANSWER_YET = "Ask a question first: “summary N” summarizes the article of its quote N."
-NOTHING_MORE = {"more": "That was all of it: there is nothing more.", "back": "This is the first page already."}
-NO_SUCH_QUOTE = "There is no quote {n} to summarize: the last answer showed {shown}."
-SUMMARY_USAGE = "Usage: summary N, the summary of the article quote N comes from, e.g. summary 1."
-LATEST_USAGE = "Usage: /latest [N], e.g. /latest 5."
-UNKNOWN_COMMAND = "Unknown command {command}. /help lists what works here."
-
-
 @dataclass
 class Conversation:
     """One terminal conversation: the Dialogue calls a typed line makes, and what a Telegram chat
     would keep in its messages.
 
     ``previous`` is the last question that found quotes (a short question may follow up on it);
-    ``answer`` and ``seen`` say which answer "summary N" refers to and how far it was read;
-    ``paged`` is the last reply that comes in pages (an answer, /tags, a tag's articles), which
-    "more" and "back" turn. /help, /about and summaries leave them as they are.
+    ``answer`` and ``seen`` say which answer "summary N" refers to and how far it was read, and
+    ``articles`` which article each of its quotes came from (by number), as a Telegram message
+    keeps the article behind its Summary button; ``paged`` is the last reply that comes in pages
+    (an answer, /tags, a tag's articles), which "more" and "back" turn. /help, /about and summaries
+    leave them as they are.
     """
 
     dialogue: Dialogue
@@ -258,6 +249,7 @@ class Conversation:
     previous: int | None = None
     answer: Reply | None = None
     seen: int = 0
+    articles: dict[int, tuple[str, str]] = field(default_factory=dict)
     paged: Reply | None = None
     _handlers: dict[str, Callable[[str], Reply]] = field(init=False, repr=False)
 
@@ -271,8 +263,8 @@ class Conversation:
         """The reply to a command (``quit`` is the caller's to handle)."""
         return self._handlers[command.name](command.argument)
 
-    def _say(self, text: str) -> Reply:
-        return Reply(escape(text))
+    def _say(self, key: str, **values: object) -> Reply:
+        return Reply(escape(strings(self.lang)[key].format(**values)))
 
     def ask(self, question: str) -> Reply:
         if not question:
@@ -282,6 +274,7 @@ class Conversation:
             self.paged = reply
         if reply.quoted:
             self.previous, self.answer, self.seen = reply.query_id, reply, max(reply.quoted)
+            self.articles = dict(zip(reply.quoted, reply.articles, strict=True))
         return reply
 
     def help(self, _: str) -> Reply:
@@ -299,7 +292,7 @@ class Conversation:
 
     def latest(self, argument: str) -> Reply:
         if argument and not (argument.isdigit() and int(argument) >= 1):
-            return self._say(LATEST_USAGE)
+            return self._say("latest_usage")
         return self.dialogue.latest(int(argument) if argument else LATEST_DEFAULT, self.lang)
 
     def source(self, query: str) -> Reply:
@@ -311,38 +304,42 @@ class Conversation:
     def turn(self, direction: str) -> Reply:
         """"more" or "back": press that button of the last paged reply."""
         if self.paged is None:
-            return self._say(NOTHING_TO_TURN)
+            return self._say("nothing_to_turn")
         button = next((b for row in self.paged.buttons for b in row if b.command == direction and b.data), None)
         if button is None or button.data is None:
-            return self._say(NOTHING_MORE[direction])
+            return self._say("nothing_more" if direction == "more" else "first_page")
         reply = self.dialogue.callback(button.data, self.lang)
         self.paged = reply
         if reply.quoted and reply.query_id == (self.answer.query_id if self.answer else None):
             self.answer, self.seen = reply, max(self.seen, *reply.quoted)
+            self.articles.update(zip(reply.quoted, reply.articles, strict=True))
         return reply
 
     def summary(self, argument: str) -> Reply:
+        """``summary N``: the article quote N came from, as the answer showed it (never searched again)."""
         if self.answer is None or self.answer.query_id is None:
-            return self._say(NO_ANSWER_YET)
+            return self._say("no_answer_yet")
         if not argument.isdigit():
-            return self._say(SUMMARY_USAGE)
+            return self._say("summary_usage")
         n = int(argument)
-        if not 1 <= n <= self.seen:
-            shown = "quote 1" if self.seen == 1 else f"quotes 1–{self.seen}"
-            return self._say(NO_SUCH_QUOTE.format(n=n, shown=shown))
-        return self.dialogue.summary(self.answer.query_id, n - 1, self.lang)
+        if not 1 <= n <= self.seen or n not in self.articles:
+            t = strings(self.lang)
+            shown = t["quotes_shown_one"] if self.seen == 1 else t["quotes_shown"].format(last=self.seen)
+            return self._say("no_such_quote", n=n, shown=shown)
+        path, title = self.articles[n]
+        return self.dialogue.article_summary(path, self.lang, title)
 
     def unknown(self, command: str) -> Reply:
-        return self._say(UNKNOWN_COMMAND.format(command=command))
+        return self._say("unknown_command_typed", command=command)
 
 
 # --- the loop -------------------------------------------------------------------------------
 
-def banner(articles: int, paragraphs: int, notice: str | None = None) -> str:
+def banner(articles: int, paragraphs: int, notice: str | None = None, lang: str | None = None) -> str:
     """What a TTY shows first: the corpus size (or ``notice``, e.g. that it is empty), and how to
     get help and leave."""
-    first = notice or f"articlebot · {plural(articles, 'article')} ({plural(paragraphs, 'paragraph')})"
-    return f"{first}\nType a question, /help for the commands; quit or Ctrl-D leaves."
+    first = notice or f"articlebot · {count(articles, 'article', lang)} ({count(paragraphs, 'paragraph', lang)})"
+    return f"{first}\n{strings(lang)['banner_hint']}"
 
 
 def _line_editing(tag_names: Callable[[], Sequence[str]]) -> None:
@@ -381,8 +378,8 @@ def chat(conversation: Conversation, lines: Iterable[str] | None = None, out: Te
 
     def say(command: Command) -> None:
         print(show(conversation.respond(command), styled), file=out)
-        if command.name == "help" and styled:
-            print(render("\n" + LEGEND, styled), file=out)
+        if command.name == "help" and styled:  # piped text has no marks to explain
+            print(render("\n" + strings(conversation.lang)["legend"], styled), file=out)
 
     if not interactive:
         for line in lines if lines is not None else sys.stdin:
@@ -397,7 +394,7 @@ def chat(conversation: Conversation, lines: Iterable[str] | None = None, out: Te
         return 0
 
     library = conversation.dialogue.answerer.library
-    print(banner(len(library.articles), library.paragraph_count, notice), file=out)
+    print(banner(len(library.articles), library.paragraph_count, notice, conversation.lang), file=out)
     _line_editing(lambda: [entry.name for entry in conversation.dialogue.summarizer.tags()])
     while True:
         print(file=out, flush=True)
@@ -414,4 +411,4 @@ def chat(conversation: Conversation, lines: Iterable[str] | None = None, out: Te
         try:
             say(command)
         except KeyboardInterrupt:  # Ctrl-C while answering: back to the prompt
-            print("(interrupted)", file=out)
+            print(strings(conversation.lang)["interrupted"], file=out)

@@ -7,13 +7,21 @@ over the small corpus, with its state in memory.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from conftest import write_files
 
+from bot.config import Settings
 from bot.engine.engine import Engine
 from bot.search.library import Library
+from bot.search.tokens import Tokenizer
 from bot.telegram.dialogue import (
+    CALLBACK_LIMIT,
+    Button,
     Dialogue,
+    Reply,
     follow_up_attempts,
     follow_up_cue,
     on_subject,
@@ -176,3 +184,74 @@ def test_counts_read_as_english(dialogue: Dialogue) -> None:
     assert "#iyiou</b> · 1 article\n" in dialogue.tag("iyiou", 1, None).html + "\n"
     assert re.match(r"I have read 4 articles \(\d+ paragraphs, \d+ tags and topics\)", dialogue.about(None).html)
     assert "4 篇文章" in dialogue.about("zh").html
+
+
+# --- the Summary button holds the article it was shown with -------------------------------------
+
+COMCAST = "Why Comcast Stock Lacks the Moat Charlie Munger Demands"
+LOUDER_COMCAST = """---
+title: "Comcast, Comcast, Comcast: a cable giant's quarter"
+date: 2025-03-01
+---
+
+Comcast reported its quarter: Comcast broadband lost subscribers, Comcast wireless grew, and Comcast's
+Peacock narrowed its loss. Analysts asked Comcast about Comcast's moat.
+
+Comcast shares rose after the call, and Comcast repeated its buyback plan for the year.
+"""
+"""An article that outranks the Comcast one for "Comcast": a Summary button that searched again
+would summarize this one."""
+
+
+def summary_button(reply: Reply) -> Button:
+    [button] = [b for row in reply.buttons for b in row if b.command and b.command.startswith("summary")]
+    return button
+
+
+@pytest.fixture
+def reloading(corpus_dir: Path, make_settings: Callable[..., Settings],
+              tokenizer: Tokenizer) -> Callable[[Dialogue], None]:
+    """Re-index ``corpus_dir`` as it is now and swap the dialogue's engine, as the reloader does."""
+    def reload(dialogue: Dialogue) -> None:
+        dialogue.swap(Engine.over(Library.open(make_settings(corpus_dir), tokenizer=tokenizer)))
+    return reload
+
+
+def test_the_summary_button_holds_the_article_of_its_page(small_library: Library) -> None:
+    dialogue = Dialogue(Engine.over(small_library), State(":memory:"))
+    reply = dialogue.ask("Comcast", None)
+    button = summary_button(reply)
+    assert button.data is not None and button.data.startswith("a:") and len(button.data.encode()) <= CALLBACK_LIMIT
+    stored = dialogue.state.recall(int(button.data[2:]))
+    assert stored is not None and stored.kind == "article" and stored.text.endswith("comcast.en.md")
+    assert reply.articles == ((stored.text, COMCAST),) and stored.context == COMCAST
+    summary = dialogue.callback(button.data, None)
+    assert COMCAST in summary.html and not summary.edit
+
+
+def test_after_a_reload_the_summary_button_summarizes_what_was_shown_not_a_new_search(
+        small_library: Library, corpus_dir: Path, reloading: Callable[[Dialogue], None]) -> None:
+    dialogue = Dialogue(Engine.over(small_library), State(":memory:"))
+    button = summary_button(dialogue.ask("Comcast", None))
+    write_files(corpus_dir, {"news/comcast-quarter.en.md": LOUDER_COMCAST})
+    reloading(dialogue)
+    assert "Comcast, Comcast, Comcast" in dialogue.ask("Comcast", None).html.split("\n")[0]  # it would win now
+    summary = dialogue.callback(button.data or "", None)
+    assert COMCAST in summary.html and "Comcast, Comcast, Comcast" not in summary.html
+
+
+def test_after_a_reload_without_the_article_the_summary_button_says_it_is_gone(
+        small_library: Library, corpus_dir: Path, reloading: Callable[[Dialogue], None]) -> None:
+    dialogue = Dialogue(Engine.over(small_library), State(":memory:"))
+    button = summary_button(dialogue.ask("Comcast", None))
+    (corpus_dir / "news" / "comcast.en.md").unlink()
+    reloading(dialogue)
+    assert dialogue.callback(button.data or "", None).html == (
+        f"“{COMCAST}” is no longer among the articles I have read, so I cannot summarize it.")
+    assert dialogue.callback(button.data or "", "zh-hans").html == f"“{COMCAST}”已不在收录的文章中，无法生成摘要。"
+
+
+def test_summary_buttons_of_earlier_versions_have_expired(small_library: Library) -> None:
+    dialogue = Dialogue(Engine.over(small_library), State(":memory:"))
+    reply = dialogue.ask("Comcast", None)
+    assert dialogue.callback(f"s:{reply.query_id}:0", None).html == "That button has expired; please ask again."

@@ -18,12 +18,13 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import DEEPSEEK_URL, REPO, SMALL_CORPUS, write_files
 
+from bot.config import Settings
 from bot.engine.engine import Engine
 from bot.search.library import Library
 from bot.telegram.dialogue import Button, Dialogue, Reply
@@ -207,6 +208,16 @@ def test_summary_n_summarizes_the_article_of_quote_n(conversation: Conversation)
     assert say(conversation, "summary 3") == "There is no quote 3 to summarize: the last answer showed quotes 1–2."
     assert say(conversation, "summary 1–2").startswith("Usage: summary N")
     assert say(conversation, "summary").startswith("Usage: summary N")
+
+
+def test_summary_n_is_the_article_quote_n_was_taken_from_even_after_a_reload(
+        conversation: Conversation, corpus_dir: Path, make_settings: Callable[..., Settings]) -> None:
+    say(conversation, "Comcast")
+    (corpus_dir / "news" / "comcast.en.md").unlink()
+    dialogue = conversation.dialogue
+    dialogue.swap(Engine.over(Library.open(make_settings(corpus_dir), tokenizer=dialogue.answerer.library.tokenizer)))
+    assert say(conversation, "summary 1") == ("“Why Comcast Stock Lacks the Moat Charlie Munger Demands” is no "
+                                              "longer among the articles I have read, so I cannot summarize it.")
 
 
 def test_more_and_summary_before_any_question_say_what_to_do(conversation: Conversation) -> None:

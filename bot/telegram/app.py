@@ -45,22 +45,13 @@ from bot.telegram import handlers
 from bot.telegram.dialogue import Dialogue
 from bot.telegram.handlers import BotData, Context, RateLimiter
 from bot.telegram.state import State
+from bot.telegram.strings import command_menu
 from bot.telegram.webhook import Health
 from bot.telegram.webhook import serve as serve_webhook
 
 log = logging.getLogger(__name__)
 _TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{8,}$")
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
-
-COMMANDS = {
-    "en": [("ask", "Ask a question"), ("tags", "Browse tags"), ("tag", "A tag's articles with summaries"),
-           ("latest", "The newest articles"), ("source", "Links to the original articles"),
-           ("about", "What I have read"), ("settings", "Language and quotes per answer"),
-           ("help", "How to use me")],
-    "zh": [("ask", "提问"), ("tags", "浏览标签"), ("tag", "某标签的文章与摘要"), ("latest", "最新文章"),
-           ("source", "原文链接"), ("about", "收录情况"), ("settings", "语言与每次回答的引文数"),
-           ("help", "使用说明")],
-}
 
 
 def check_token(token: str | None) -> str:
@@ -336,8 +327,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     dialogue = application.bot_data.dialogue
     if dialogue is not None:
         dialogue.bot_username = application.bot.username or dialogue.bot_username
-    for lang, commands in COMMANDS.items():
-        await application.bot.set_my_commands([BotCommand(c, d) for c, d in commands],
+    for lang in ("en", "zh"):
+        await application.bot.set_my_commands([BotCommand(c, d) for c, d in command_menu(lang)],
                                               language_code=None if lang == "en" else lang)
     queue = application.update_queue
     if isinstance(queue, DurableUpdateQueue):

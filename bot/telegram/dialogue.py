@@ -27,15 +27,14 @@ from bot.telegram.replies import (
     count,
     escape,
     pack,
-    plural,
     quote_html,
     shorten,
-    strings,
     text_fragment_url,
     visible_length,
 )
 from bot.telegram.report import DEFAULT_DAYS, TAG_PREFIX, build_report, report_html
-from bot.telegram.state import State
+from bot.telegram.state import ChatSettings, State
+from bot.telegram.strings import EXAMPLES, LANGUAGES, strings
 
 if TYPE_CHECKING:
     from bot.engine.reloader import ReloadResult
@@ -50,8 +49,6 @@ DIGEST_PER_PAGE = 5
 RELOAD_LISTED = 20
 PAGE_SIZES = (1, 3, 5)
 """Quotes per answer a chat can choose in /settings (the top_k setting is offered too)."""
-LANGUAGES = (("auto", None), ("en", "English"), ("zh", "中文"))
-"""Languages a chat can choose in /settings; "auto" follows each user's Telegram language."""
 TOASTED = ("f:", "cs:")
 """Callback kinds answered with a toast (answerCallbackQuery text): votes and settings."""
 VOTES = {"1": (1, "👍"), "-1": (-1, "👎")}
@@ -95,6 +92,20 @@ class Reply:
     quoted: tuple[int, ...] = ()
     """The numbers of the quotes this message shows (an answer's page), so that a terminal can
     offer "summary N" for them; empty when it quotes nothing."""
+    articles: tuple[tuple[str, str], ...] = ()
+    """(path, title) of each quote's article, in the order of ``quoted``: "summary N" summarizes
+    the article quote N was taken from, whatever a later search would find."""
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whom a reply is for, resolved once per update from the chat's /settings: the language to
+    answer in and the quotes per answer page (``Dialogue.audience``)."""
+
+    lang: str | None
+    """The chat's language from /settings, else the user's Telegram ``language_code``."""
+    k: int
+    """Quotes per answer page: the chat's choice, else the top_k setting."""
 
 
 @dataclass(frozen=True)
@@ -105,59 +116,6 @@ class InlineResult:
     html: str
     url: str | None
 
-
-EN_HELP = """<b>articlebot</b> answers questions by quoting the articles it has read, with links to the originals.
-
-Just type a question, e.g. <i>DeepSeek V3 的训练成本是多少？</i>
-/ask QUESTION: ask (in groups too)
-/tags: browse tags
-/tag NAME: a tag's articles with short summaries
-/latest [N]: the newest articles
-/source QUERY: links to the original articles
-/about: what I have read
-/settings: this chat's language and quotes per answer
-In groups, mention me or reply to my message. In any chat, type @{bot} and a question."""
-
-ZH_HELP = """<b>articlebot</b> 引用已收录文章的原文来回答问题，并附上原文链接。
-
-直接输入问题即可，例如 <i>DeepSeek V3 的训练成本是多少？</i>
-/ask 问题：提问（群组中也可用）
-/tags：浏览标签
-/tag 名称：某标签下的文章及摘要
-/latest [N]：最新文章
-/source 关键词：原文链接
-/about：收录情况
-/settings：本聊天的语言和每次回答的引文数
-在群组中请 @我 或回复我的消息；在任意聊天中输入 @{bot} 加问题即可内联搜索。"""
-
-TERMINAL_EN_HELP = """<b>articlebot</b> answers questions by quoting the articles it has read, with links to the originals.
-
-Type a question, e.g. <i>DeepSeek V3 的训练成本是多少？</i>
-A short question after an answer follows up on it, e.g. <i>那 R1 呢？</i> or <i>and R1?</i>
-more, back: the next or previous quotes (or page of a list)
-summary N: a summary of the article quote N comes from
-/tags: browse tags and topics
-/tag NAME: a tag's articles with short summaries
-/latest [N]: the newest articles
-/source QUERY: links to the original articles
-/about: what I have read
-/help: this help · quit, exit or Ctrl-D: leave"""
-"""The help where there are no buttons, groups, inline mode or /settings: only what works in a terminal."""
-
-TERMINAL_ZH_HELP = """<b>articlebot</b> 引用已收录文章的原文来回答问题，并附上原文链接。
-
-直接输入问题即可，例如 <i>DeepSeek V3 的训练成本是多少？</i>
-回答之后的简短问题会接着上一个问题，例如 <i>那 R1 呢？</i>
-more、back：后面或前面的引文（或列表的下一页、上一页）
-summary N：第 N 条引文所在文章的摘要
-/tags：浏览标签和主题
-/tag 名称：某标签下的文章及摘要
-/latest [N]：最新文章
-/source 关键词：原文链接
-/about：收录情况
-/help：本帮助 · quit、exit 或 Ctrl-D：退出"""
-
-EXAMPLES = ("DeepSeek V3 的训练成本是多少？", "英偉達股價", "Bitcoin price this week")
 
 _CUE_START = re.compile(r"^(?:\s*(?:那么|那个|那|(?:and|what about|how about)\b)[\s,，、]*)+", re.IGNORECASE)
 _CUE_END = re.compile(r"\s*呢[\s?？!！。.…]*$")
@@ -243,19 +201,22 @@ class Dialogue:
     # --- questions ----------------------------------------------------------------------
 
     def ask(self, question: str, lang: str | None, context_query: int | None = None,
-            chat_id: int | None = None, chat_type: str | None = None, previous: int | None = None) -> Reply:
+            chat_id: int | None = None, chat_type: str | None = None, previous: int | None = None,
+            k: int | None = None) -> Reply:
         """Answer a question; ``context_query`` is the stored question a follow-up replies to.
 
         ``previous`` is the question asked just before in the same conversation (the terminal's,
         where there is no "reply to"): its key terms are carried over only as
-        ``follow_up_attempts`` decides, and the reply then says so in its first line.
+        ``follow_up_attempts`` decides, and the reply then says so in its first line. ``k`` is the
+        quotes per page when the caller has read the chat's settings already (``audience``);
+        None reads them here.
 
         The question goes into the question log with whether anything answered it and how long
         that took (``chat_type`` says where it was asked), for ``bot.report``.
         """
         started = time.perf_counter()
         context = self._context(context_query)
-        k = self.page_size(chat_id)
+        k = k or self.page_size(chat_id)
         following = None
         try:
             if previous is not None and context_query is None:
@@ -298,17 +259,34 @@ class Dialogue:
                 return answer, context, stored.text if stored is not None else None
         return alone or self.answerer.answer(question, k=k), "", None
 
+    def audience(self, chat_id: int | None, user_lang: str | None) -> Audience:
+        """The language and page size for a request from ``chat_id``: its /settings, read once.
+
+        A chat that never chose (or no chat: the terminal, tests) gets the user's language and
+        the top_k setting. The state file failing must not cost the answer: the defaults then.
+        """
+        chosen = ChatSettings()
+        if chat_id is not None:
+            try:
+                chosen = self.state.chat_settings(chat_id)
+            except sqlite3.Error as error:
+                log.warning("could not read the chat's settings: %s", error)
+        return Audience(chosen.lang or user_lang, chosen.per_page or self.top_k)
+
     def page_size(self, chat_id: int | None) -> int:
         """Quotes per answer page: the chat's choice in /settings, else the top_k setting."""
-        if chat_id is None:
-            return self.top_k
-        return self.state.chat_settings(chat_id).per_page or self.top_k
+        return self.audience(chat_id, None).k
 
-    def lang_for(self, chat_id: int | None, lang: str | None) -> str | None:
-        """The chat's language from /settings, else ``lang`` (the user's Telegram language)."""
-        if chat_id is None:
-            return lang
-        return self.state.chat_settings(chat_id).lang or lang
+    def follows(self, chat_id: int, message_id: int) -> int | None:
+        """The stored question the bot's message ``message_id`` answered: a reply to it follows up."""
+        stored = self.state.query_for_reply(chat_id, message_id)
+        return stored.id if stored else None
+
+    def sent(self, chat_id: int, message_id: int, reply: Reply) -> None:
+        """Note that ``reply`` went out as that message, so that replies to it are follow-ups (best effort)."""
+        if reply.query_id is not None:
+            query_id = reply.query_id
+            self._note(lambda: self.state.link_reply(chat_id, message_id, query_id))
 
     def count(self, name: str) -> None:
         """Add one to today's usage counter ``name`` (best effort, like every usage record)."""
@@ -321,12 +299,15 @@ class Dialogue:
         except sqlite3.Error as error:
             log.warning("could not record usage in the state file: %s", error)
 
-    def more(self, query_id: int, offset: int, lang: str | None) -> Reply:
-        """The next page of an earlier answer, replacing the message it was asked from."""
+    def more(self, query_id: int, offset: int, lang: str | None, k: int | None = None) -> Reply:
+        """The next page of an earlier answer, replacing the message it was asked from.
+
+        ``k``: the quotes per page of the chat pressing (read already); None reads the asking chat's.
+        """
         stored = self.state.recall(query_id)
         if stored is None or stored.kind != "ask":
             return Reply(escape(strings(lang)["expired"]))
-        k = self.page_size(stored.chat_id)
+        k = k or self.page_size(stored.chat_id)
         try:
             answer = self.answerer.answer(stored.text, k=k, offset=max(0, offset), context=stored.context)
         except QuestionError as error:
@@ -355,31 +336,34 @@ class Dialogue:
                                  command="back"))
         numbers = tuple(range(answer.offset + 1, answer.offset + len(answer.quotes) + 1))
         which = f"{numbers[0]}–{numbers[-1]}" if len(numbers) > 1 else str(numbers[0])
-        row.append(Button(t["summary"], data=f"s:{query_id}:{answer.offset}", command=f"summary {which}"))
         top = answer.quotes[0]
+        row.append(self._summary_button(top.article.path, top.article.title, t["summary"], f"summary {which}"))
         if top.article.source_url:
             row.append(Button(t["source"], url=text_fragment_url(top.article.source_url, top.sentence_text)))
         votes = tuple(Button(label, data=f"f:{query_id}:{key}") for key, (_vote, label) in VOTES.items())
-        return Reply(html, (tuple(row), votes), query_id=query_id, quoted=numbers)
+        return Reply(html, (tuple(row), votes), query_id=query_id, quoted=numbers,
+                     articles=tuple((quote.article.path, quote.article.title) for quote in answer.quotes))
 
-    def summary(self, query_id: int, offset: int, lang: str | None) -> Reply:
-        """The extractive summary of the first article on that page of an answer."""
-        stored = self.state.recall(query_id)
-        if stored is None or stored.kind != "ask":
-            return Reply(escape(strings(lang)["expired"]))
-        try:
-            answer = self.answerer.answer(stored.text, k=1, offset=max(0, offset), context=stored.context)
-        except QuestionError as error:
-            return Reply(escape(str(error)))
-        if not answer.quotes:
-            return Reply(escape(strings(lang)["expired"]))
-        return self.article_summary(answer.quotes[0].article.path, lang)
+    def _summary_button(self, path: str, title: str, label: str, command: str) -> Button:
+        """Summary of the page's first article: the button holds that article (by path), not the
+        question, so that pressing it after a re-index summarizes what was shown or says it is gone."""
+        article_id = self.state.remember("article", path, title)
+        return Button(label, data=f"a:{article_id}", command=command)
 
-    def article_summary(self, path: str, lang: str | None) -> Reply:
+    def summary(self, article_id: int, lang: str | None) -> Reply:
+        """The Summary button: the summary of the article it holds (``StoredQuery`` of kind "article")."""
+        stored = self.state.recall(article_id)
+        if stored is None or stored.kind != "article":
+            return Reply(escape(strings(lang)["expired"]))
+        return self.article_summary(stored.text, lang, title=stored.context)
+
+    def article_summary(self, path: str, lang: str | None, title: str = "") -> Reply:
+        """An article's summary by its path; one no longer in the library is said to be gone
+        (``title``: what to call it then, as it was shown)."""
         t = strings(lang)
         article = self.summarizer.article(path)
         if article is None:
-            return Reply(escape(t["expired"]))
+            return Reply(escape(t["article_gone"].format(title=shorten(title or path, 100))))
         summary = self.summarizer.summarize(article)
         label = t["author_summary"] if summary.source == "author" else t["extract_summary"]
         html = (f"{_article_link(article.title, article.source_url)}\n<i>{escape(article.date_text)}</i>\n"
@@ -482,12 +466,13 @@ class Dialogue:
     # --- buttons --------------------------------------------------------------------------
 
     def callback(self, data: str, lang: str | None, user_id: int | None = None, chat_id: int | None = None,
-                 may_change: bool = True) -> Reply:
+                 may_change: bool = True, k: int | None = None) -> Reply:
         """Dispatch a button press; unknown or stale data gets a polite 'expired'.
 
         ``user_id`` and ``chat_id`` say who pressed where (votes are per user, settings per chat);
         ``may_change`` is False where the presser may not change the chat's settings (a group
-        member who is not an admin).
+        member who is not an admin); ``k`` is the chat's quotes per page, if read already.
+        Summary buttons of earlier versions ("s:", which searched again) have expired.
         """
         kind, _, rest = data.partition(":")
         try:
@@ -499,12 +484,11 @@ class Dialogue:
                 return self.change_setting(chat_id, setting, value, lang, may_change)
             if kind == "m":
                 query_id, offset = rest.split(":")
-                return self.more(int(query_id), int(offset), lang)
+                return self.more(int(query_id), int(offset), lang, k)
             if kind == "q":
-                return dataclasses.replace(self.more(int(rest), 0, lang), edit=False)
-            if kind == "s":
-                query_id, offset = rest.split(":")
-                return self.summary(int(query_id), int(offset), lang)
+                return dataclasses.replace(self.more(int(rest), 0, lang, k), edit=False)
+            if kind == "a":
+                return self.summary(int(rest), lang)
             if kind == "tp":
                 return self.tags(int(rest), lang)
             if kind == "tn":
@@ -517,6 +501,15 @@ class Dialogue:
         except ValueError:
             pass
         return Reply(escape(strings(lang)["expired"]))
+
+    def press(self, data: str, user_lang: str | None, user_id: int | None, chat_id: int | None,
+              may_change: bool) -> Reply:
+        """A button press on Telegram, the chat's settings read once: a /settings button speaks the
+        user's own language (the chat's is what it may be changing), any other the chat's."""
+        if data.startswith("cs:"):
+            return self.callback(data, user_lang, user_id, chat_id, may_change)
+        audience = self.audience(chat_id, user_lang)
+        return self.callback(data, audience.lang, user_id, chat_id, may_change, audience.k)
 
     def feedback(self, query_id: int, user_id: int | None, key: str, lang: str | None) -> Reply:
         """A 👍/👎 press: one vote per answer and user, a second press changes it; answered by a toast."""
@@ -532,9 +525,12 @@ class Dialogue:
 
     # --- chat settings --------------------------------------------------------------------
 
-    def settings(self, chat_id: int, lang: str | None) -> Reply:
-        """The /settings message: the chat's language and quotes per answer, with buttons to change them."""
-        chosen = self.state.chat_settings(chat_id)
+    def settings(self, chat_id: int, lang: str | None, chosen: ChatSettings | None = None) -> Reply:
+        """The /settings message: the chat's language and quotes per answer, with buttons to change them.
+
+        ``lang`` is the user's own language; ``chosen`` the chat's settings if read already.
+        """
+        chosen = self.state.chat_settings(chat_id) if chosen is None else chosen
         t = strings(chosen.lang or lang)
         names = dict(LANGUAGES)
         language = names.get(chosen.lang or "auto") or t["settings_auto"]
@@ -549,20 +545,26 @@ class Dialogue:
 
     def change_setting(self, chat_id: int | None, setting: str, value: str, lang: str | None,
                        may_change: bool = True) -> Reply:
-        """A /settings button: store the choice and redraw the message in place (in the new language)."""
-        t = strings(self.lang_for(chat_id, lang))
+        """A /settings button: store the choice and redraw the message in place (in the new language).
+
+        ``lang`` is the user's own language; the chat's settings are read once, before the change.
+        """
         if chat_id is None:
-            return Reply("", toast=t["expired"])
+            return Reply("", toast=strings(lang)["expired"])
+        chosen = self.state.chat_settings(chat_id)
+        t = strings(chosen.lang or lang)
         if not may_change:
             return Reply("", toast=t["admin_only_settings"])
         if setting == "l" and value in dict(LANGUAGES):
-            self.state.set_chat_lang(chat_id, None if value == "auto" else value)
+            chosen = dataclasses.replace(chosen, lang=None if value == "auto" else value)
+            self.state.set_chat_lang(chat_id, chosen.lang)
         elif setting == "k" and value.isdigit() and int(value) in {*PAGE_SIZES, self.top_k}:
-            self.state.set_chat_per_page(chat_id, None if int(value) == self.top_k else int(value))
+            chosen = dataclasses.replace(chosen, per_page=None if int(value) == self.top_k else int(value))
+            self.state.set_chat_per_page(chat_id, chosen.per_page)
         else:
             return Reply("", toast=t["expired"])
-        menu = self.settings(chat_id, lang)
-        return Reply(menu.html, menu.buttons, edit=True, toast=strings(self.lang_for(chat_id, lang))["saved"])
+        menu = self.settings(chat_id, lang, chosen)
+        return Reply(menu.html, menu.buttons, edit=True, toast=strings(chosen.lang or lang)["saved"])
 
     # --- admins -----------------------------------------------------------------------------
 
@@ -585,10 +587,9 @@ class Dialogue:
 
     def help(self, lang: str | None) -> Reply:
         """Usage, in the user's language, of what works where the dialogue is shown."""
-        zh = strings(lang) is strings("zh")
         if self.surface == "terminal":
-            return Reply(TERMINAL_ZH_HELP if zh else TERMINAL_EN_HELP)
-        return Reply((ZH_HELP if zh else EN_HELP).replace("{bot}", escape(self.bot_username)))
+            return Reply(strings(lang)["help_terminal"])
+        return Reply(strings(lang)["help"].replace("{bot}", escape(self.bot_username)))
 
     def about(self, lang: str | None) -> Reply:
         t = strings(lang)
@@ -611,25 +612,18 @@ class Dialogue:
         Skipped files are listed (up to RELOAD_LISTED) because the admin asked in order to learn
         whether a new file made it in; the full list is in the log.
         """
-        zh = strings(lang) is strings("zh")
+        t = strings(lang)
         if result is None:
-            return Reply(escape("索引更新不可用或仍在进行，请稍后查看日志。" if zh else
-                                "Reloading is not available, or still running; see the log."))
+            return Reply(escape(t["reload_unavailable"]))
         if result.error is not None:
-            text = (f"重新索引失败：{result.error}。仍使用之前的索引回答。" if zh else
-                    f"Reload failed: {result.error}. Still answering from the previous index.")
-            return Reply(escape(text))
-        if zh:
-            done = f"已重新索引（{result.seconds:.1f} 秒）" if result.changed else "文件没有变化"
-            head = f"{done}：{result.articles} 篇文章，跳过 {len(result.skipped)} 个文件"
-        else:
-            done = f"Reloaded in {result.seconds:.1f} s" if result.changed else "No file changed"
-            head = f"{done}: {plural(result.articles, 'article')}, {len(result.skipped)} skipped"
+            return Reply(escape(t["reload_failed"].format(error=result.error)))
+        done = t["reloaded_in"].format(seconds=result.seconds) if result.changed else t["no_file_changed"]
+        head = t["reload_head"].format(done=done, articles=count(result.articles, "article", lang),
+                                       skipped=len(result.skipped))
         lines = [str(error) for error in result.skipped[:RELOAD_LISTED]]
         if len(result.skipped) > RELOAD_LISTED:
-            more = len(result.skipped) - RELOAD_LISTED
-            lines.append(f"……另有 {more} 个" if zh else f"… and {more} more")
-        colon = ("：" if zh else ":") if lines else ""
+            lines.append(t["reload_more"].format(n=len(result.skipped) - RELOAD_LISTED))
+        colon = t["colon"] if lines else ""
         blocks = [escape(head + colon)] + [f"• {escape(line)}" for line in lines]
         return Reply(pack(["\n".join(blocks)])[0])  # ≤ 4096: a very long list is shortened
 

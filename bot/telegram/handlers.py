@@ -1,14 +1,21 @@
-"""python-telegram-bot callbacks: update → Dialogue → Reply → Bot API call. Thin by design."""
+"""python-telegram-bot callbacks: update → Dialogue → Reply → Bot API call. Thin by design.
+
+Everything a Dialogue does (searching, summarizing, reading and writing the state file) runs in a
+worker thread (``_from_dialogue``), never on the event loop: while a coroutine blocks, every other
+chat waits, and the poller or webhook cannot even take the next update. The chat's /settings are
+read there, once per update (``Dialogue.audience``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-import sqlite3
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -27,11 +34,12 @@ from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
 from bot.engine.reloader import Reloader
-from bot.telegram.dialogue import TOASTED, Dialogue, InlineResult, Reply
-from bot.telegram.replies import strings
+from bot.telegram.dialogue import TOASTED, Audience, Dialogue, InlineResult, Reply
 from bot.telegram.report import DEFAULT_DAYS
+from bot.telegram.strings import strings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class RateLimiter:
@@ -71,23 +79,25 @@ class Context(CallbackContext[ExtBot[None], dict, dict, BotData]):  # type: igno
     """CallbackContext with typed bot_data."""
 
 
-def _lang(update: Update, context: Context | None = None) -> str | None:
-    """The language to answer in: the chat's choice in /settings (given ``context``), else the user's.
-
-    Inline queries have no chat; the user's private chat (whose id is the user's) decides there.
-    """
+def _user_lang(update: Update) -> str | None:
+    """The user's Telegram language, before any chat's /settings."""
     user = update.effective_user
-    lang = user.language_code if user else None
-    dialogue = context.bot_data.dialogue if context is not None else None
+    return user.language_code if user else None
+
+
+def _where(update: Update) -> int | None:
+    """The chat whose /settings apply: the update's chat, or for inline queries (which have no chat)
+    the user's private chat, whose id is the user's."""
     chat = update.effective_chat
-    where = chat.id if chat else user.id if user else None
-    if dialogue is None or where is None:
-        return lang
-    try:
-        return dialogue.lang_for(where, lang)
-    except sqlite3.Error as error:  # the state file failing must not cost the answer; log and go on
-        log.warning("could not read the chat's settings: %s", error)
-        return lang
+    user = update.effective_user
+    return chat.id if chat else user.id if user else None
+
+
+async def _from_dialogue(update: Update, context: Context, make: Callable[[Dialogue, Audience], T]) -> T:
+    """``make(dialogue, audience)`` in a worker thread, the chat's /settings read there once."""
+    dialogue = _dialogue(context)
+    where, user_lang = _where(update), _user_lang(update)
+    return await asyncio.to_thread(lambda: make(dialogue, dialogue.audience(where, user_lang)))
 
 
 def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -112,7 +122,7 @@ async def send(message: Message, reply: Reply, context: Context, quote: bool = T
         await context.bot.send_message(message.chat_id, extra, parse_mode=ParseMode.HTML,
                                        link_preview_options=LinkPreviewOptions(is_disabled=True))
     if reply.query_id is not None:
-        context.bot_data.dialogue.state.link_reply(sent.chat_id, sent.message_id, reply.query_id)  # type: ignore[union-attr]
+        await asyncio.to_thread(_dialogue(context).sent, sent.chat_id, sent.message_id, reply)
     return sent
 
 
@@ -127,25 +137,24 @@ async def _allowed(update: Update, context: Context) -> bool:
     user = update.effective_user
     wait = context.bot_data.limiter.wait_needed(user.id) if user else 0
     if wait and update.effective_message:
-        await send(update.effective_message,
-                   _dialogue(context).say("rate_limited", _lang(update, context), seconds=wait), context)
+        reply = await _from_dialogue(update, context, lambda d, who: d.say("rate_limited", who.lang, seconds=wait))
+        await send(update.effective_message, reply, context)
     return not wait
 
 
 async def answer_question(update: Update, context: Context, question: str) -> None:
-    """Show "typing…", answer, and link the reply to its question for follow-ups."""
+    """Show "typing…", answer (a reply to one of the bot's answers follows up on its question),
+    and link the reply to its question for follow-ups."""
     message = update.effective_message
     if message is None or not await _allowed(update, context):
         return
-    dialogue = _dialogue(context)
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
-    context_query = None
     replied = message.reply_to_message
-    if replied is not None and replied.from_user and replied.from_user.id == context.bot.id:
-        stored = dialogue.state.query_for_reply(replied.chat_id, replied.message_id)
-        context_query = stored.id if stored else None
-    reply = await asyncio.to_thread(dialogue.ask, question, _lang(update, context), context_query,
-                                    message.chat_id, message.chat.type)
+    to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
+    replied_id = replied.message_id if replied is not None and to_bot else None
+    chat_id, chat_type = message.chat_id, message.chat.type
+    reply = await _from_dialogue(update, context, lambda d, who: d.ask(
+        question, who.lang, d.follows(chat_id, replied_id) if replied_id else None, chat_id, chat_type, k=who.k))
     await send(message, reply, context)
 
 
@@ -158,14 +167,16 @@ def _args(context: Context) -> str:
 async def start(update: Update, context: Context) -> None:
     """/start, with deep links such as ?start=tag_iyiou."""
     if update.effective_message:
-        reply = _dialogue(context).start(_args(context), _lang(update, context))
+        payload = _args(context)
+        reply = await _from_dialogue(update, context, lambda d, who: d.start(payload, who.lang))
         await send(update.effective_message, reply, context)
 
 
 async def help_command(update: Update, context: Context) -> None:
     """/help."""
     if update.effective_message:
-        await send(update.effective_message, _dialogue(context).help(_lang(update, context)), context)
+        reply = await _from_dialogue(update, context, lambda d, who: d.help(who.lang))
+        await send(update.effective_message, reply, context)
 
 
 async def ask(update: Update, context: Context) -> None:
@@ -174,8 +185,8 @@ async def ask(update: Update, context: Context) -> None:
         return
     question = _args(context)
     if not question:
-        await send(update.effective_message, _dialogue(context).say("ask_usage", _lang(update, context)),
-                   context)
+        reply = await _from_dialogue(update, context, lambda d, who: d.say("ask_usage", who.lang))
+        await send(update.effective_message, reply, context)
         return
     await answer_question(update, context, question)
 
@@ -184,14 +195,15 @@ async def tags(update: Update, context: Context) -> None:
     """/tags [page]."""
     if update.effective_message:
         page = int(context.args[0]) if context.args and context.args[0].isdigit() else 1
-        reply = _dialogue(context).tags(page, _lang(update, context))
+        reply = await _from_dialogue(update, context, lambda d, who: d.tags(page, who.lang))
         await send(update.effective_message, Reply(reply.html, reply.buttons), context)
 
 
 async def tag(update: Update, context: Context) -> None:
     """/tag NAME."""
     if update.effective_message and await _allowed(update, context):
-        reply = await asyncio.to_thread(_dialogue(context).tag, _args(context), 1, _lang(update, context))
+        name = _args(context)
+        reply = await _from_dialogue(update, context, lambda d, who: d.tag(name, 1, who.lang))
         await send(update.effective_message, reply, context)
 
 
@@ -199,7 +211,7 @@ async def latest(update: Update, context: Context) -> None:
     """/latest [N]."""
     if update.effective_message:
         n = int(context.args[0]) if context.args and context.args[0].isdigit() else 5
-        reply = await asyncio.to_thread(_dialogue(context).latest, n, _lang(update, context))
+        reply = await _from_dialogue(update, context, lambda d, who: d.latest(n, who.lang))
         await send(update.effective_message, reply, context)
 
 
@@ -208,16 +220,16 @@ async def source(update: Update, context: Context) -> None:
     if not update.effective_message or not await _allowed(update, context):
         return
     query = _args(context)
-    dialogue = _dialogue(context)
-    reply = dialogue.say("source_usage", _lang(update, context)) if not query else \
-        await asyncio.to_thread(dialogue.source, query, _lang(update, context))
+    reply = await _from_dialogue(update, context, lambda d, who: d.source(query, who.lang) if query
+                                 else d.say("source_usage", who.lang))
     await send(update.effective_message, reply, context)
 
 
 async def about(update: Update, context: Context) -> None:
     """/about."""
     if update.effective_message:
-        await send(update.effective_message, _dialogue(context).about(_lang(update, context)), context)
+        reply = await _from_dialogue(update, context, lambda d, who: d.about(who.lang))
+        await send(update.effective_message, reply, context)
 
 
 def is_admin(update: Update, context: Context) -> bool:
@@ -229,8 +241,8 @@ def is_admin(update: Update, context: Context) -> bool:
 async def refuse(update: Update, context: Context) -> None:
     """Politely decline an admin command, without saying who the admins are."""
     if update.effective_message:
-        await send(update.effective_message, _dialogue(context).say("admin_only", _lang(update, context)),
-                   context)
+        reply = await _from_dialogue(update, context, lambda d, who: d.say("admin_only", who.lang))
+        await send(update.effective_message, reply, context)
 
 
 async def _admin_message(update: Update, context: Context) -> Message | None:
@@ -253,7 +265,8 @@ async def reload(update: Update, context: Context) -> None:
         return
     reloader = context.bot_data.reloader
     result = None if reloader is None else await asyncio.to_thread(reloader.reload, "/reload", RELOAD_TIMEOUT)
-    await send(message, _dialogue(context).reloaded(result, _lang(update, context)), context)
+    reply = await _from_dialogue(update, context, lambda d, who: d.reloaded(result, who.lang))
+    await send(message, reply, context)
 
 
 RELOAD_TIMEOUT = 600.0
@@ -267,7 +280,8 @@ async def settings_command(update: Update, context: Context) -> None:
     """
     message = update.effective_message
     if message:
-        await send(message, _dialogue(context).settings(message.chat_id, _lang(update, context)), context)
+        reply = await asyncio.to_thread(_dialogue(context).settings, message.chat_id, _user_lang(update))
+        await send(message, reply, context)
 
 
 STATS_MAX_DAYS = 366
@@ -279,13 +293,12 @@ async def stats(update: Update, context: Context) -> None:
     message = await _admin_message(update, context)
     if message is None:
         return
-    dialogue = _dialogue(context)
     args = context.args or []
     if args and not (args[0].isdigit() and 1 <= int(args[0]) <= STATS_MAX_DAYS):
-        await send(message, dialogue.say("stats_usage", _lang(update, context)), context)
-        return
-    days = int(args[0]) if args else DEFAULT_DAYS
-    reply = await asyncio.to_thread(dialogue.stats, days, _lang(update, context))
+        reply = await _from_dialogue(update, context, lambda d, who: d.say("stats_usage", who.lang))
+    else:
+        days = int(args[0]) if args else DEFAULT_DAYS
+        reply = await _from_dialogue(update, context, lambda d, who: d.stats(days, who.lang))
     await send(message, reply, context)
 
 
@@ -369,21 +382,22 @@ async def _refuse_chat(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is not None and context.bot_data.limiter.wait_needed(user.id):
         return
-    text = strings(_lang(update))["not_allowed"]
+    text = strings(_user_lang(update))["not_allowed"]
     if update.inline_query is not None:
         await update.inline_query.answer([], cache_time=0, is_personal=True,
                                          button=InlineQueryResultsButton(text=text, start_parameter="not_allowed"))
     elif update.callback_query is not None:
         await update.callback_query.answer(text)
     elif update.effective_message is not None:
-        await send(update.effective_message, _dialogue(context).say("not_allowed", _lang(update)), context)
+        await send(update.effective_message, _dialogue(context).say("not_allowed", _user_lang(update)), context)
 
 
 async def unknown_command(update: Update, context: Context) -> None:
     """Any command we do not know (in groups only when it is addressed to us)."""
     message = update.effective_message
     if message and (message.chat.type == ChatType.PRIVATE or _addressed_command(message, context)):
-        await send(message, _dialogue(context).say("unknown_command", _lang(update, context)), context)
+        reply = await _from_dialogue(update, context, lambda d, who: d.say("unknown_command", who.lang))
+        await send(message, reply, context)
 
 
 def _addressed_command(message: Message, context: Context) -> bool:
@@ -421,7 +435,8 @@ async def not_text(update: Update, context: Context) -> None:
         if message.caption:
             await answer_question(update, context, message.caption)
             return
-        await send(message, _dialogue(context).say("not_text", _lang(update, context)), context)
+        reply = await _from_dialogue(update, context, lambda d, who: d.say("not_text", who.lang))
+        await send(message, reply, context)
 
 
 # --- buttons and inline ---------------------------------------------------------------
@@ -448,9 +463,7 @@ async def button(update: Update, context: Context) -> None:
     chat = message.chat if message is not None else None
     user = update.effective_user
     may_change = chat is not None and (chat.type == ChatType.PRIVATE or is_admin(update, context))
-    # a settings button gets the user's own language: the chat's is what it may be changing
-    lang = _lang(update) if data.startswith("cs:") else _lang(update, context)
-    reply = await asyncio.to_thread(_dialogue(context).callback, data, lang,
+    reply = await asyncio.to_thread(_dialogue(context).press, data, _user_lang(update),
                                     user.id if user else None, chat.id if chat else None, may_change)
     if toasted:
         await _answer_press(query, reply.toast)
@@ -472,7 +485,8 @@ async def inline_query(update: Update, context: Context) -> None:
     query = update.inline_query
     if query is None:
         return
-    results = await asyncio.to_thread(_dialogue(context).inline, query.query, _lang(update, context))
+    text = query.query
+    results = await _from_dialogue(update, context, lambda d, who: d.inline(text, who.lang))
     await query.answer([_inline_article(r) for r in results], cache_time=30, is_personal=False)
 
 
@@ -494,6 +508,6 @@ async def on_error(update: object, context: Context) -> None:
     log.error("error while handling an update%s", where, exc_info=context.error)
     if isinstance(update, Update) and update.effective_message and context.bot_data.dialogue:
         try:
-            await update.effective_message.reply_text(strings(_lang(update))["apology"])
+            await update.effective_message.reply_text(strings(_user_lang(update))["apology"])
         except Exception:  # noqa: BLE001 - the apology is best effort; the error is already logged
             log.warning("could not send the apology%s", where)

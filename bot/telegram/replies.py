@@ -14,103 +14,10 @@ from collections.abc import Iterable, Sequence
 from urllib.parse import quote
 
 from bot.search.answers import Answer, Quote, Span
+from bot.telegram.strings import STRINGS, UNITS, is_chinese, strings
 
 MESSAGE_LIMIT = 4096
 _TAG = re.compile(r"<[^>]+>")
-
-STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "nothing": "Nothing in the articles answers “{question}”.",
-        "try_tags": "Try a tag: {tags}",
-        "matched": "Matched",
-        "more": "More",
-        "summary": "Summary",
-        "source": "Source",
-        "page": "{first}–{last} of {total}",
-        "no_date": "undated",
-        "back": "Back",
-        "expired": "That button has expired; please ask again.",
-        "author_summary": "Summary written by the author.",
-        "extract_summary": "Extractive summary: sentences quoted from the article.",
-        "tags_title": "Tags and topics (page {page} of {pages}, {total} in all). Tap one to see its articles.",
-        "tags_title_typed": "Tags and topics (page {page} of {pages}, {total} in all). /tag NAME shows one's articles.",
-        "tag_usage": "Usage: /tag NAME, e.g. /tag iyiou. /tags lists them.",
-        "unknown_tag": "I know no tag or topic called “{name}”, and no article mentions it.",
-        "latest_title": "Latest articles",
-        "welcome": "Hi! I answer questions about {articles} by quoting them, with links to the originals.",
-        "about": "I have read {articles} ({paragraphs}, {tags}), dated {span}. Index built {built}. Files skipped: {skipped}.",
-        "unknown_command": "I don't know that command. /help lists what I can do.",
-        "not_text": "I can only read text. Send me a question as a message.",
-        "rate_limited": "You're asking faster than I can answer well. Please wait {seconds} seconds.",
-        "apology": "Sorry, something went wrong while answering. Please try again in a moment.",
-        "ask_usage": "Usage: /ask QUESTION, e.g. /ask DeepSeek V3 的训练成本是多少？",
-        "source_usage": "Usage: /source QUERY, e.g. /source DeepSeek",
-        "admin_only": "Sorry, only the bot's admins can use that command.",
-        "admin_only_settings": "Sorry, only the bot's admins can change this group's settings.",
-        "not_allowed": "Sorry, this bot only answers in the chats it was set up for.",
-        "settings_title": "Settings for this chat",
-        "settings_language": "Language: {value}",
-        "settings_per_page": "Quotes per answer: {value}",
-        "settings_auto": "each user's own",
-        "settings_hint": "Tap to change.",
-        "saved": "Saved.",
-        "feedback_thanks": "Thanks! Your {vote} is noted.",
-        "feedback_changed": "Changed to {vote}.",
-        "feedback_same": "You already gave this {vote}.",
-        "stats_usage": "Usage: /stats [DAYS], e.g. /stats 7",
-        "following_up": "(following up on “{question}”)",
-    },
-    "zh": {
-        "nothing": "文章里没有找到能回答“{question}”的内容。",
-        "try_tags": "试试这些标签：{tags}",
-        "matched": "匹配",
-        "more": "更多",
-        "summary": "摘要",
-        "source": "原文",
-        "page": "第 {first}–{last} 条，共 {total} 条",
-        "no_date": "无日期",
-        "back": "上一页",
-        "expired": "这个按钮已过期，请重新提问。",
-        "author_summary": "摘要由作者撰写。",
-        "extract_summary": "抽取式摘要：句子均摘自原文。",
-        "tags_title": "标签与主题（第 {page}/{pages} 页，共 {total} 个），点击查看文章。",
-        "tags_title_typed": "标签与主题（第 {page}/{pages} 页，共 {total} 个），输入 /tag 名称 查看文章。",
-        "tag_usage": "用法：/tag 名称，例如 /tag iyiou。/tags 可列出全部标签。",
-        "unknown_tag": "没有名为“{name}”的标签或主题，也没有文章提到它。",
-        "latest_title": "最新文章",
-        "welcome": "你好！我通过引用已收录的 {articles}的原文来回答问题，并附原文链接。",
-        "about": "已收录 {articles}（{paragraphs}，{tags}），日期 {span}。索引建于 {built}。跳过的文件：{skipped}。",
-        "unknown_command": "我不认识这个命令。发送 /help 查看可用命令。",
-        "not_text": "我只能读文字。请把问题以文字发给我。",
-        "rate_limited": "提问太快了，请 {seconds} 秒后再试。",
-        "apology": "抱歉，回答时出了点问题，请稍后再试。",
-        "ask_usage": "用法：/ask 问题，例如 /ask DeepSeek V3 的训练成本是多少？",
-        "source_usage": "用法：/source 关键词，例如 /source DeepSeek",
-        "admin_only": "抱歉，只有本机器人的管理员可以使用这个命令。",
-        "admin_only_settings": "抱歉，只有本机器人的管理员可以更改本群的设置。",
-        "not_allowed": "抱歉，本机器人只在指定的聊天中回答。",
-        "settings_title": "本聊天的设置",
-        "settings_language": "语言：{value}",
-        "settings_per_page": "每次回答的引文数：{value}",
-        "settings_auto": "跟随各用户",
-        "settings_hint": "点击按钮更改。",
-        "saved": "已保存。",
-        "feedback_thanks": "谢谢！已记下你的 {vote}。",
-        "feedback_changed": "已改为 {vote}。",
-        "feedback_same": "你已经给过 {vote} 了。",
-        "stats_usage": "用法：/stats [天数]，例如 /stats 7",
-        "following_up": "（接着上一个问题“{question}”）",
-    },
-}
-
-
-UNITS: dict[str, tuple[str, str, str]] = {
-    "article": ("article", "articles", "篇文章"),
-    "paragraph": ("paragraph", "paragraphs", "个段落"),
-    "tag": ("tag or topic", "tags and topics", "个标签和主题"),
-    "file": ("file", "files", "个文件"),
-}
-"""What ``count`` counts: English singular, English plural, Chinese (measure word and noun)."""
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
@@ -121,12 +28,7 @@ def plural(n: int, noun: str, nouns: str | None = None) -> str:
 def count(n: int, unit: str, lang: str | None = None) -> str:
     """``n`` of a ``UNITS`` entry in the UI language: 1 article, 2 articles, 2 篇文章 (Chinese needs no plural)."""
     one, many, chinese = UNITS[unit]
-    return f"{n} {chinese}" if strings(lang) is STRINGS["zh"] else plural(n, one, many)
-
-
-def strings(lang: str | None) -> dict[str, str]:
-    """UI strings for a Telegram ``language_code`` (zh-hans, zh-TW … → zh; anything else → en)."""
-    return STRINGS["zh"] if (lang or "").lower().startswith("zh") else STRINGS["en"]
+    return f"{n} {chinese}" if is_chinese(lang) else plural(n, one, many)
 
 
 def escape(text: str) -> str:

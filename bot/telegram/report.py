@@ -15,8 +15,9 @@ from datetime import time as clock
 from typing import Any
 
 from bot.search.evaluation import percentile
-from bot.telegram.replies import escape, pack, shorten, strings
+from bot.telegram.replies import escape, pack, shorten
 from bot.telegram.state import LoggedQuestion, State, Vote, day_of
+from bot.telegram.strings import strings
 
 DEFAULT_DAYS = 7
 """Days a report covers unless asked otherwise: a week is what an editor looks back on."""
@@ -180,36 +181,23 @@ def report_text(report: Report) -> str:
     return "\n".join(lines)
 
 
-LABELS = {
-    "en": {"title": "Last {days} day(s), {since} – {until}",
-           "questions": "Questions: {n}, nothing found: {nothing} ({share})",
-           "latency": "Latency: p50 {p50} ms, p99 {p99} ms", "feedback": "Feedback: {up} 👍, {down} 👎",
-           "per_day": "Questions per day", "unanswered": "Found nothing, most asked", "disliked": "Got 👎 most",
-           "tags": "Tags opened most", "usage": "Requests", "none": "none"},
-    "zh": {"title": "最近 {days} 天（{since} – {until}）", "questions": "提问：{n}，未找到答案：{nothing}（{share}）",
-           "latency": "响应时间：p50 {p50} 毫秒，p99 {p99} 毫秒", "feedback": "反馈：{up} 👍，{down} 👎",
-           "per_day": "每日提问", "unanswered": "未找到答案的提问（按次数）", "disliked": "得到 👎 最多的提问",
-           "tags": "最常打开的标签", "usage": "请求", "none": "无"},
-}
-
-
 def report_html(report: Report, lang: str | None) -> list[str]:
     """The report as Telegram HTML messages (each ≤ 4096 characters), for ``/stats``."""
-    t = LABELS["zh" if strings(lang) is strings("zh") else "en"]
+    t = strings(lang)
     head = "\n".join([
-        f"<b>{escape(t['title'].format(days=report.days, since=report.since, until=report.until))}</b>",
-        escape(t["questions"].format(n=report.questions, nothing=report.nothing,
-                                     share=_share(report.nothing, report.questions))),
-        escape(t["latency"].format(p50=f"{report.latency_p50_ms:g}", p99=f"{report.latency_p99_ms:g}")),
-        escape(t["feedback"].format(up=report.up, down=report.down))])
+        f"<b>{escape(t['report_title'].format(days=report.days, since=report.since, until=report.until))}</b>",
+        escape(t["report_questions"].format(n=report.questions, nothing=report.nothing,
+                                            share=_share(report.nothing, report.questions))),
+        escape(t["report_latency"].format(p50=f"{report.latency_p50_ms:g}", p99=f"{report.latency_p99_ms:g}")),
+        escape(t["report_feedback"].format(up=report.up, down=report.down))])
     days = [f"{d.day}: {d.questions}" + (f" (∅ {d.nothing})" if d.nothing else "") for d in report.per_day]
     sections = [
-        (t["per_day"], days),
-        (t["unanswered"], [f"{a.times}× {shorten(a.text, SHOWN_CHARS)}" for a in report.unanswered]),
-        (t["disliked"], [f"{d.down}👎 {d.up}👍 {shorten(d.question, SHOWN_CHARS)}" for d in report.disliked]),
-        (t["tags"], [f"{a.times}× #{a.text}" for a in report.tags]),
-        (t["usage"], [", ".join(f"{name} {n}" for name, n in report.usage.items())] if report.usage else []),
+        (t["report_per_day"], days),
+        (t["report_unanswered"], [f"{a.times}× {shorten(a.text, SHOWN_CHARS)}" for a in report.unanswered]),
+        (t["report_disliked"], [f"{d.down}👎 {d.up}👍 {shorten(d.question, SHOWN_CHARS)}" for d in report.disliked]),
+        (t["report_tags"], [f"{a.times}× #{a.text}" for a in report.tags]),
+        (t["report_usage"], [", ".join(f"{name} {n}" for name, n in report.usage.items())] if report.usage else []),
     ]
-    blocks = [head] + [f"<b>{escape(title)}</b>\n" + escape("\n".join(body or [t["none"]]))
+    blocks = [head] + [f"<b>{escape(title)}</b>\n" + escape("\n".join(body or [t["report_none"]]))
                        for title, body in sections]
     return pack(blocks)
