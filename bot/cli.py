@@ -19,9 +19,9 @@ from typing import Any, TextIO
 from bot.config import SETTINGS, Settings, load_settings
 from bot.engine.engine import Engine
 from bot.errors import ArticlebotError, ConfigError, CorpusError, QuestionError
-from bot.search.answers import Answerer
+from bot.search.compiled import CompiledWhenReady
 from bot.search.evaluation import Question, evaluate, per_question_lines, read_questions
-from bot.search.index import compile_search
+from bot.search.index import Scorer
 from bot.search.library import Library, Passage
 from bot.search.tokens import Tokenizer
 from bot.summaries.summarizer import DigestItem, Summarizer
@@ -49,7 +49,8 @@ def _progress_bar() -> Callable[[int, int], None]:
     return update
 
 
-def open_library(settings: Settings, quiet: bool = False, note_skipped: bool = True) -> Library:
+def open_library(settings: Settings, quiet: bool = False, note_skipped: bool = True,
+                 scorer: Scorer | None = None) -> Library:
     """The corpus's library (indexed now if the cache is stale); a corpus that is a file or is
     missing is a ConfigError, a folder without articles is not (``no_articles`` says so)."""
     for folder in settings.corpus:
@@ -62,7 +63,7 @@ def open_library(settings: Settings, quiet: bool = False, note_skipped: bool = T
     # jieba's dictionary loads while the library opens (mostly waiting on the file system),
     # so the first question does not wait for it afterwards.
     threading.Thread(target=tokenizer.warm, daemon=True).start()
-    library = Library.open(settings, progress=None if quiet else _progress_bar(), tokenizer=tokenizer)
+    library = Library.open(settings, progress=None if quiet else _progress_bar(), tokenizer=tokenizer, scorer=scorer)
     unreadable = [error for error in library.report.skipped if error.is_error]
     if unreadable and not quiet and note_skipped:  # drafts and the like are left out on purpose: no news
         print(f"note: {plural(len(unreadable), 'file')} cannot be read; `articlebot index` lists why",
@@ -105,25 +106,28 @@ def _with_articles(library: Library, settings: Settings) -> Library:
     return library
 
 
-def compile_search_in_background(settings: Settings) -> None:
-    """Commands that answer many questions switch to the compiled search once it is ready
-    (numba's import and loading the compiled code take ~0.5 s, compiling it the first time 12–15 s;
-    numpy answers meanwhile)."""
-    threading.Thread(target=compile_search, args=(settings.cache_dir,), daemon=True).start()
+def compiled_in_background(settings: Settings) -> CompiledWhenReady:
+    """The scorer of commands that answer many questions: numpy's until the compiled search is ready
+    (numba's import and loading the compiled code take ~0.5 s, compiling it the first time 12–15 s),
+    then the compiled one. One-shot commands never load numba."""
+    scorer = CompiledWhenReady()
+    threading.Thread(target=scorer.load, args=(settings.cache_dir,), daemon=True).start()
+    return scorer
 
 
-def answerer_for(settings: Settings, quiet: bool = False, require_articles: bool = True) -> Answerer:
-    library = open_library(settings, quiet)
+def engine_for(settings: Settings, quiet: bool = False, require_articles: bool = True,
+               scorer: Scorer | None = None) -> Engine:
+    library = open_library(settings, quiet, scorer=scorer)
     if require_articles:
         _with_articles(library, settings)
-    return Answerer(library, settings.min_relevance, settings.max_question_chars)
+    return Engine.over(library, settings)
 
 
 # --- commands -------------------------------------------------------------------------
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Answer one question."""
-    answerer = answerer_for(settings, quiet=args.json)
+    answerer = engine_for(settings, quiet=args.json).answerer
     question = " ".join(args.question)
     top = args.top or settings.top_k
     if args.json:
@@ -151,13 +155,12 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.telegram.state import State
     from bot.terminal import Conversation, chat
 
-    answerer = answerer_for(settings, require_articles=False)
-    compile_search_in_background(settings)
-    notice = no_articles(answerer.library, settings)
+    engine = engine_for(settings, require_articles=False, scorer=compiled_in_background(settings))
+    notice = no_articles(engine.library, settings)
     if notice and not sys.stdin.isatty():  # a terminal's banner says it
         print(f"articlebot: {notice}", file=sys.stderr)
     # State in memory: the terminal keeps nothing on disk, and buttons need no restart to survive.
-    dialogue = Dialogue(Engine.over(answerer.library, settings), State(":memory:"), settings.top_k,
+    dialogue = Dialogue(engine, State(":memory:"), settings.top_k,
                         surface="terminal")
     return chat(Conversation(dialogue), notice=notice)
 
@@ -190,7 +193,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Measure retrieval on a question set: answer recall@1/5/20, MRR@10, latency."""
     questions = read_questions(args.questions)
-    answerer = answerer_for(settings, quiet=args.json)
+    answerer = engine_for(settings, quiet=args.json).answerer
     out: TextIO | None = args.per_question.open("w", encoding="utf-8") if args.per_question else None
 
     def record(question: Question, passages: list[Passage], rank: int | None) -> None:
@@ -222,7 +225,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _summarizer(settings: Settings, quiet: bool = False) -> Summarizer:
-    return Summarizer(_with_articles(open_library(settings, quiet), settings))
+    return engine_for(settings, quiet).summarizer
 
 
 def _article_json(item: DigestItem) -> dict[str, object]:
@@ -344,14 +347,13 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     from bot.telegram.webhook import corpus_health
 
     configure_logging(token, settings.log_level, settings.log_format)
-    answerer = answerer_for(settings, require_articles=False)
-    notice = no_articles(answerer.library, settings)
+    engine = engine_for(settings, require_articles=False, scorer=compiled_in_background(settings)).warm()
+    notice = no_articles(engine.library, settings)
     if notice:  # the bot starts anyway: articles added to the folder are picked up (setting watch)
         print(f"articlebot: {notice}", file=sys.stderr)
-    compile_search_in_background(settings)
     state = State(settings.state_path, settings.query_log_days)
-    dialogue = Dialogue(Engine.over(answerer.library, settings).warm(), state, settings.top_k)
-    reloader = Reloader(settings, answerer.library, dialogue.swap).start(watch=settings.watch)
+    dialogue = Dialogue(engine, state, settings.top_k)
+    reloader = Reloader(settings, engine.library, dialogue.swap).start(watch=settings.watch)
     application = build_application(settings, dialogue, reloader=reloader)
     try:
         run(application, webhook=args.webhook, listen=args.listen, port=args.port,

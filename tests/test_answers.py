@@ -229,8 +229,10 @@ def test_find_marks_finds_simplified_tokens_in_traditional_text(tokenizer: Token
 
 def test_sentence_weight_sums_the_tokens_present(tokenizer: Tokenizer) -> None:
     weights = {"deepseek": 2.0, "成本": 1.5, "ai": 1.0}
-    assert sentence_weight(tokenizer.normalize("DeepSeek 的训练成本很低，他说。"), weights) == pytest.approx(3.5)
-    assert sentence_weight("openai said", {"ai": 1.0}) == 0.0
+    latin = tokenizer.latin_tokens
+    assert sentence_weight(tokenizer.normalize("DeepSeek 的训练成本很低，他说。"), weights, latin) == pytest.approx(3.5)
+    assert sentence_weight("openai said", {"ai": 1.0}, latin) == 0.0
+    assert sentence_weight("python3 is out", {"python": 1.0}, latin) == 1.0  # the tokenizer's own parts
 
 
 # --- no filler ----------------------------------------------------------------------------------

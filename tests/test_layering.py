@@ -25,8 +25,8 @@ PACKAGES = {"search": set(), "summaries": {"search"}, "engine": {"search", "summ
 BASE = {"config", "errors", "logs", "__init__"}
 """Top-level modules any module may import: settings, the exception tree, log formatting, ``__version__``."""
 ORDER = {
-    "search": ["metadata", "markup", "site", "articles", "tokens", "kernel", "index", "library", "answers",
-               "evaluation"],
+    "search": ["metadata", "markup", "site", "articles", "tokens", "kernel", "index", "compiled", "library",
+               "answers", "evaluation"],
     "summaries": ["text", "extracts", "topics", "catalog", "summarizer", "rouge"],
     "engine": ["engine", "reloader"],
     "telegram": ["strings", "replies", "state", "report", "dialogue", "handlers", "delivery", "webhook", "app"],
@@ -39,12 +39,12 @@ OWNERS: dict[str, set[str]] = {
     "yaml": {"search.metadata"},
     "jieba": {"search.tokens"},
     "opencc": {"search.tokens"},
-    "numpy": {"search.kernel", "search.index"},
+    "numpy": {"search.kernel", "search.index", "search.compiled"},
     "numba": {"search.kernel"},
     "tqdm": {"cli"},
     "watchfiles": {"engine.reloader"},
     "tornado": {"telegram.webhook"},
-    "telegram": {"telegram.handlers", "telegram.webhook", "telegram.app", "cli"},
+    "telegram": {"telegram.handlers", "telegram.delivery", "telegram.webhook", "telegram.app", "cli"},
 }
 """Third-party libraries and the modules allowed to import each (numpy: the index and its compiled loops;
 python-telegram-bot: the Telegram layer and the entry point)."""

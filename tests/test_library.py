@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import shutil
@@ -275,14 +276,18 @@ CORRUPTIONS: list[object] = [
 
 
 @pytest.mark.parametrize("corrupt", CORRUPTIONS)
-def test_corrupt_cache_is_rebuilt_never_a_crash(corrupt: Callable[[Path], object], corpus_dir: Path,
-                                                make_settings: Callable[..., Settings],
-                                                tokenizer: Tokenizer) -> None:
+def test_corrupt_cache_is_rebuilt_never_a_crash_and_says_why(corrupt: Callable[[Path], object], corpus_dir: Path,
+                                                             make_settings: Callable[..., Settings],
+                                                             tokenizer: Tokenizer,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
     settings = make_settings(corpus_dir)
     expected = [a.title for a in Library.open(settings, tokenizer=tokenizer).articles]
     corrupt(cache_folder(settings))
-    reopened = Library.open(settings, tokenizer=tokenizer)
+    with caplog.at_level(logging.INFO, logger="bot.search.library"):
+        reopened = Library.open(settings, tokenizer=tokenizer)
     assert reopened.rebuilt is True
+    assert any(("rebuilding" in r.message or "again" in r.message) and r.levelno >= logging.INFO
+               for r in caplog.records), "a rebuild must say why"
     assert [a.title for a in reopened.articles] == expected
     assert titles(reopened, "DeepSeek 训练成本")[0] == "DeepSeek，搅了谁的局？"
     assert Library.open(settings, tokenizer=tokenizer).rebuilt is False

@@ -33,7 +33,6 @@ from bot.errors import ArticlebotError, CorpusError
 from bot.search.library import Library
 from bot.search.metadata import CONFIG_FORMATS
 from bot.search.site import CONFIG_NAMES
-from bot.search.tokens import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +43,14 @@ CLOCK_SECONDS = 3600.0
 """The clock looks again at least this often (a reload may have brought a sooner publish time)."""
 Install = Callable[[Engine], None]
 """Receives the new, fully built answerer and summarizer (``Dialogue.swap``)."""
-Build = Callable[[Settings, Tokenizer], Library]
+Build = Callable[[Settings, Library], Library]
 """Opens the library; ``Library.open`` unless a caller needs to observe or pace the build."""
 
 
-def open_library(settings: Settings, tokenizer: Tokenizer) -> Library:
-    """The default build: the cached, incremental ``Library.open``, reusing the loaded tokenizer."""
-    return Library.open(settings, progress=None, tokenizer=tokenizer)
+def open_library(settings: Settings, previous: Library) -> Library:
+    """The default build: the cached, incremental ``Library.open``, with the previous library's
+    tokenizer (loaded already) and scorer (compiled already)."""
+    return Library.open(settings, progress=None, tokenizer=previous.tokenizer, scorer=previous.index.scorer)
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ class Reloader:
             missing = [str(folder) for folder in self.settings.corpus if not folder.is_dir()]
             if missing:
                 raise ArticlebotError(f"corpus folder not found: {', '.join(missing)}")
-            library = self.build(self.settings, previous.tokenizer)
+            library = self.build(self.settings, previous)
             if not library.rebuilt and library.built_at == previous.built_at:
                 result = ReloadResult(len(previous.articles), previous.paragraph_count,
                                       tuple(previous.report.skipped), time.perf_counter() - started, reason,

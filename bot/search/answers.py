@@ -16,8 +16,10 @@ from functools import cached_property
 
 from bot.errors import QuestionError
 from bot.search.articles import Article, Paragraph
+from bot.search.index import BM25Index, Terms
 from bot.search.library import Library, Passage
 from bot.search.markup import split_sentences
+from bot.search.tokens import Tokenizer
 
 EXCERPT_CHARS = 320
 """Quotes longer than this are trimmed to the sentences around the best one."""
@@ -87,6 +89,66 @@ def check_question(question: str, max_chars: int) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Query:
+    """A question resolved once, then handed down: search, ranking, the relevance floor and every
+    quote read it instead of tokenizing, normalising or looking up terms again."""
+
+    text: str
+    tokens: tuple[str, ...]
+    weights: dict[str, float]
+    """Each distinct token's idf: the question's weight, and what a sentence or passage matches of it."""
+    term_ids: dict[str, int]
+    """The tokens some paragraph holds, with their term ids."""
+    terms: Terms
+    wants_number: bool
+    """Whether it asks for a quantity or a date (多少, 几, how much, when …)."""
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights.values())
+
+    @classmethod
+    def of(cls, library: Library, tokens: Sequence[str], text: str = "") -> Query:
+        """A query of already chosen tokens (an Answerer's question, a name a digest looks for)."""
+        index = library.index
+        distinct = list(dict.fromkeys(tokens))
+        term_ids = {token: term for token in distinct if (term := index.term(token)) is not None}
+        wants_number = bool(_NUMBER_QUESTION.search(library.tokenizer.normalize(text))) if text else False
+        return cls(text, tuple(tokens), {token: index.idf(token) for token in distinct}, term_ids,
+                   index.terms_of(tokens), wants_number)
+
+    def share_held(self, index: BM25Index, paragraphs: Sequence[int]) -> list[float]:
+        """Share of the query's weight each paragraph (with its heading and title) holds, read from the
+        index's postings: nothing is tokenized again."""
+        total = self.total
+        if total <= 0 or not paragraphs:
+            return [0.0] * len(paragraphs)
+        weights = {term: self.weights[token] for token, term in self.term_ids.items()}
+        return [held / total for held in index.matched_weight(weights, paragraphs)]
+
+
+class _Sentences:
+    """A passage's sentences as one question sees them: spans, the question's weight each holds, and
+    whether each holds a number. Made once per passage, for ranking and then for quoting it."""
+
+    def __init__(self, text: str, query: Query, tokenizer: Tokenizer) -> None:
+        self.spans = _sentence_spans(text)
+        pieces = [text[a:b] for a, b in self.spans]
+        self.weights = [sentence_weight(tokenizer.normalize(piece), query.weights, tokenizer.latin_tokens)
+                        for piece in pieces]
+        self.numbers = [bool(_DIGIT.search(piece)) for piece in pieces]
+
+    def bonus(self, wants_number: bool) -> float:
+        """The weight of the question one sentence holds: a passage that answers usually says it in one."""
+        return max(weight * (NUMBER_BOOST if wants_number and number else 1.0)
+                   for weight, number in zip(self.weights, self.numbers))
+
+    def best(self) -> Span:
+        """The answering sentence: the most of the question's weight, the earliest of equals."""
+        return self.spans[max(range(len(self.spans)), key=lambda i: (self.weights[i], -self.spans[i][0]))]
+
+
 class Answerer:
     """Turns questions into answers over one library."""
 
@@ -110,34 +172,34 @@ class Answerer:
                                 "e.g. “DeepSeek 训练成本” or “Nvidia earnings”.")
         return tokens
 
+    def query(self, question: str, context: str = "") -> Query:
+        """The question resolved once. ``context`` is the question a follow-up replies to ("那 R1 呢？"
+        after a question about V3): its key terms join the new question's own."""
+        tokens = self.tokens(question)
+        if context:
+            tokens += [t for t in self.key_terms(context) if t not in tokens]
+        return Query.of(self.library, tokens, question)
+
     def retrieve(self, question: str, k: int) -> list[Passage]:
         """Ranked passages, several per article allowed (what the evaluation measures)."""
-        tokens = self.tokens(question)
-        return self._ranked(question, tokens, self._weights(tokens), k)
+        return self._ranked(self.query(question), k)[0]
 
-    def _weights(self, tokens: Sequence[str]) -> dict[str, float]:
-        return {token: self.library.index.idf(token) for token in dict.fromkeys(tokens)}
-
-    def _ranked(self, question: str, tokens: Sequence[str], weights: dict[str, float], k: int) -> list[Passage]:
+    def _ranked(self, query: Query, k: int) -> tuple[list[Passage], dict[int, _Sentences]]:
         """BM25's ranking, with its head re-ordered by sentence-level proximity (their score is then
-        BM25's plus the proximity bonus, the score they are ranked by).
+        BM25's plus the proximity bonus, the score they are ranked by); and the head's sentences.
 
         A passage whose single sentence holds most of the question's words usually answers
         it; one that scatters them over unrelated sentences usually does not. A question
-        asking for a quantity or a date (多少, 几, how much, when …) prefers sentences with a number.
+        asking for a quantity or a date prefers sentences with a number.
         """
-        passages = self.library.search(tokens, max(k, RERANK_DEPTH))
-        normalize = self.library.tokenizer.normalize
-        wants_number = bool(_NUMBER_QUESTION.search(normalize(question)))
+        passages = self.library.search(query.terms, max(k, RERANK_DEPTH))
         head = passages[:RERANK_DEPTH]
-
-        def best_sentence(text: str) -> float:
-            return max(sentence_weight(normalize(s), weights) * (NUMBER_BOOST if wants_number and _DIGIT.search(s)
-                                                                  else 1.0) for s in _sentences(text))
-
-        head = [replace(p, score=p.score + PROXIMITY_WEIGHT * best_sentence(p.paragraph.text)) for p in head]
+        tokenizer = self.library.tokenizer
+        sentences = {p.index: _Sentences(p.paragraph.text, query, tokenizer) for p in head}
+        head = [replace(p, score=p.score + PROXIMITY_WEIGHT * sentences[p.index].bonus(query.wants_number))
+                for p in head]
         head.sort(key=lambda p: -p.score)
-        return (head + passages[RERANK_DEPTH:])[:k]
+        return (head + passages[RERANK_DEPTH:])[:k], sentences
 
     def key_terms(self, question: str, n: int = 3) -> list[str]:
         """The question's rarest words that the corpus knows: what a follow-up carries over.
@@ -148,9 +210,10 @@ class Answerer:
             tokens = self.tokens(question)
         except QuestionError:
             return []
-        known = [t for t in dict.fromkeys(tokens) if self.library.index.knows(t)]
+        index = self.library.index
+        known = [t for t in dict.fromkeys(tokens) if index.knows(t)]
         picked: list[str] = []
-        for token in sorted(known, key=lambda t: (-self.library.index.idf(t), -len(t))):
+        for token in sorted(known, key=lambda t: (-index.idf(t), -len(t))):
             if not any(token in p or p in token for p in picked):
                 picked.append(token)
         return picked[:n]
@@ -159,17 +222,13 @@ class Answerer:
                context: str = "") -> Answer:
         """The page of quotes at ``offset``; at most ``per_article`` quotes from one article.
 
-        ``context`` is the question a follow-up replies to ("那 R1 呢？" after a question about
-        V3): its key terms join the new question's own.
+        ``context`` is the question a follow-up replies to: see ``query``.
         """
-        tokens = self.tokens(question)
-        if context:
-            tokens += [t for t in self.key_terms(context) if t not in tokens]
-        weights = self._weights(tokens)
-        passages = self._ranked(question, tokens, weights, CANDIDATES)
+        query = self.query(question, context)
+        passages, sentences = self._ranked(query, CANDIDATES)
         kept: list[tuple[Passage, float]] = []
         per: Counter[str] = Counter()
-        for passage, relevance in zip(passages, self.relevance(passages, weights)):
+        for passage, relevance in zip(passages, self.relevance(passages, query)):
             if relevance < self.min_relevance or per[passage.article.path] >= per_article:
                 continue
             per[passage.article.path] += 1
@@ -179,32 +238,26 @@ class Answerer:
         floor = kept[0][0].score * self.filler_ratio
         kept = [(p, relevance) for p, relevance in kept if p.score >= floor]
         page = kept[offset:offset + k]
-        quotes = tuple(self._quote(p, relevance, weights) for p, relevance in page)
+        tokenizer = self.library.tokenizer
+        quotes = tuple(self._quote(p, relevance, query, sentences.get(p.index) or
+                                   _Sentences(p.paragraph.text, query, tokenizer)) for p, relevance in page)
         return Answer(question, quotes, len(kept), offset)
 
-    def relevance(self, passages: Sequence[Passage], weights: dict[str, float]) -> list[float]:
-        """Share of the question's idf weight each passage (with its heading and title) contains.
+    def relevance(self, passages: Sequence[Passage], query: Query) -> list[float]:
+        """Share of the question's idf weight each passage (with its heading and title) contains."""
+        return query.share_held(self.library.index, [p.index for p in passages])
 
-        Read from the index's postings, so no passage is tokenized again.
-        """
-        total = sum(weights.values())
-        if total <= 0 or not passages:
-            return [0.0] * len(passages)
-        matched = self.library.index.matched_weight(weights, [p.index for p in passages])
-        return [m / total for m in matched]
-
-    def _quote(self, passage: Passage, relevance: float, weights: dict[str, float]) -> Quote:
+    def _quote(self, passage: Passage, relevance: float, query: Query, sentences: _Sentences) -> Quote:
         text = passage.paragraph.text
-        tokenizer = self.library.tokenizer
-        sentences = _sentence_spans(text)
-        best = max(sentences, key=lambda span: (sentence_weight(tokenizer.normalize(text[span[0]:span[1]]),
-                                                                weights), -span[0]))
-        start, end = _window(sentences, best, EXCERPT_CHARS)
+        best = sentences.best()
+        start, end = _window(sentences.spans, best, EXCERPT_CHARS)
         excerpt = text[start:end].strip()
         shift = start + (len(text[start:end]) - len(text[start:end].lstrip()))
         sentence = (max(0, best[0] - shift), min(len(excerpt), best[1] - shift))
-        matched = [t for t in weights if t in set(tokenizer(excerpt))]
-        marks = find_marks(excerpt, matched, tokenizer.normalize)
+        tokens = list(query.term_ids)
+        held = self.library.index.holding([query.term_ids[t] for t in tokens], [passage.index])[:, 0]
+        matched = [token for token, present in zip(tokens, held) if present]
+        marks = find_marks(excerpt, matched, self.library.tokenizer.normalize)
         terms = tuple(dict.fromkeys(excerpt[a:b] for a, b in marks))
         if start > 0:
             excerpt, sentence, marks = "…" + excerpt, _shift(sentence, 1), tuple(_shift(m, 1) for m in marks)
@@ -239,32 +292,26 @@ def _sentence_spans(text: str) -> list[Span]:
     return [s for s in spans if text[s[0]:s[1]].strip()] or [(0, len(text))]
 
 
-def _sentences(text: str) -> list[str]:
-    return [text[a:b] for a, b in _sentence_spans(text)]
-
-
-def sentence_weight(normalized: str, weights: dict[str, float]) -> float:
+def sentence_weight(normalized: str, weights: dict[str, float],
+                    latin_tokens: Callable[[str], set[str]]) -> float:
     """Summed weight of the tokens that occur in an already-normalised sentence.
 
     Tokens are substrings of the normalised text they came from, so a substring test finds
-    them without running jieba again; Latin tokens must match whole words or word parts.
+    them without running jieba again; Latin tokens must match whole tokens (``latin_tokens``:
+    the tokenizer's own words of the text), so "ai" is not found in "said".
     """
     words: set[str] | None = None
     total = 0.0
     for token, weight in weights.items():
         if token.isascii():
             if words is None:
-                words = set(_LATIN_WORD.findall(normalized)) | set(_LATIN_PART.findall(normalized))
+                words = latin_tokens(normalized)
             found = token in words
         else:
             found = token in normalized
         if found:
             total += weight
     return total
-
-
-_LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.\-_'’+&][a-z0-9]+)*")
-_LATIN_PART = re.compile(r"[a-z0-9]+")
 
 
 def _window(sentences: list[Span], best: Span, limit: int) -> Span:

@@ -15,20 +15,11 @@ corpus size and equal to Okapi's for rare terms, so large corpora rank as before
 every evaluation set). The term-frequency part is rank-bm25's BM25Okapi exactly:
 ``tests/test_index.py`` checks our scores against ``get_scores`` of a BM25Okapi given this idf.
 
-Queries skip work the way MaxScore does: every term carries an upper bound of its score
-in any paragraph. Terms are read rarest-first (highest bound first); once the k-th best
-score found so far beats the summed bounds of the terms not yet read, no paragraph that
-only those terms match can enter the top k, so their long postings are never scanned;
-the few candidates still in reach look them up by binary search instead. The result is
-exact, not an approximation.
-
-The same search also exists compiled (``kernel.py``, numba): ``compile_search`` switches
-every index in the process to it, which the bot does in the background once it serves.
-numpy stays the path for one-shot commands, which cannot afford numba's import and
-compilation, and for machines without numba.
-
-Another backend (OpenSearch, tantivy) would be another class with the same ``search``
-method (see ``SearchBackend``).
+How the postings become a question's best paragraphs is the index's ``scorer``, an object
+handed to it: ``EXHAUSTIVE`` (here: every posting of every question term scored with numpy,
+short and obviously right, the oracle of the tests and the search wherever numba is not
+loaded) or the compiled MaxScore (``bot.search.compiled``), which the bot switches to once
+numba has compiled it. Both give the same hits, float for float.
 """
 
 from __future__ import annotations
@@ -39,13 +30,12 @@ import math
 import os
 import threading
 from bisect import bisect_left
-from collections import Counter, OrderedDict
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from types import ModuleType
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -60,55 +50,6 @@ BLOCK_TOKENS = 1 << 23
 """Token occurrences gathered before they are sorted into postings: bounds memory while building."""
 CHUNK_POSTINGS = 1 << 23
 """Postings handled per step when whole-index passes must stay within a few hundred MB."""
-IMPACT_CACHE_POSTINGS = 1 << 24
-"""Postings kept scored for the terms asked about lately: 192 MB at most (8-byte id, 4-byte score)."""
-SCAN_SHARE = 32
-"""Lists shorter than 1/SCAN_SHARE of the paragraphs (or than MIN_SCAN) are read without first
-checking whether they can still matter (measured best at 100k and 1M paragraphs)."""
-MIN_SCAN = 1024
-FLOOR_LOOKUPS = 4
-"""Unread terms looked up for the leading paragraphs when the floor is raised."""
-CHECK_RATIO = 4
-"""A check costs about a pass over the paragraphs touched so far; it is made only before a list
-that long relative to them (length × CHECK_RATIO > touched) for skipping it to pay off."""
-LOOKUP_RATIO = 16
-"""Binary searches cost ~16× a scanned posting: beyond that many candidates, a term is scanned."""
-_SLACK = 1e-5
-"""Relative margin on score bounds, so float32 rounding never prunes a paragraph that ties."""
-
-
-_kernel: ModuleType | None = None
-"""bot.search.kernel once ``compile_search`` has loaded it; until then every search runs in numpy."""
-
-
-def compile_search(cache_folder: Path | None = None) -> bool:
-    """Load and compile the numba search (seconds the first time, then from numba's disk cache,
-    kept in ``cache_folder`` unless NUMBA_CACHE_DIR says otherwise) and use it from now on in
-    every index; False, with the reason logged, where it can't load."""
-    global _kernel
-    if cache_folder is not None:
-        os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_folder / "numba"))
-    try:
-        from bot.search import kernel
-        kernel.top_k(*_tiny_query())  # compiles now, not during somebody's question
-    except Exception as error:  # noqa: BLE001 - no numba, or no compiler for this CPU: numpy serves
-        log.warning("compiled search unavailable, searching with numpy: %s", error)
-        return False
-    _kernel = kernel
-    return True
-
-
-def _tiny_query() -> tuple[object, ...]:
-    """Arguments of exactly the kernel's types (the index's arrays are read-only) for a one-posting index."""
-    index: list[npt.NDArray[Any]] = [
-             np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int32), np.ones(1, dtype=np.uint16),
-             np.ones(1, dtype=np.float32), np.ones(1, dtype=np.float32), np.ones(1, dtype=np.float32)]
-    for array in index:
-        array.flags.writeable = False
-    return (*index, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), 1, MIN_SCAN, FLOOR_LOOKUPS, _SLACK,
-            np.zeros(1, dtype=np.float32), np.zeros(1, dtype=np.int32))
-
-
 @dataclass(frozen=True)
 class BM25Params:
     """BM25's knobs, named as rank-bm25 names them."""
@@ -125,14 +66,38 @@ class Hit(NamedTuple):
     score: float
 
 
+class Terms(NamedTuple):
+    """A question's terms as the index knows them, resolved once: the ids of the tokens some
+    paragraph holds and how many times each was asked (rank-bm25 adds a term's score once per
+    occurrence in the question), highest score bound first, ties by id: the order scores are
+    added in, so that every scorer sums the same floats in the same order."""
+
+    ids: tuple[int, ...]
+    times: tuple[int, ...]
+
+
+class Scorer(Protocol):
+    """How an index's postings become the k best paragraphs for a question's terms."""
+
+    def top_k(self, index: BM25Index, terms: Terms, k: int) -> tuple[list[Hit], int]:
+        """The k best paragraphs with a score above 0, best first, ties to the earlier paragraph;
+        and how many postings were read to find them."""
+        ...
+
+
 class SearchBackend(Protocol):
-    """What the rest of articlebot needs from a search engine."""
+    """What the rest of articlebot needs from a search engine: tokens in, scored paragraph numbers
+    out, and enough about each term to weigh a question. ``BM25Index`` is one; an engine on
+    another machine (OpenSearch, tantivy behind a service) would be another, numbering the
+    paragraphs as the library does."""
 
     def search(self, tokens: Sequence[str], k: int) -> list[Hit]: ...
 
-    def matched_weight(self, weights: dict[str, float], paragraphs: Sequence[int]) -> list[float]: ...
-
     def idf(self, token: str) -> float: ...
+
+    def knows(self, token: str) -> bool: ...
+
+    def holds(self, token: str, paragraph: int) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -254,7 +219,7 @@ class IndexBuilder:
         self._lengths.append(lengths.astype(np.int32))
         self._pending, self._pending_lengths, self._pending_tokens = [], [], 0
 
-    def finish(self, params: BM25Params = BM25Params()) -> BM25Index:
+    def finish(self, params: BM25Params = BM25Params(), scorer: Scorer | None = None) -> BM25Index:
         """Merge the blocks: each term's postings are its blocks' postings, block after block.
 
         Terms are renumbered in sorted order on the way, so that a loaded index finds a
@@ -280,7 +245,8 @@ class IndexBuilder:
             filled[:len(block.counts)] += block.counts
         lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, dtype=np.int32)
         self._lengths = []
-        return BM25Index([terms[i] for i in ranked], offsets, doc_ids, tfs, lengths.astype(np.int32), params)
+        return BM25Index([terms[i] for i in ranked], offsets, doc_ids, tfs, lengths.astype(np.int32), params,
+                         scorer=scorer)
 
 
 def _place(block: _Block, starts: npt.NDArray[np.int64], doc_ids: npt.NDArray[np.int32],
@@ -316,18 +282,19 @@ def _term_chunks(offsets: npt.NDArray[np.int64]) -> Iterator[tuple[int, int]]:
 
 
 class BM25Index:
-    """Term-frequency postings by term, with rank-bm25's BM25Okapi scoring and MaxScore pruning."""
+    """Term-frequency postings by term, with rank-bm25's BM25Okapi scoring; ``scorer`` searches them."""
 
     def __init__(self, terms: list[str], offsets: npt.NDArray[np.int64],
                  doc_ids: npt.NDArray[np.int32], tfs: npt.NDArray[np.uint16],
                  lengths: npt.NDArray[np.int32], params: BM25Params = BM25Params(),
-                 bounds: npt.NDArray[np.float32] | None = None) -> None:
+                 bounds: npt.NDArray[np.float32] | None = None, scorer: Scorer | None = None) -> None:
         self.terms = terms
         """Every term, sorted; a term's id is its position."""
         # Plain ndarray views of the mapped files: np.memmap's Python-level slicing costs ~2 µs a slice.
         self.offsets, self.doc_ids, self.tfs, self.lengths = (
             np.asarray(a).view(np.ndarray) for a in (offsets, doc_ids, tfs, lengths))
         self.params = params
+        self.scorer: Scorer = scorer or EXHAUSTIVE
         self.n_docs = len(lengths)
         self.idfs = lucene_idf(np.diff(offsets), self.n_docs)
         total = float(np.sum(lengths, dtype=np.float64))
@@ -341,19 +308,16 @@ class BM25Index:
         # Python lists of what every query looks up per term: faster than indexing arrays one by one.
         self._starts: list[int] = self.offsets.tolist()
         self._bounds_list: list[float] = self.bounds.tolist()
-        self._cache: OrderedDict[int, tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]] = OrderedDict()
-        self._cached = 0
-        self._cache_lock = threading.Lock()
-        self._scan_always = max(MIN_SCAN, self.n_docs // SCAN_SHARE)
         self._local = threading.local()
 
     @classmethod
-    def build(cls, documents: Sequence[Sequence[str]], params: BM25Params = BM25Params()) -> BM25Index:
+    def build(cls, documents: Sequence[Sequence[str]], params: BM25Params = BM25Params(),
+              scorer: Scorer | None = None) -> BM25Index:
         """An index of token lists, one per paragraph; an empty corpus gives an index that finds nothing."""
         builder = IndexBuilder()
         for start in range(0, len(documents), 4096):  # bounded lists of Python ints at a time
             builder.add_documents(documents[start:start + 4096])
-        return builder.finish(params)
+        return builder.finish(params, scorer)
 
     def _bounds(self) -> npt.NDArray[np.float32]:
         """Each term's highest score in any paragraph (what MaxScore compares against)."""
@@ -368,6 +332,19 @@ class BM25Index:
             best[present] = np.maximum.reduceat(ratio, self.offsets[present] - begin)
         return best * self.scales
 
+    # --- terms ------------------------------------------------------------------------------
+
+    def term(self, token: str) -> int | None:
+        """The token's term id if some paragraph holds it (bisection: ~1 µs, and no dict of
+        300k terms to build at every start of a one-shot command)."""
+        term = bisect_left(self.terms, token)
+        if term < len(self.terms) and self.terms[term] == token and self._starts[term + 1] > self._starts[term]:
+            return term
+        return None
+
+    def knows(self, token: str) -> bool:
+        return self.term(token) is not None
+
     def idf(self, token: str) -> float:
         """The term's idf; a term no paragraph holds weighs as much as one held by a single paragraph.
 
@@ -375,241 +352,90 @@ class BM25Index:
         term in no paragraph at all would, in a folder of six paragraphs, make one unknown word
         of a question (开门 against an article that says 开张) outweigh every word the article holds.
         """
-        term = self._term(token)
+        term = self.term(token)
         if term is None:
             return math.log1p((max(self.n_docs, 1) - 0.5) / 1.5)
         return float(self.idfs[term])
 
+    def terms_of(self, tokens: Sequence[str]) -> Terms:
+        """The question's terms, looked up once (see ``Terms``)."""
+        asked: dict[int, int] = {}
+        for token, times in Counter(tokens).items():
+            term = self.term(token)
+            if term is not None:
+                asked[term] = times
+        bounds = self._bounds_list
+        ordered = sorted(asked.items(), key=lambda tw: (-bounds[tw[0]] * tw[1], tw[0]))
+        return Terms(tuple(t for t, _ in ordered), tuple(w for _, w in ordered))
+
     @cached_property
     def vocabulary(self) -> dict[str, int]:
-        """Term → id, for building and for callers that look up many terms."""
+        """Term → id, for building an index on top of this one."""
         return {term: i for i, term in enumerate(self.terms)}
 
-    def _term(self, token: str) -> int | None:
-        """The token's term id if some paragraph holds it."""
-        term = self._find(token)
-        return term if term is not None and self._starts[term + 1] > self._starts[term] else None
+    # --- searching -----------------------------------------------------------------------------
 
-    def _find(self, token: str) -> int | None:
-        """The token's term id. Bisection (~1 µs) needs no dict built first, which one-shot
-        commands can't afford; the compiled search serves many questions, so it uses the dict."""
-        if _kernel is not None:
-            return self.vocabulary.get(token)
-        term = bisect_left(self.terms, token)
-        return term if term < len(self.terms) and self.terms[term] == token else None
-
-    def knows(self, token: str) -> bool:
-        return self._term(token) is not None
-
-    def _scored(self, term: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-        """The term's paragraphs and its BM25Okapi score in each, computed once and kept.
-
-        Computing a score takes five array operations per posting, and numpy indexes ~3× faster
-        with native-width indices than with the stored int32; frequent terms recur in most
-        questions, so both are kept for the terms asked about lately (IMPACT_CACHE_POSTINGS).
-        """
-        cached = self._cache.get(term)
-        if cached is not None:
-            self._cache.move_to_end(term)
-            return cached
-        start, end = self._starts[term], self._starts[term + 1]
-        docs = self.doc_ids[start:end].astype(np.intp)
-        tf = self.tfs[start:end].astype(np.float32)
-        impacts = self.scales[term] * (tf / (tf + self.norms.take(docs)))
-        with self._cache_lock:
-            self._cache[term] = (docs, impacts)
-            self._cached += len(docs)
-            while self._cached > IMPACT_CACHE_POSTINGS and len(self._cache) > 1:
-                _, (old, _) = self._cache.popitem(last=False)
-                self._cached -= len(old)
-        return docs, impacts
-
-    def _query_terms(self, tokens: Sequence[str]) -> list[tuple[int, int]]:
-        """(term id, times asked) for the tokens the corpus has, highest score bound first.
-
-        rank-bm25 adds a term's score once per occurrence in the question; a weight does the same.
-        """
-        return self._by_bound(*self._asked(tokens))
-
-    def _by_bound(self, ids: list[int], counts: list[int]) -> list[tuple[int, int]]:
-        bounds = self._bounds_list
-        return sorted(zip(ids, counts), key=lambda tw: (-bounds[tw[0]] * tw[1], tw[0]))
-
-    def _asked(self, tokens: Sequence[str]) -> tuple[list[int], list[int]]:
-        """The term ids of the tokens the corpus has, and how many times each was asked."""
-        ids: list[int] = []
-        counts: list[int] = []
-        for token, times in Counter(tokens).items():
-            term = self._term(token)
-            if term is not None:
-                ids.append(term)
-                counts.append(times)
-        return ids, counts
-
-    def matched_weight(self, weights: dict[str, float], paragraphs: Sequence[int]) -> list[float]:
-        """For each paragraph, the summed weight of the tokens it contains.
-
-        Postings are sorted by paragraph, so this is one binary search per (token, paragraph):
-        nothing is tokenized again to tell whether a passage matched a word.
-        """
-        ids = np.asarray(paragraphs, dtype=np.int64)
-        total = np.zeros(len(ids))
-        for token, weight in weights.items():
-            term = self._term(token)
-            if term is None or not len(ids):
-                continue
-            docs = self.doc_ids[self._starts[term]:self._starts[term + 1]]
-            where = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
-            total += weight * (docs[where] == ids)
-        return total.tolist()
-
-    def scores(self, tokens: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Every paragraph's score, like rank-bm25's ``get_scores`` (added in the order search adds them)."""
-        scores = np.zeros(self.n_docs, dtype=np.float32)
-        for term, weight in self._query_terms(tokens):
-            docs, impacts = self._scored(term)
-            scores[docs] += impacts if weight == 1 else impacts * np.float32(weight)
-        return scores
-
-    def search(self, tokens: Sequence[str], k: int) -> list[Hit]:
+    def search(self, tokens: Sequence[str] | Terms, k: int) -> list[Hit]:
         """The k best paragraphs with a positive score, best first; ties go to the earlier paragraph."""
-        if k <= 0 or not self.n_docs:
+        terms = tokens if isinstance(tokens, Terms) else self.terms_of(tokens)
+        if k <= 0 or not self.n_docs or not terms.ids:
             return []
-        if self._compiled():
-            ids, counts = self._asked(tokens)
-            if not ids:
-                return []
-            docs, values, _ = self._compiled_search(ids, counts, k)
-            return [Hit(doc, value) for doc, value in zip(docs.tolist(), values.tolist()) if doc >= 0 and value > 0]
-        terms = self._query_terms(tokens)
-        if not terms:
-            return []
-        candidates, values, repeats, _ = self._candidates(terms, k)
-        return _top(candidates, values, k, repeats)
+        return self.scorer.top_k(self, terms, k)[0]
 
     def postings_read(self, tokens: Sequence[str], k: int) -> tuple[int, int]:
-        """(postings of the question's terms, postings a top-k search actually scans): what pruning saves."""
-        ids, counts = self._asked(tokens)
-        total = sum(self._starts[t + 1] - self._starts[t] for t in ids)
-        if k <= 0 or not ids:
+        """(postings of the question's terms, postings its top-k search read): what pruning saves."""
+        terms = self.terms_of(tokens)
+        total = sum(self._starts[t + 1] - self._starts[t] for t in terms.ids)
+        if k <= 0 or not terms.ids:
             return total, 0
-        if self._compiled():
-            return total, self._compiled_search(ids, counts, k)[2]
-        return total, self._candidates(self._by_bound(ids, counts), k)[3]
+        return total, self.scorer.top_k(self, terms, k)[1]
 
-    def _compiled(self) -> bool:
-        """Whether the compiled search is loaded (it tells a paragraph it has not seen by its score
-        being 0, which holds because every idf, and so every term's score, is above 0)."""
-        return _kernel is not None
+    def scores(self, tokens: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Every paragraph's score, like rank-bm25's ``get_scores`` (summed in the order search sums them)."""
+        scores = np.zeros(self.n_docs, dtype=np.float32)
+        terms = self.terms_of(tokens)
+        for term, times in zip(terms.ids, terms.times):
+            docs, impacts = self.impacts(term, times)
+            scores[docs] += impacts
+        return scores
 
-    def _compiled_search(self, ids: list[int], counts: list[int], k: int
-                         ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], int]:
-        """(paragraphs, scores) best first, with -1 in unfilled slots, and the postings read."""
-        assert _kernel is not None
-        docs, values, scanned = _kernel.top_k(
-            self.offsets, self.doc_ids, self.tfs, self.norms, self.scales, self.bounds,
-            np.array(ids, dtype=np.int64), np.array(counts, dtype=np.int64),
-            k, self._scan_always, FLOOR_LOOKUPS, _SLACK, self._buffer(), self._buffer("touched", np.int32))
-        return docs, values, int(scanned)
-
-    def _candidates(self, terms: list[tuple[int, int]], k: int
-                    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32], int, int]:
-        """Paragraphs that can be in the top k with their exact scores, how many times a paragraph
-        may repeat among them, and the postings scanned.
-
-        Scores accumulate in a reusable per-thread buffer, so the cost follows the postings
-        read, not the corpus size; the buffer is cleared at the touched positions only.
-        """
-        bounds = [self._bounds_list[t] * w for t, w in terms]
-        # Pruning needs each paragraph listed once: with every score positive, a paragraph is new
-        # exactly when its score so far is 0. Without a long list to skip, every list is simply added up.
-        lengths = [self._starts[t + 1] - self._starts[t] for t, _ in terms]
-        prune = max(lengths[1:], default=0) > self._scan_always
-        unread = sum(bounds)
-        scores = self._buffer()
-        parts: list[npt.NDArray[np.intp]] = []
-        threshold = -math.inf
-        read = scanned = touched = 0
-        try:
-            for (term, weight), length in zip(terms, lengths):
-                if prune and parts and length > self._scan_always and length * CHECK_RATIO > touched:
-                    threshold = max(threshold, self._floor(scores, _joined(parts), terms[read:], k))
-                    if unread * (1 + _SLACK) + _SLACK < threshold:
-                        break
-                docs, impacts = self._scored(term)
-                if weight != 1:
-                    impacts = impacts * np.float32(weight)
-                if prune:
-                    before = scores.take(docs)
-                    scores[docs] = before + impacts
-                    parts.append(docs[before == 0])
-                    touched += len(parts[-1])
-                else:
-                    scores[docs] += impacts
-                    parts.append(docs)
-                scanned += length
-                unread -= bounds[read]
-                read += 1
-        finally:
-            candidates = _joined(parts) if parts else np.empty(0, dtype=np.intp)
-            values = scores.take(candidates)
-            scores[candidates] = 0
-        if not prune:
-            return candidates, values, len(parts), scanned
-        # The unread terms are looked up for the candidates still in reach, highest bound first;
-        # after each, what is left to add shrinks and the floor rises, so candidates drop out.
-        for position in range(read, len(terms)):
-            reach = values + np.float32(unread * (1 + _SLACK) + _SLACK) >= threshold
-            candidates, values = candidates[reach], values[reach]
-            term, weight = terms[position]
-            values = values + self._lookup(term, weight, candidates)
-            unread -= bounds[position]
-            if len(values) > k:
-                threshold = max(threshold, float(np.partition(values, len(values) - k)[len(values) - k]))
-        return candidates, values, 1, scanned
-
-    def _floor(self, scores: npt.NDArray[np.float32], touched: npt.NDArray[np.intp],
-               unread: list[tuple[int, int]], k: int) -> float:
-        """A score the final k-th best is sure to reach: the lowest score of the k paragraphs leading
-        so far, with the next few unread terms' scores looked up (k real paragraphs score at
-        least that much). Far higher than the k-th best partial score, so lists are skipped sooner."""
-        if len(touched) < k:
-            return -math.inf
-        partial = scores.take(touched)
-        leaders = np.argpartition(partial, len(partial) - k)[len(partial) - k:]
-        full = partial[leaders]
-        for term, weight in unread[:FLOOR_LOOKUPS]:  # each raises the floor; all would cost too much
-            full = full + self._lookup(term, weight, touched[leaders])
-        return float(full.min())
-
-    def _lookup(self, term: int, weight: int, candidates: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
-        """The term's score in each candidate paragraph (0 where absent).
-
-        Few candidates: a binary search each (~70 ns), scoring only the postings found, so a
-        long list that pruning skipped is never scored as a whole. Many: writing the term's
-        scores into a spare buffer and reading the candidates' back costs ~4 ns a posting,
-        which is cheaper once candidates × LOOKUP_RATIO exceed the postings.
-        """
+    def impacts(self, term: int, times: int = 1) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+        """The term's paragraphs and its score in each, times how often it was asked (float32, in
+        the order of operations the compiled search uses)."""
         start, end = self._starts[term], self._starts[term + 1]
-        if len(candidates) * LOOKUP_RATIO > end - start:
-            docs, impacts = self._scored(term)
-            spare = self._buffer("spare")
-            spare[docs] = impacts
-            out = spare.take(candidates)
-            spare[docs] = 0
-            return out if weight == 1 else out * np.float32(weight)
         docs = self.doc_ids[start:end]
-        wanted = candidates.astype(docs.dtype)  # same dtype: searchsorted would copy the list otherwise
-        where = np.minimum(np.searchsorted(docs, wanted), len(docs) - 1)
-        found = docs.take(where) == wanted
-        at = where[found] + start
-        tf = self.tfs.take(at).astype(np.float32)
-        out = np.zeros(len(candidates), dtype=np.float32)
-        out[found] = self.scales[term] * (tf / (tf + self.norms.take(candidates[found])))
-        return out if weight == 1 else out * np.float32(weight)
+        tf = self.tfs[start:end].astype(np.float32)
+        impacts = self.scales[term] * (tf / (tf + self.norms[docs]))
+        return docs, impacts if times == 1 else impacts * np.float32(times)
 
-    def _buffer(self, name: str = "scores", dtype: type = np.float32) -> npt.NDArray:  # type: ignore[type-arg]
-        """A zeroed array, one per paragraph, for this thread (handlers search from several threads at once)."""
+    def matched_weight(self, weights: Mapping[int, float], paragraphs: Sequence[int]) -> list[float]:
+        """For each paragraph, the summed weight of the terms (by id) it holds: how much of a
+        question a passage matches, the measure of the relevance floor and of a name's mentions."""
+        terms = list(weights)
+        held = self.holding(terms, paragraphs)
+        return (np.asarray([weights[t] for t in terms], dtype=np.float64) @ held).tolist() if terms else \
+            [0.0] * len(paragraphs)
+
+    def holds(self, token: str, paragraph: int) -> bool:
+        """Whether the paragraph (with its heading and title) holds the token: one binary search."""
+        term = self.term(token)
+        return term is not None and bool(self.holding([term], [paragraph])[0, 0])
+
+    def holding(self, terms: Sequence[int], paragraphs: Sequence[int]) -> npt.NDArray[np.bool_]:
+        """Which of the paragraphs hold each term, as a (terms × paragraphs) table: one binary search
+        a pair, so nothing is tokenized again to tell what a passage matched."""
+        ids = np.asarray(paragraphs, dtype=np.int32)
+        table = np.zeros((len(terms), len(ids)), dtype=bool)
+        for row, term in enumerate(terms):
+            docs = self.doc_ids[self._starts[term]:self._starts[term + 1]]
+            if len(docs) and len(ids):
+                where = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
+                table[row] = docs[where] == ids
+        return table
+
+    def scratch(self, name: str = "scores", dtype: type = np.float32) -> npt.NDArray:  # type: ignore[type-arg]
+        """A zeroed array, one per paragraph, for this thread: scorers accumulate in it and leave it
+        zeroed (handlers search from several threads at once)."""
         buffer: npt.NDArray | None = getattr(self._local, name, None)  # type: ignore[type-arg]
         if buffer is None or len(buffer) != self.n_docs:
             buffer = np.zeros(self.n_docs, dtype=dtype)
@@ -627,7 +453,7 @@ class BM25Index:
         (folder / "params.json").write_text(json.dumps(vars(self.params)), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path, params: BM25Params = BM25Params()) -> BM25Index:
+    def load(cls, folder: Path, params: BM25Params = BM25Params(), scorer: Scorer | None = None) -> BM25Index:
         """Map the arrays from disk (nothing is read until a query needs it).
 
         Score bounds depend on k1 and b; when those changed since the save they are
@@ -647,7 +473,7 @@ class BM25Index:
                 or len(arrays["bounds"]) != len(terms) or (len(offsets) and offsets[-1] != len(doc_ids))):
             raise IndexCacheError(f"{folder}: index cache arrays do not fit together")
         index = cls(terms, offsets, doc_ids, arrays["tfs"], arrays["lengths"], params,
-                    bounds=arrays["bounds"] if saved == params else None)
+                    bounds=arrays["bounds"] if saved == params else None, scorer=scorer)
         if saved != params:
             _save_bounds(folder, index)
         return index
@@ -663,32 +489,34 @@ def _save_bounds(folder: Path, index: BM25Index) -> None:
         pass
 
 
-def _joined(parts: list[npt.NDArray[np.intp]]) -> npt.NDArray[np.intp]:
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+class Exhaustive:
+    """Every posting of every question term scored and summed with numpy, then the k best.
 
-
-def _top(candidates: npt.NDArray[np.intp], values: npt.NDArray[np.float32], k: int,
-         repeats: int) -> list[Hit]:
-    """The k best positive scores, ties to the earlier paragraph.
-
-    When the lists were simply added up, a paragraph appears once per term it matches (up to
-    ``repeats`` times): k × repeats picks then still cover k distinct ones.
+    Short enough to be obviously right: the oracle the compiled search is tested against, and
+    the search of one-shot commands (``articlebot ask`` cannot afford numba's start) and of
+    machines without numba. It reads all of the terms' postings: ~10 ns each.
     """
-    wanted = min(len(candidates), k * repeats)
-    if wanted < len(candidates):
-        floor = np.partition(values, len(values) - wanted)[len(values) - wanted]
-        keep = values >= floor
-        candidates, values = candidates[keep], values[keep]
-    order = np.lexsort((candidates, -values))
-    hits: list[Hit] = []
-    seen: set[int] = set()
-    for doc, value in zip(candidates[order].tolist(), values[order].tolist()):
-        if value > 0 and doc not in seen:
-            seen.add(doc)
-            hits.append(Hit(doc, value))
-            if len(hits) == k:
-                break
-    return hits
+
+    def top_k(self, index: BM25Index, terms: Terms, k: int) -> tuple[list[Hit], int]:
+        scores = index.scratch()
+        read = 0
+        for term, times in zip(terms.ids, terms.times):
+            docs, impacts = index.impacts(term, times)
+            scores[docs] += impacts
+            read += len(docs)
+        paragraphs = np.flatnonzero(scores)  # every score is above 0: these are the paragraphs touched
+        values = scores[paragraphs]
+        scores[paragraphs] = 0
+        if len(values) > k:
+            keep = np.argpartition(-values, k - 1)[:k]
+            floor = values[keep].min()
+            keep = np.flatnonzero(values >= floor)  # every tie of the k-th, so ties go to the earlier paragraph
+            paragraphs, values = paragraphs[keep], values[keep]
+        order = np.lexsort((paragraphs, -values))[:k]
+        return [Hit(int(d), float(v)) for d, v in zip(paragraphs[order], values[order]) if v > 0], read
+
+
+EXHAUSTIVE = Exhaustive()
 
 
 def lucene_idf(df: npt.NDArray[np.int64], n_docs: int) -> npt.NDArray[np.float64]:

@@ -6,25 +6,38 @@ it must first compute each list's scores once and cache them (another ~11 ns a p
 The same loop compiled by numba costs ~3 ns a posting and needs no cache, which is what
 puts articlebot ahead of tantivy and of bm25s's own numba backend at every size measured.
 
-The algorithm is index.py's exact MaxScore, written as plain loops over the same arrays:
+The algorithm is the exact MaxScore, written as plain loops over the index's arrays:
 lists are read highest score bound first, and every raised score is offered to the k
 leaders as it is added. Before a long list, the leaders are looked up in the next few
 unread lists to get a floor the k-th best will reach; once the unread lists' bounds sum
 below that floor and the paragraphs still in reach are few enough to look up one by one,
 reading stops, and each of those paragraphs gets the unread lists' scores by binary
 search, stopping as soon as it can no longer make the top k. Scores are float32 sums in
-the same order as index.py's, so both give the same hits.
+the same order as the exhaustive numpy scorer's (``bot.search.index.Exhaustive``), so both
+give the same hits.
 
 numba's import (~0.2 s) and the first compilation (12–15 s, then ~0.5 s from its cache)
-are paid by whoever calls ``bot.index.compile_search``: the bot, in the background after
-it starts; one-shot commands never import this module.
+are paid by whoever loads ``bot.search.compiled.CompiledSearch``: the bot, in the background
+after it starts; one-shot commands never import this module.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import numba
 import numpy as np
 from numba import njit
 
+SCAN_SHARE = 32
+"""Lists shorter than 1/SCAN_SHARE of the paragraphs (or than MIN_SCAN) are read without first
+checking whether they can still matter (measured best at 100k and 1M paragraphs)."""
+MIN_SCAN = 1024
+FLOOR_LOOKUPS = 4
+"""Unread terms looked up for the leading paragraphs when the floor is raised."""
+SLACK = 1e-5
+"""Relative margin on score bounds, so float32 rounding never prunes a paragraph that ties."""
 CHECK_RATIO = 4
 """A check may end in a pass over the paragraphs touched so far; one is made only before a list
 that long relative to them (length × CHECK_RATIO > touched)."""
@@ -191,3 +204,18 @@ def _complete(offsets, doc_ids, tfs, norms, terms, scales, weights, left,  # typ
                 value += _score_in(doc_ids, tfs, offsets[terms[u]], offsets[terms[u] + 1], norms,
                                    scales[u], weights[u], paragraph)
     return best, best_docs
+
+
+def compile_now(cache_folder: Path | None = None) -> None:
+    """Compile the loops (or load them from numba's cache, kept in ``cache_folder`` unless
+    NUMBA_CACHE_DIR names another) with a one-posting query, so no reader's question waits for it."""
+    if cache_folder is not None and not os.environ.get("NUMBA_CACHE_DIR"):
+        numba.config.CACHE_DIR = str(cache_folder / "numba")  # type: ignore[attr-defined]
+        for function in (_impact, _score_in, _offer, top_k, _clear, _complete):
+            function.enable_caching()  # the cache place is chosen when caching is enabled
+    arrays: list[np.ndarray] = [np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int32), np.ones(1, dtype=np.uint16),
+              np.ones(1, dtype=np.float32), np.ones(1, dtype=np.float32), np.ones(1, dtype=np.float32)]
+    for array in arrays:
+        array.flags.writeable = False  # an index's arrays are read-only: compile for exactly that kind
+    top_k(*arrays, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), 1, MIN_SCAN,  # type: ignore[call-arg]
+          FLOOR_LOOKUPS, SLACK, np.zeros(1, dtype=np.float32), np.zeros(1, dtype=np.int32))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 import pickle
@@ -55,9 +56,11 @@ from bot.search.articles import (
     load_article,
     read_text,
 )
-from bot.search.index import BM25Index, BM25Params, EncodedTokens, Hit, IndexBuilder, encode
+from bot.search.index import BM25Index, BM25Params, EncodedTokens, Hit, IndexBuilder, Scorer, Terms, encode
 from bot.search.site import Site, open_site
 from bot.search.tokens import Tokenizer
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called with (files done, files total) while indexing."""
@@ -143,13 +146,24 @@ class Manifest:
 
     @staticmethod
     def load(cache: Path) -> Manifest | None:
-        try:
-            with (cache / "manifest.pkl").open("rb") as handle:
-                version, fields = pickle.load(handle)
-            manifest = Manifest(**fields) if version == MANIFEST_VERSION else None
-        except Exception:  # noqa: BLE001 - a missing or unreadable manifest means: build afresh
+        """The last build's manifest; None (and the reason logged) when there is none to trust."""
+        path = cache / "manifest.pkl"
+        if not path.exists():
+            if any(cache.glob("index-*")):  # not a first build: something removed it
+                log.warning("rebuilding the index: %s is missing", path)
             return None
-        if manifest is None or not (len(manifest.paths) == len(manifest.paragraphs) == len(manifest.tags)):
+        try:
+            with path.open("rb") as handle:
+                version, fields = pickle.load(handle)
+            if version != MANIFEST_VERSION:
+                log.info("rebuilding the index: %s was written by another version (%s)", path, version)
+                return None
+            manifest = Manifest(**fields)
+        except Exception as error:  # noqa: BLE001 - an unreadable manifest means: build afresh, and say why
+            log.warning("rebuilding the index: %s is unreadable (%s: %s)", path, type(error).__name__, error)
+            return None
+        if not (len(manifest.paths) == len(manifest.paragraphs) == len(manifest.tags)):
+            log.warning("rebuilding the index: %s does not add up (paths, paragraphs and tags differ)", path)
             return None
         return manifest
 
@@ -162,8 +176,9 @@ class ArticleStore:
         self._lock = threading.Lock()
         try:
             self._db = self._open(path)
-        except sqlite3.DatabaseError:
-            path.unlink(missing_ok=True)  # a corrupt store is only a cache: start it afresh
+        except sqlite3.DatabaseError as error:
+            log.warning("rebuilding the article store: %s is corrupt (%s)", path, error)
+            path.unlink(missing_ok=True)  # only a cache: start it afresh
             self._db = self._open(path)
 
     @staticmethod
@@ -311,14 +326,17 @@ class Library:
         paragraph = article.paragraphs[hit.paragraph - self._starts[article_no]]
         return Passage(article, paragraph, hit.score, hit.paragraph)
 
-    def search(self, tokens: Sequence[str], k: int) -> list[Passage]:
-        """The k best passages for already-tokenized words, best first."""
+    def search(self, tokens: Sequence[str] | Terms, k: int) -> list[Passage]:
+        """The k best passages for already-tokenized words (or their terms, looked up once), best first."""
         return [self.passage(hit) for hit in self.index.search(tokens, k)]
 
     @classmethod
-    def open(cls, settings: Settings, progress: Progress | None = None,
-             tokenizer: Tokenizer | None = None) -> Library:
-        """Load the cached library if the corpus is unchanged, else update it with what changed."""
+    def open(cls, settings: Settings, progress: Progress | None = None, tokenizer: Tokenizer | None = None,
+             scorer: Scorer | None = None) -> Library:
+        """Load the cached library if the corpus is unchanged, else update it with what changed.
+
+        ``scorer`` searches its index (numpy's exhaustive one unless given: see ``bot.search.compiled``).
+        """
         tokenizer = tokenizer or Tokenizer()
         report = LoadReport()
         params = BM25Params(settings.k1, settings.b)
@@ -329,7 +347,7 @@ class Library:
         with ThreadPoolExecutor(1) as pool:
             scanning = pool.submit(_scan, sites, report)
             manifest = Manifest.load(cache)
-            library = _load(cache, manifest, params, tokenizer) if manifest is not None else None
+            library = _load(cache, manifest, params, tokenizer, scorer) if manifest is not None else None
             stats = scanning.result()
         now = time.time()
         if library is not None and manifest is not None and \
@@ -339,10 +357,10 @@ class Library:
             # Another process (the bot, `articlebot index`) may have just made this very update.
             manifest = Manifest.load(cache)
             if manifest is not None and manifest.unchanged(_with_includes(stats, manifest.includes), now):
-                library = _load(cache, manifest, params, tokenizer)
+                library = _load(cache, manifest, params, tokenizer, scorer)
                 if library is not None:
                     return _reported(library, report)
-            return _update(cache, manifest, stats, params, settings, tokenizer, sites, report, progress)
+            return _update(cache, manifest, stats, params, settings, tokenizer, sites, report, progress, scorer)
 
 
 def _scan(sites: list[Site], report: LoadReport) -> dict[str, Stat]:
@@ -416,15 +434,24 @@ def _cache_folder(settings: Settings, tokenizer: Tokenizer, sites: Sequence[Site
     return settings.cache_dir / hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
-def _load(cache: Path, manifest: Manifest, params: BM25Params, tokenizer: Tokenizer) -> Library | None:
+def _load(cache: Path, manifest: Manifest, params: BM25Params, tokenizer: Tokenizer,
+          scorer: Scorer | None) -> Library | None:
+    """The last build as it was saved; None, with the reason logged, when it cannot be trusted."""
     try:
-        index = BM25Index.load(cache / manifest.index, params)
-        if index.n_docs != sum(manifest.paragraphs) or not (cache / "articles.sqlite").is_file():
-            return None
-        store = ArticleStore(cache / "articles.sqlite")
-        if manifest.paths and not store.holds(len(manifest.paths), manifest.key(-1)):
-            return None
-    except (IndexCacheError, sqlite3.Error):
+        index = BM25Index.load(cache / manifest.index, params, scorer)
+        problem = None
+        if index.n_docs != sum(manifest.paragraphs):
+            problem = f"the index holds {index.n_docs} paragraphs, the manifest {sum(manifest.paragraphs)}"
+        elif not (cache / "articles.sqlite").is_file():
+            problem = "articles.sqlite is missing"
+        else:
+            store = ArticleStore(cache / "articles.sqlite")
+            if manifest.paths and not store.holds(len(manifest.paths), manifest.key(-1)):
+                problem = "articles.sqlite lacks articles the manifest lists"
+    except (IndexCacheError, sqlite3.Error) as error:
+        problem = str(error)
+    if problem is not None:
+        log.warning("rebuilding the index in %s: %s", cache, problem)
         return None
     return _library(store, manifest, index, LoadReport(), tokenizer, rebuilt=False)
 
@@ -442,7 +469,7 @@ def _library(store: ArticleStore, manifest: Manifest, index: BM25Index, report: 
 
 def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], params: BM25Params,
             settings: Settings, tokenizer: Tokenizer, sites: list[Site], report: LoadReport,
-            progress: Progress | None) -> Library:
+            progress: Progress | None, scorer: Scorer | None = None) -> Library:
     """Index the files that changed on top of the previous index's postings for all others."""
     cache.mkdir(parents=True, exist_ok=True)
     store = ArticleStore(cache / "articles.sqlite")
@@ -494,7 +521,7 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
     index.save(cache / manifest.index)
     manifest.save(cache)
     _collect_garbage(cache, store, manifest, previous)
-    return _library(store, manifest, BM25Index.load(cache / manifest.index, params), report, tokenizer,
+    return _library(store, manifest, BM25Index.load(cache / manifest.index, params, scorer), report, tokenizer,
                     rebuilt=True)
 
 
@@ -514,11 +541,14 @@ def _previous_index(cache: Path, previous: Manifest | None, params: BM25Params,
         return None
     try:
         index = BM25Index.load(cache / previous.index, params)
-    except IndexCacheError:
+    except IndexCacheError as error:
+        log.warning("indexing every file again: %s", error)
         return None
     if index.n_docs != sum(previous.paragraphs):
+        log.warning("indexing every file again: the last index does not match its manifest")
         return None
     if not previous.keys() <= store.keys():
+        log.warning("indexing every file again: articles of the last build are missing from the store")
         return None
     return index
 

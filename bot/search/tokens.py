@@ -122,6 +122,13 @@ class Tokenizer:
             else:
                 yield from self._chinese(piece, self.bigrams)
 
+    def latin_tokens(self, normalized: str) -> set[str]:
+        """The Latin tokens of already-normalised text: what a Latin question token can match in it."""
+        found: set[str] = set()
+        for match in _LATIN.finditer(normalized):
+            found.update(self._latin(match.group()))
+        return found
+
     def words(self, text: str) -> list[str]:
         """The tokens without the character bigrams: what the text says in words. A bigram that spans
         two words of a question (票多 in 门票多少钱) is only an artefact when no article holds it."""

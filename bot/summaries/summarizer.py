@@ -43,7 +43,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from bot.search.answers import Answerer
+from bot.search.answers import Answerer, Query
 from bot.search.articles import ABSTRACT_HEADINGS, Article
 from bot.search.library import Library
 from bot.search.markup import split_sentences
@@ -805,16 +805,12 @@ class Summarizer:
         tokens = self.library.tokenizer(name)
         if not tokens:
             return []
-        weights = {t: self.library.index.idf(t) for t in dict.fromkeys(tokens)}
-        total = sum(weights.values())
-        passages = self.library.search(tokens, 500)
-        if not passages or total <= 0:
-            return []
-        matched = self.library.index.matched_weight(weights, [p.index for p in passages])
+        query = Query.of(self.library, tokens)
+        passages = self.library.search(query.terms, 500)
         articles: dict[str, Article] = {}
         mentions: Counter[str] = Counter()
-        for passage, weight in zip(passages, matched):
-            if weight / total >= MENTION_FLOOR:
+        for passage, share in zip(passages, query.share_held(self.library.index, [p.index for p in passages])):
+            if share >= MENTION_FLOOR:
                 articles.setdefault(passage.article.path, passage.article)
                 mentions[passage.article.path] += 1
         # Most about it first: the articles that mention it in the most paragraphs, then the newest.

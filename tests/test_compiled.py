@@ -1,4 +1,5 @@
-"""kernel.py: the compiled search finds exactly what the numpy search and rank-bm25 find."""
+"""compiled.py and kernel.py: the compiled search finds exactly what the exhaustive numpy scorer and
+rank-bm25 find, and the bot's switch serves numpy until it has compiled."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import random
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,27 +15,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_index import COMMON, VOCABULARY, corpora, okapi, queries, random_corpus, zipf_corpus
 
-import bot.search.index
-from bot.search.index import BM25Index, Hit, compile_search
+import bot.search
+from bot.search.compiled import CompiledSearch, CompiledWhenReady
+from bot.search.index import EXHAUSTIVE, BM25Index, Hit
 
 REPO = Path(__file__).parents[1]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compiled() -> Iterator[None]:
-    """Every test here searches through the compiled kernel (compiled once, seconds, then cached)."""
-    before = bot.search.index._kernel
-    assert compile_search(), "numba is a dependency: the compiled search must load"
-    yield
-    bot.search.index._kernel = before
+@pytest.fixture(scope="module")
+def compiled() -> CompiledSearch:
+    """The compiled search (compiled once, seconds, then loaded from numba's cache)."""
+    return CompiledSearch()
+
+
+def build(corpus: list[list[str]], scorer: object) -> BM25Index:
+    return BM25Index.build(corpus, scorer=scorer)  # type: ignore[arg-type]
 
 
 def numpy_hits(index: BM25Index, query: list[str], k: int) -> list[Hit]:
-    kernel, bot.search.index._kernel = bot.search.index._kernel, None
-    try:
-        return index.search(query, k)
-    finally:
-        bot.search.index._kernel = kernel
+    """What the exhaustive numpy scorer finds on the same arrays."""
+    return EXHAUSTIVE.top_k(index, index.terms_of(query), k)[0] if index.terms_of(query).ids else []
 
 
 def exact_order(index: BM25Index, query: list[str], k: int) -> list[int]:
@@ -45,9 +44,9 @@ def exact_order(index: BM25Index, query: list[str], k: int) -> list[int]:
 
 @settings(max_examples=60, deadline=None)
 @given(corpora, queries, st.integers(1, 12))
-def test_compiled_search_equals_numpy_search_and_rank_bm25(corpus: list[list[str]], query: list[str],
-                                                            k: int) -> None:
-    index = BM25Index.build(corpus)
+def test_compiled_search_equals_numpy_search_and_rank_bm25(compiled: CompiledSearch, corpus: list[list[str]],
+                                                            query: list[str], k: int) -> None:
+    index = build(corpus, compiled)
     hits = index.search(query, k)
     assert hits == numpy_hits(index, query, k)
     reference = okapi(corpus).get_scores(query)
@@ -55,9 +54,9 @@ def test_compiled_search_equals_numpy_search_and_rank_bm25(corpus: list[list[str
         assert hit.score == pytest.approx(reference[hit.paragraph], rel=1e-4, abs=1e-5)
 
 
-def test_pruned_compiled_search_is_exact_and_skips_postings() -> None:
+def test_pruned_compiled_search_is_exact_and_skips_postings(compiled: CompiledSearch) -> None:
     rng = random.Random(23)
-    index = BM25Index.build(zipf_corpus(rng, 30_000))
+    index = build(zipf_corpus(rng, 30_000), compiled)
     skipped = 0
     for _ in range(80):
         query = [f"t{rng.choice([0, 1, 2, 3, 5, 8])}"] + [f"t{rng.randint(10, 399)}" for _ in range(rng.randint(1, 6))]
@@ -72,9 +71,9 @@ def test_pruned_compiled_search_is_exact_and_skips_postings() -> None:
     assert skipped > 0, "no query skipped any postings: the compiled pruning never ran"
 
 
-def test_a_token_asked_twice_counts_twice() -> None:
+def test_a_token_asked_twice_counts_twice(compiled: CompiledSearch) -> None:
     corpus = random_corpus(random.Random(3), 40)
-    index = BM25Index.build(corpus)
+    index = build(corpus, compiled)
     query = ["w2", "w2", "w5", COMMON]
     hits = index.search(query, 5)
     assert hits == numpy_hits(index, query, 5)
@@ -82,24 +81,24 @@ def test_a_token_asked_twice_counts_twice() -> None:
     assert [h.score for h in hits] == pytest.approx(sorted(reference, reverse=True)[:5], rel=1e-4)
 
 
-def test_ties_go_to_the_earlier_paragraph() -> None:
+def test_ties_go_to_the_earlier_paragraph(compiled: CompiledSearch) -> None:
     corpus = [["x", "filler"] for _ in range(200)] + [["y", "other"] for _ in range(200)] + [["z"]] * 600
-    index = BM25Index.build(corpus)
+    index = build(corpus, compiled)
     for k in (1, 3, 10, 50, 200):
         assert [h.paragraph for h in index.search(["x"], k)] == list(range(k))
         assert [h.paragraph for h in index.search(["y", "x"], k)] == list(range(k))
 
 
-def test_k_beyond_the_matching_paragraphs_returns_them_all() -> None:
+def test_k_beyond_the_matching_paragraphs_returns_them_all(compiled: CompiledSearch) -> None:
     corpus = random_corpus(random.Random(9), 30) + [["rare"], ["rare", "rare"]]
-    index = BM25Index.build(corpus)
+    index = build(corpus, compiled)
     assert [h.paragraph for h in index.search(["rare"], 10)] == [31, 30]
 
 
-def test_searches_from_many_threads_at_once_agree() -> None:
+def test_searches_from_many_threads_at_once_agree(compiled: CompiledSearch) -> None:
     """The bot answers from several threads; each has its own scratch arrays."""
     rng = random.Random(31)
-    index = BM25Index.build(zipf_corpus(rng, 8_000))
+    index = build(zipf_corpus(rng, 8_000), compiled)
     asked = [[f"t{rng.randint(0, 300)}" for _ in range(rng.randint(1, 8))] for _ in range(200)]
     expected = [numpy_hits(index, query, 10) for query in asked]
     mismatches: list[int] = []
@@ -117,17 +116,31 @@ def test_searches_from_many_threads_at_once_agree() -> None:
     assert mismatches == []
 
 
+def test_the_switch_serves_numpy_until_the_compiled_search_has_loaded(compiled: CompiledSearch) -> None:
+    switch = CompiledWhenReady()
+    rng = random.Random(41)
+    index = build(zipf_corpus(rng, 30_000), switch)
+    query = ["t0", "t1", "t250"]
+    total, read = index.postings_read(query, 3)
+    assert read == total  # numpy's exhaustive scorer reads everything
+    before = index.search(query, 3)
+    assert switch.load() and switch.compiled
+    total, read = index.postings_read(query, 3)
+    assert read < total  # the compiled search skips
+    assert index.search(query, 3) == before
+
+
 def test_without_numba_the_numpy_search_serves_and_says_why(monkeypatch: pytest.MonkeyPatch,
                                                             caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(bot.search.index, "_kernel", None)
     monkeypatch.setitem(sys.modules, "numba", None)  # what an import of a missing package gives
     monkeypatch.delitem(sys.modules, "bot.search.kernel", raising=False)
     monkeypatch.delattr(bot.search, "kernel", raising=False)
-    with caplog.at_level(logging.WARNING, logger="bot.search.index"):
-        assert compile_search() is False
+    switch = CompiledWhenReady()
+    with caplog.at_level(logging.WARNING, logger="bot.search.compiled"):
+        assert switch.load() is False
     assert "searching with numpy" in caplog.text
-    assert bot.search.index._kernel is None
-    index = BM25Index.build(random_corpus(random.Random(5), 20))
+    assert not switch.compiled
+    index = build(random_corpus(random.Random(5), 20), switch)
     assert index.search(VOCABULARY[:3], 3)
 
 
