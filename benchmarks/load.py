@@ -6,7 +6,7 @@
 
 The bot runs as a subprocess (``python -m bot telegram``) on a temporary copy of the corpus
 (the bundled ``corpus/`` unless ``--corpus``), with a temporary state file and index cache,
-long-polling ``tests/botapi.py`` over real HTTP. Each chat is a user who waits for the answer to
+long-polling ``tests/support/botapi.py`` over real HTTP. Each chat is a user who waits for the answer to
 their last update before sending the next (questions, commands, presses of a button on one of
 the bot's earlier messages, inline queries), and the updates are offered at ``--rate`` per second.
 
@@ -47,7 +47,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from botapi import BotApiServer, Call
+from support.botapi import BotApiServer, Call  # noqa: E402 - tests/ is on the path only from here
 
 TOKEN = "123456:ABC-load-test-token-not-real"
 PROBE_CHAT = 9_000_001

@@ -1,4 +1,4 @@
-"""Specification of the Bot API stand-in (tests/botapi.py): each rule Telegram enforces, tested
+"""Specification of the Bot API stand-in (tests/support/botapi.py): each rule Telegram enforces, tested
 over real HTTP with httpx, and the whole thing driven once by a real python-telegram-bot ``Bot``.
 
 Run with ``PYTHONPATH=tests`` (or ``pythonpath = ["tests"]`` in the pytest configuration).
@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from botapi import BotApiServer, render_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.botapi import BotApiServer, render_text
 
 TOKEN = "123456:ABC-def_ghi"
 CHAT = 42

@@ -1,6 +1,6 @@
 """`articlebot telegram` as a real process: SIGKILL at the worst moments, SIGHUP, SIGTERM, SIGINT.
 
-The bot runs as a subprocess against the Bot API stand-in (tests/botapi.py), which, like
+The bot runs as a subprocess against the Bot API stand-in (tests/support/botapi.py), which, like
 Telegram, keeps an update until a later getUpdates asks past it. Faults of the stand-in put the
 process where a crash hurts most: after it answered but before Telegram learned it had fetched
 (a lost getUpdates), and after Telegram forgot the update but before the answer went out (a
@@ -9,82 +9,26 @@ lost sendMessage).
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from botapi import BotApiServer, Call
 from conftest import SMALL_CORPUS, write_files
+from support.botapi import BotApiServer, Call
+from support.bots import START, BotProcess
 from test_reloader import FISH, FISH_QUESTION
 
-from bot.telegram.app import UpdateLedger
+from bot.telegram.delivery import UpdateLedger
 from bot.telegram.state import State
 
 REPO = Path(__file__).parents[1]
 TOKEN = "123456:ABC-def_ghi-crash-token"
 QUESTION = "DeepSeek V3 的训练成本是多少？"
-START = 60.0
-"""Seconds a fresh process may take to load the corpus and answer (a loaded CI machine is slow)."""
-
-
-class BotProcess:
-    """``python -m bot telegram`` in its own process, its log lines collected as they come."""
-
-    def __init__(self, api: BotApiServer, root: Path, **env: str) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "TELEGRAM_"))}
-        self.env.update({
-            "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url,
-            "ARTICLEBOT_CORPUS": str(root / "corpus"), "ARTICLEBOT_CACHE_DIR": str(root / "cache"),
-            "ARTICLEBOT_STATE": str(root / "state.sqlite"), "ARTICLEBOT_WORKERS": "1",
-            "ARTICLEBOT_RATE_LIMIT": "1000", "ARTICLEBOT_WATCH": "0",
-            "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"} | env)
-        self.root = root
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self.process: subprocess.Popen[str] | None = None
-
-    def start(self) -> BotProcess:
-        self.process = subprocess.Popen([sys.executable, "-m", "bot", "telegram"], cwd=self.root, env=self.env,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
-        return self
-
-    def _read(self, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            with self._cond:
-                self.lines.append(line)
-                self._cond.notify_all()
-
-    def wait_for_log(self, text: str, timeout: float = START) -> None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: any(text in line for line in self.lines), timeout):
-                raise AssertionError(f"no log line with {text!r} in {timeout}s; log:\n{self.log}")
-
-    @property
-    def log(self) -> str:
-        with self._cond:
-            return "".join(self.lines)
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, no last getUpdates, nothing flushed; like a power cut or the OOM killer."""
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(10)
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
-        """Send ``sig`` and return the exit status once the process has ended."""
-        assert self.process is not None
-        self.process.send_signal(sig)
-        return self.process.wait(timeout)
 
 
 @pytest.fixture
@@ -136,7 +80,7 @@ def test_every_update_is_answered_exactly_once_across_sigkills(root: Path, proce
         first = {chat: api.send_text(chat, QUESTION)[0] for chat in (101, 102, 103)}
         api.fail_next("getUpdates", "slow", delay=0)  # the first poll fetches all three
         api.fail_next("getUpdates", "drop", times=100_000)  # every later one is lost
-        bot = BotProcess(api, root).start()
+        bot = BotProcess(api, root, TOKEN).start()
         processes.append(bot)
         for chat in first:
             api.wait_for(lambda c, chat=chat: c.method == "sendMessage" and c.params["chat_id"] == chat,
@@ -153,7 +97,7 @@ def test_every_update_is_answered_exactly_once_across_sigkills(root: Path, proce
         api.clear_faults()
         between = {chat: api.send_text(chat, QUESTION)[0] for chat in (150,)}
         restarted_at = len(api.calls)
-        bot = BotProcess(api, root).start()
+        bot = BotProcess(api, root, TOKEN).start()
         processes.append(bot)
         api.wait_for(lambda c: c.method == "sendMessage" and c.ok and c.params["chat_id"] == 150, timeout=START)
         assert set(first.values()) <= fetched_ids(api.calls[restarted_at:]), "phase 1 was not redelivered"
@@ -170,7 +114,7 @@ def test_every_update_is_answered_exactly_once_across_sigkills(root: Path, proce
         api.clear_faults()
         third = {chat: api.send_text(chat, QUESTION)[0] for chat in (301,)}
         restarted_at = len(api.calls)
-        bot = BotProcess(api, root).start()
+        bot = BotProcess(api, root, TOKEN).start()
         processes.append(bot)
         for chat in (*second, *third):
             api.wait_for(lambda c, chat=chat: c.method == "sendMessage" and c.ok and c.params["chat_id"] == chat,
@@ -185,9 +129,52 @@ def test_every_update_is_answered_exactly_once_across_sigkills(root: Path, proce
         assert "handled already" in processes[1].log  # the redelivered three were recognised
 
 
+def press_answered(root: Path, update_id: int) -> bool:
+    """Whether the state file records that Telegram accepted the answer to this update's press."""
+    try:
+        db = sqlite3.connect(f"file:{root / 'state.sqlite'}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT press_answered FROM updates WHERE update_id = ?", (update_id,)).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] is not None
+
+
+def test_a_press_answered_before_a_sigkill_shows_its_page_after_it_and_is_not_answered_again(
+        root: Path, processes: list[BotProcess]) -> None:
+    with BotApiServer(token=TOKEN) as api:
+        bot = BotProcess(api, root, TOKEN, ARTICLEBOT_TOP_K="1").start()
+        processes.append(bot)
+        api.send_text(601, "英伟达股价")
+        [answer] = api.wait_for(lambda c: c.method == "sendMessage" and c.ok and c.params["chat_id"] == 601,
+                                timeout=START)
+        more = next(b for row in answer.result["reply_markup"]["inline_keyboard"] for b in row
+                    if b["text"].startswith("More"))
+        # The press is answered (the spinner stops), then its page fails to arrive until the kill.
+        api.fail_next("editMessageText", "drop", times=100_000)
+        query_id = api.press(answer.result, more["callback_data"], user_id=601)
+        [press_update] = api.pending_update_ids()
+        assert api.wait_until(lambda: press_answered(root, press_update)
+                              and any(c.method == "editMessageText" for c in api.calls), START), bot.log
+        bot.kill()
+
+        api.clear_faults()
+        bot = BotProcess(api, root, TOKEN, ARTICLEBOT_TOP_K="1").start()
+        processes.append(bot)
+        [edit] = api.wait_for(lambda c: c.method == "editMessageText" and c.ok, timeout=START)
+        assert edit.params["message_id"] == answer.result["message_id"] and edit.result["text"].startswith("2.")
+        presses = [c for c in api.calls_to("answerCallbackQuery") if str(c.params["callback_query_id"]) == query_id]
+        assert [c.status for c in presses] == [200], "the press was answered again after the restart"
+        assert not [c for c in api.calls if c.status == 400]
+        assert "answered before a restart; not answered again" in bot.log
+        assert bot.stop(signal.SIGTERM) == 0, bot.log
+
+
 def test_sighup_reloads_the_corpus_and_sigint_stops_cleanly(root: Path, processes: list[BotProcess]) -> None:
     with BotApiServer(token=TOKEN) as api:
-        bot = BotProcess(api, root).start()
+        bot = BotProcess(api, root, TOKEN).start()
         processes.append(bot)
         api.send_text(401, FISH_QUESTION)
         api.wait_for(lambda c: c.method == "sendMessage" and c.ok, timeout=START)
@@ -208,7 +195,7 @@ def test_sighup_reloads_the_corpus_and_sigint_stops_cleanly(root: Path, processe
 
 def test_a_running_bot_picks_up_a_new_article_by_itself(root: Path, processes: list[BotProcess]) -> None:
     with BotApiServer(token=TOKEN) as api:
-        bot = BotProcess(api, root, ARTICLEBOT_WATCH="1").start()
+        bot = BotProcess(api, root, TOKEN, ARTICLEBOT_WATCH="1").start()
         processes.append(bot)
         bot.wait_for_log("watching")
         api.send_text(501, "/about")
@@ -224,22 +211,70 @@ def test_a_running_bot_picks_up_a_new_article_by_itself(root: Path, processes: l
 
 # --- the record behind it -----------------------------------------------------------------------
 
+BOT = 111111
+OTHER_BOT = 222222
+
+
 def test_the_state_file_keeps_unanswered_updates_and_forgets_old_ones(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
     state = State(path)
-    state.receive_update(1, '{"update_id": 1}')
-    state.receive_update(2, '{"update_id": 2}')
-    state.mark_update_handled(1)
-    state.receive_update(1, '{"update_id": 1}')  # Telegram sends it again: still handled
+    state.receive_update(BOT, 1, '{"update_id": 1}')
+    state.receive_update(BOT, 2, '{"update_id": 2}')
+    state.mark_update_handled(BOT, 1)
+    state.receive_update(BOT, 1, '{"update_id": 1}')  # Telegram sends it again: still handled
     state.close()
 
     reopened = State(path)  # as after a restart
-    assert reopened.update_handled(1) and not reopened.update_handled(2)
-    assert reopened.unhandled_updates() == [(2, '{"update_id": 2}')]
-    assert reopened.unhandled_updates(max_age=-1) == []  # too old to answer any more
+    assert reopened.update_handled(BOT, 1) and not reopened.update_handled(BOT, 2)
+    assert reopened.unhandled_updates(BOT) == [(2, '{"update_id": 2}')]
+    assert reopened.unhandled_updates(BOT, max_age=-1) == []  # too old to answer any more
     assert reopened.prune_updates(keep_seconds=3600) == 0
     assert reopened.prune_updates(keep_seconds=-1) == 2
-    assert not reopened.update_handled(1) and reopened.unhandled_updates() == []
+    assert not reopened.update_handled(BOT, 1) and reopened.unhandled_updates(BOT) == []
+
+
+def test_update_ids_are_counted_per_bot(tmp_path: Path) -> None:
+    """Telegram numbers each bot's updates on its own: one state file used with a second bot (or a
+    re-created one) must neither skip that bot's updates nor answer the first bot's."""
+    state = State(tmp_path / "state.sqlite")
+    state.receive_update(BOT, 5, '{"update_id": 5, "for": "first"}')
+    state.mark_update_handled(BOT, 5)
+    state.receive_update(BOT, 6, '{"update_id": 6, "for": "first"}')
+    state.receive_update(OTHER_BOT, 5, '{"update_id": 5, "for": "second"}')
+    assert not state.update_handled(OTHER_BOT, 5) and state.update_handled(BOT, 5)
+    assert state.unhandled_updates(OTHER_BOT) == [(5, '{"update_id": 5, "for": "second"}')]
+    assert state.unhandled_updates(BOT) == [(6, '{"update_id": 6, "for": "first"}')]
+
+
+def test_a_state_file_from_before_bot_ids_is_migrated_and_its_updates_count_as_the_current_bots(
+        tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE updates (update_id INTEGER PRIMARY KEY, body TEXT, received REAL NOT NULL, handled REAL);
+        CREATE TABLE queries (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, text TEXT NOT NULL,
+                              context TEXT NOT NULL DEFAULT '', chat_id INTEGER, created REAL NOT NULL);
+    """)
+    now = time.time()
+    old.executemany("INSERT INTO updates VALUES (?, ?, ?, ?)",
+                    [(1, None, now, now), (2, '{"update_id": 2}', now, None)])
+    old.execute("INSERT INTO queries (kind, text, created) VALUES ('ask', 'DeepSeek', ?)", (now,))
+    old.commit()
+    old.close()
+
+    state = State(path)
+    columns = [row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(updates)")]
+    assert columns[:2] == ["bot_id", "update_id"] and "press_answered" in columns
+    assert state.update_handled(BOT, 1) and state.unhandled_updates(BOT) == [(2, '{"update_id": 2}')]
+    state.receive_update(BOT, 1, '{"update_id": 1}')  # sent again after the upgrade: still handled
+    state.mark_update_handled(BOT, 2)
+    assert state.update_handled(BOT, 1) and state.update_handled(BOT, 2) and state.unhandled_updates(BOT) == []
+    [(rows,)] = sqlite3.connect(path).execute("SELECT count(*) FROM updates").fetchall()
+    assert rows == 2  # taken as the bot's own, not copied
+    stored = state.recall(1)
+    assert stored is not None and stored.text == "DeepSeek"  # the rest of the file is as it was
+    state.close()
+    assert State(path).update_handled(BOT, 2)  # opened again: nothing left to migrate
 
 
 def test_the_ledger_claims_each_update_once_and_lets_old_inline_queries_go(tmp_path: Path) -> None:
@@ -249,14 +284,35 @@ def test_the_ledger_claims_each_update_once_and_lets_old_inline_queries_go(tmp_p
                                            "chat": {"id": 7, "type": "private"}}}
     inline = {"update_id": 6, "inline_query": {"id": "9", "from": user, "query": "q", "offset": ""}}
     for update in (message, inline):
-        state.receive_update(update["update_id"], json.dumps(update))
-    ledger = UpdateLedger(lambda: state)
+        state.receive_update(BOT, update["update_id"], json.dumps(update))
 
-    [pending] = ledger.pending(None)
-    assert pending.update_id == 5 and pending.effective_message.text == "hi"
-    assert state.update_handled(6)  # let go, not asked again at every start
+    async def run() -> None:
+        ledger = UpdateLedger(lambda: state, BOT)
+        [pending] = await ledger.pending(None)
+        assert pending.update_id == 5 and pending.effective_message.text == "hi"
+        assert state.update_handled(BOT, 6)  # let go, not asked again at every start
 
-    assert ledger.claim(5) and not ledger.claim(5)  # a second copy while the first is handled
-    ledger.finished(5)
-    assert not UpdateLedger(lambda: state).claim(5)  # after a restart too
-    assert ledger.pending(None) == []
+        assert await ledger.claim(5) and not await ledger.claim(5)  # a second copy while the first is handled
+        await ledger.finished(5)
+        assert not await UpdateLedger(lambda: state, BOT).claim(5)  # after a restart too
+        assert await UpdateLedger(lambda: state, OTHER_BOT).claim(5)  # another bot's update 5 is its own
+        assert await ledger.pending(None) == []
+
+    asyncio.run(run())
+
+
+def test_a_press_answered_before_a_restart_is_remembered_as_answered(tmp_path: Path) -> None:
+    state = State(tmp_path / "state.sqlite")
+    state.receive_update(BOT, 8, '{"update_id": 8}')
+
+    async def run() -> None:
+        ledger = UpdateLedger(lambda: state, BOT)
+        assert await ledger.claim(8) and not ledger.press_answered_before(8)
+        await ledger.press_answered(8)  # Telegram accepted answerCallbackQuery; then the process died
+        restarted = UpdateLedger(lambda: state, BOT)
+        assert [u.update_id for u in await restarted.pending(None)] == [8]  # its page is still to show
+        assert await restarted.claim(8) and restarted.press_answered_before(8)
+        await restarted.finished(8)
+        assert not restarted.press_answered_before(8)
+
+    asyncio.run(run())

@@ -7,6 +7,7 @@ over the small corpus, with its state in memory.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -255,3 +256,14 @@ def test_summary_buttons_of_earlier_versions_have_expired(small_library: Library
     dialogue = Dialogue(Engine.over(small_library), State(":memory:"))
     reply = dialogue.ask("Comcast", None)
     assert dialogue.callback(f"s:{reply.query_id}:0", None).html == "That button has expired; please ask again."
+
+
+def test_buttons_older_than_the_retention_say_they_expired(small_library: Library) -> None:
+    dialogue = Dialogue(Engine.over(small_library), State(":memory:", query_log_days=30), top_k=1)
+    reply = dialogue.ask("英伟达股价", None)
+    more = next(b for row in reply.buttons for b in row if b.command == "more")
+    summary = summary_button(reply)
+    dialogue.state.prune_log(now=time.time() + 31 * 86400)
+    for button in (more, summary):
+        assert dialogue.callback(button.data or "", None).html == "That button has expired; please ask again."
+    assert dialogue.callback(button.data or "", "zh").html == "这个按钮已过期，请重新提问。"

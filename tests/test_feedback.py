@@ -1,6 +1,6 @@
 """Votes, /settings, /stats and allowed chats, end to end: python-telegram-bot over real HTTP.
 
-The bot runs against the Bot API stand-in (tests/botapi.py) with its state in a real SQLite
+The bot runs against the Bot API stand-in (tests/support/botapi.py) with its state in a real SQLite
 file; restarts are real too (the Application stopped, a new one started on the same file), and
 `articlebot report` is run as a subprocess on the file the bot wrote.
 """
@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botapi import BotApiServer
-from test_telegram import TOKEN, RunningBot, buttons, no_bad_requests, replies_to
+from support.botapi import BotApiServer
+from support.bots import RunningBot, buttons, no_bad_requests, replies_to
+from test_telegram import TOKEN
 
 from bot.config import Settings
 from bot.engine.engine import Engine

@@ -9,7 +9,7 @@ every reply is a message Telegram accepts.
   HTML and Markdown fragments, lone ``<`` and ``&``, unbalanced tags) as article text and as
   questions: every reply the Dialogue renders (ask, more, summary, tag, latest, source,
   inline, and every button of every reply pressed once) passes the Bot API stand-in's own
-  parser (tests/botapi.py: Telegram's HTML rules, not empty, ≤ 4096 UTF-16 units) and every
+  parser (tests/support/botapi.py: Telegram's HTML rules, not empty, ≤ 4096 UTF-16 units) and every
   button's callback data is 1–64 bytes.
 """
 
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from botapi import MAX_TEXT_UTF16, ApiError, check_inline_button, render_text, utf16_len
 from conftest import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.botapi import MAX_TEXT_UTF16, ApiError, check_inline_button, render_text, utf16_len
 
 from bot.config import Settings
 from bot.engine.engine import Engine
@@ -386,8 +386,8 @@ def test_a_press_answered_before_a_crash_is_still_carried_out_without_an_apology
     """After a crash the bot handles again a press it had already answered: Telegram then refuses
     the second answerCallbackQuery ("query is too old"), which must not stop the page turn."""
     import httpx
-    from botapi import BotApiServer
-    from test_telegram import RunningBot
+    from support.botapi import BotApiServer
+    from support.bots import RunningBot
 
     token, chat = "123456:ABC-replayed-press-token", 4343
     with BotApiServer(token=token) as api:

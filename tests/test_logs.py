@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from botapi import BotApiServer
+from support.botapi import BotApiServer
 from test_webhook import TOKEN, RunningWebhook, make_webhook, post, replies_to, user_update
 
 from bot import logs

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from botapi import BotApiServer
 from conftest import LONG_PARAGRAPHS, write_files
+from support.botapi import BotApiServer
 from test_telegram import TOKEN, RunningBot, buttons, no_bad_requests, replies_to
 from watchfiles import Change
 

@@ -19,7 +19,7 @@ from datetime import time as clock
 from pathlib import Path
 
 import pytest
-from botapi import MAX_TEXT_UTF16, render_text, utf16_len
+from support.botapi import MAX_TEXT_UTF16, render_text, utf16_len
 
 from bot.telegram.report import Asked, Day, Disliked, build_report, report_html, report_text
 from bot.telegram.state import State

@@ -127,6 +127,31 @@ def test_old_questions_and_votes_are_pruned_on_opening(path: Path) -> None:
     state.close()
 
 
+def test_buttons_older_than_the_retention_expire_with_the_links_to_them(path: Path) -> None:
+    now = time.time()
+    state = State(path, query_log_days=30)
+    old = state.remember("ask", "old question", chat_id=42, when=now - 31 * DAY)
+    old_article = state.remember("article", "news/old.md", "Old", when=now - 31 * DAY)
+    old_tag = state.remember("tag", "iyiou", when=now - 31 * DAY)
+    voted = state.remember("ask", "voted on", chat_id=42, when=now - 31 * DAY)
+    recent = state.remember("ask", "recent question", chat_id=42, when=now - 29 * DAY)
+    state.vote(voted, 1, -1, when=now - 2 * DAY)
+    for message_id, query_id in ((1, old), (2, recent), (3, voted)):
+        state.link_reply(42, message_id, query_id)
+    state = reopened(path, state, query_log_days=30)
+    assert state.recall(old) is None and state.recall(old_article) is None and state.recall(old_tag) is None
+    assert state.query_for_reply(42, 1) is None
+    kept = state.query_for_reply(42, 2)
+    assert kept is not None and kept.id == recent
+    assert [v.question for v in state.votes(0)] == ["voted on"]  # kept while its vote is, for the report
+    [(links,)] = sqlite3.connect(path).execute("SELECT count(*) FROM replies").fetchall()
+    assert links == 2
+    # a month later the vote goes, and with it the question it kept; the recent one has aged too
+    assert state.prune_log(now=now + 30 * DAY) == 1 + 2 + 2  # the vote, two links, two questions
+    assert state.recall(voted) is None and state.recall(recent) is None
+    state.close()
+
+
 def test_a_running_bot_prunes_as_it_logs(path: Path) -> None:
     state = State(path, query_log_days=2)
     state.log_question("stale", "private", False, 1.0, when=time.time() - 3 * DAY)

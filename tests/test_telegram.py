@@ -1,63 +1,28 @@
 """The bot end to end: python-telegram-bot over real HTTP to the local Bot API stand-in.
 
-Nothing in articlebot is mocked; only Telegram's servers are replaced (by tests/botapi.py,
+Nothing in articlebot is mocked; only Telegram's servers are replaced (by tests/support/botapi.py,
 which enforces the real API's rules and answers 400 where Telegram would).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from botapi import BotApiServer
+from support.botapi import BotApiServer
+from support.bots import RunningBot, buttons, no_bad_requests, replies_to
 
 from bot.config import Settings
 from bot.engine.engine import Engine
 from bot.search.library import Library
-from bot.telegram.app import build_application
 from bot.telegram.dialogue import Dialogue
 from bot.telegram.state import State
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 TOKEN = "123456:ABC-def_ghi-secret-token"
 USER = 4242
-
-
-class RunningBot:
-    """The Application polling the stand-in from a background thread, until ``stop``."""
-
-    def __init__(self, api: BotApiServer, settings: Settings, dialogue: Dialogue) -> None:
-        self.api = api
-        self.application = build_application(settings, dialogue, overall_rate=1000)
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        async with self.application:
-            if self.application.post_init:
-                await self.application.post_init(self.application)
-            await self.application.start()
-            assert self.application.updater is not None
-            await self.application.updater.start_polling(poll_interval=0.0, timeout=1)
-            self._ready.set()
-            while not self._stop.is_set():
-                await asyncio.sleep(0.05)
-            await self.application.updater.stop()
-            await self.application.stop()
-
-    def start(self) -> RunningBot:
-        self._thread.start()
-        assert self._ready.wait(30), "the bot did not start"
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
 
 
 @pytest.fixture(scope="module")
@@ -76,22 +41,6 @@ def bot(library: Library, tmp_path: Path) -> Iterator[tuple[BotApiServer, Runnin
             yield api, running
         finally:
             running.stop()
-
-
-def replies_to(api: BotApiServer, chat_id: int, count: int = 1, timeout: float = 20) -> list[dict]:
-    calls = api.wait_for(lambda c: c.method == "sendMessage" and c.ok and c.params["chat_id"] == chat_id,
-                         count=count, timeout=timeout)
-    return [c.result for c in calls]
-
-
-def no_bad_requests(api: BotApiServer) -> None:
-    bad = [(c.method, c.response) for c in api.calls if c.status == 400]
-    assert not bad, bad
-
-
-def buttons(message: dict) -> list[dict]:
-    markup = message.get("reply_markup") or {}
-    return [b for row in markup.get("inline_keyboard", []) for b in row]
 
 
 # --- private chats -------------------------------------------------------------------------
@@ -191,10 +140,8 @@ def test_tags_page_and_tag_digest_buttons_work(bot) -> None:
 def test_hostile_or_empty_questions_get_a_clear_answer(bot, text: str) -> None:
     api, _ = bot
     api.send_text(USER, text)
-    if not text.strip():
-        return
     [answer] = replies_to(api, USER)
-    assert answer["text"]
+    assert answer["text"].strip()
     no_bad_requests(api)
 
 
@@ -283,6 +230,27 @@ def test_rate_limit_answers_politely(library: Library, tmp_path: Path) -> None:
             assert sum("faster than I can answer" in a["text"] for a in answers) == 1
         finally:
             running.stop()
+
+
+def test_a_state_file_used_with_another_bot_still_answers_that_bots_updates(library: Library,
+                                                                           tmp_path: Path) -> None:
+    """Telegram numbers each bot's updates on its own (here both start at 1): the second bot's first
+    update must not be taken for the first bot's, already answered."""
+    state_path = tmp_path / "state.sqlite"
+    for token in ("111111:first-bot-token_x", "222222:second-bot-token_y"):
+        with BotApiServer(token=token) as api:
+            settings = Settings(telegram_token=token, telegram_api_base_url=api.base_url, state_path=state_path,
+                                rate_limit_per_minute=1000)
+            state = State(state_path)
+            running = RunningBot(api, settings, Dialogue(Engine.over(library), state)).start()
+            try:
+                update_id, _ = api.send_text(USER, "英伟达股价")
+                assert update_id == 1
+                [answer] = replies_to(api, USER)
+                assert "英伟达" in answer["text"] or "英偉達" in answer["text"]
+            finally:
+                running.stop()
+                state.close()
 
 
 def test_the_token_never_appears_in_logs(bot, caplog: pytest.LogCaptureFixture) -> None:

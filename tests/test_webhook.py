@@ -1,14 +1,13 @@
 """Webhook mode end to end: the real tornado server on a free local port, real HTTP requests
 playing Telegram's side, and the Application answering through the Bot API stand-in.
 
-Nothing in articlebot is mocked; Telegram's servers are replaced by tests/botapi.py (which
+Nothing in articlebot is mocked; Telegram's servers are replaced by tests/support/botapi.py (which
 also records the setWebhook call), and Telegram's POSTs by httpx requests carrying the very
 update JSON the stand-in generates for a user's message.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import queue
@@ -25,7 +24,8 @@ from typing import Any
 
 import httpx
 import pytest
-from botapi import BotApiServer, JsonDict
+from support.botapi import BotApiServer, JsonDict
+from support.bots import RunningWebhook, replies_to
 
 from bot.config import Settings
 from bot.engine.engine import Engine
@@ -42,46 +42,6 @@ TOKEN = "123456:ABC-def_ghi-webhook-token"
 SECRET = "s3cret_Webhook-token_0123456789"
 PUBLIC_URL = "https://bot.example.org/articlebot/telegram"
 USER = 5151
-
-
-class RunningWebhook:
-    """A Webhook served from a background thread's event loop, until ``stop``."""
-
-    def __init__(self, webhook: Webhook) -> None:
-        self.webhook = webhook
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        try:
-            await self.webhook.start()
-        except BaseException as error:  # noqa: BLE001 - handed to the test thread by start()
-            self.error = error
-            return
-        finally:
-            self._ready.set()
-        while not self._stop.is_set():
-            await asyncio.sleep(0.02)
-        await self.webhook.stop()
-
-    def start(self) -> RunningWebhook:
-        self._thread.start()
-        assert self._ready.wait(30), "the webhook server did not start"
-        if self.error is not None:
-            self._thread.join(10)
-            raise self.error
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
-        assert not self._thread.is_alive(), "the webhook server did not stop"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.webhook.port}"
 
 
 def make_webhook(api: BotApiServer, library: Library, tmp_path: Path, **options: Any) -> Webhook:
@@ -102,7 +62,7 @@ def served(bundled_library: Library, tmp_path: Path) -> Iterator[tuple[BotApiSer
         try:
             yield api, running
         finally:
-            if running._thread.is_alive():
+            if running.alive:
                 running.stop()
 
 
@@ -119,12 +79,6 @@ def post(running: RunningWebhook, update: JsonDict | bytes, secret: str | None =
         headers[SECRET_HEADER] = secret
     body = update if isinstance(update, bytes) else json.dumps(update, ensure_ascii=False).encode()
     return httpx.post(running.url + path, content=body, headers=headers, timeout=10)
-
-
-def replies_to(api: BotApiServer, chat_id: int, count: int = 1, timeout: float = 20) -> list[JsonDict]:
-    calls = api.wait_for(lambda c: c.method == "sendMessage" and c.ok and c.params["chat_id"] == chat_id,
-                         count=count, timeout=timeout)
-    return [c.result for c in calls]
 
 
 # --- registration ------------------------------------------------------------------------------

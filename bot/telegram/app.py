@@ -2,9 +2,9 @@
 
 - Requests that fail with a 429 wait ``retry_after`` and are retried (AIORateLimiter); 5xx and
   dropped connections are retried with back-off. A timed-out send is not retried: Telegram
-  may have delivered it, and a question must not be answered twice.
-- Each update is answered exactly once, even across a crash: it is recorded in the state file
-  on arrival and marked when handled (``UpdateLedger``).
+  may have delivered it, and a question must not be answered twice (``bot.telegram.delivery``).
+- Each update is answered once, even across a crash: it is recorded in the state file on arrival
+  and marked when answered, per bot (``bot.telegram.delivery``, which states the contract).
 - The token never reaches a log line: httpx logs request URLs (which contain it) at INFO,
   so httpx is kept at WARNING and every record passes through ``redact``.
 """
@@ -12,19 +12,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import signal
-import sqlite3
-from collections.abc import Callable, Coroutine
-from contextvars import ContextVar
 from typing import Any, TextIO
 
 from telegram import BotCommand, Update
-from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -32,7 +26,6 @@ from telegram.ext import (
     ContextTypes,
     InlineQueryHandler,
     MessageHandler,
-    SimpleUpdateProcessor,
     TypeHandler,
     filters,
 )
@@ -42,16 +35,21 @@ from bot.config import Settings
 from bot.engine.reloader import Reloader
 from bot.errors import ConfigError
 from bot.telegram import handlers
+from bot.telegram.delivery import (
+    DurableUpdateQueue,
+    ExactlyOnceProcessor,
+    RetryingRateLimiter,
+    UpdateLedger,
+    bot_id_of,
+)
 from bot.telegram.dialogue import Dialogue
 from bot.telegram.handlers import BotData, Context, RateLimiter
-from bot.telegram.state import State
 from bot.telegram.strings import command_menu
 from bot.telegram.webhook import Health
 from bot.telegram.webhook import serve as serve_webhook
 
 log = logging.getLogger(__name__)
 _TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{8,}$")
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
 
 def check_token(token: str | None) -> str:
@@ -106,179 +104,17 @@ def configure_logging(token: str, level: int | str = logging.INFO, log_format: s
     return handler
 
 
-_HANDLING: ContextVar[int | None] = ContextVar("articlebot_update_being_handled", default=None)
-"""The update whose handlers are running in this task (set by ExactlyOnceProcessor)."""
-REPLY_ENDPOINTS = frozenset({"sendMessage", "editMessageText", "answerInlineQuery"})
-"""Requests that deliver an update's answer: once one succeeds, a restart must not answer again."""
-
-
-class RetryingRateLimiter(AIORateLimiter):
-    """AIORateLimiter (throttling and 429 retry_after) plus retries of 5xx and dropped connections.
-
-    It also sees every answer Telegram accepts, so it marks the update being handled as answered
-    at that moment, not when its handler returns: a crash in between (the handler logging, or a
-    burst of sends released together after a 429) would otherwise answer it twice after a restart.
-    """
-
-    def __init__(self, *args: Any, ledger: UpdateLedger | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.ledger = ledger
-
-    async def process_request(  # type: ignore[override]
-        self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any, kwargs: dict[str, Any],
-        endpoint: str, data: dict[str, Any], rate_limit_args: int | None,
-    ) -> Any:
-        result = await self._with_retries(callback, args, kwargs, endpoint, data, rate_limit_args)
-        update_id = _HANDLING.get()
-        if self.ledger is not None and update_id is not None and endpoint in REPLY_ENDPOINTS:
-            self.ledger.replied(update_id)
-        return result
-
-    async def _with_retries(
-        self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any, kwargs: dict[str, Any],
-        endpoint: str, data: dict[str, Any], rate_limit_args: int | None,
-    ) -> Any:
-        for attempt, delay in enumerate((*RETRY_DELAYS, None)):
-            try:
-                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-            except (BadRequest, TimedOut):
-                raise
-            except NetworkError as error:
-                if delay is None or endpoint == "getUpdates":
-                    raise
-                log.warning("%s failed (%s); retry %d in %.1f s", endpoint, error, attempt + 1, delay)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
-
-
-class UpdateLedger:
-    """Each update answered exactly once, across a crash and Telegram's redelivery.
-
-    Telegram counts an update as delivered once the next getUpdates asks past it (or the webhook
-    answered 200): before the bot has replied. So an update is written to the state file as soon
-    as it is received (``DurableUpdateQueue``), and marked handled once its handlers have run
-    (``ExactlyOnceProcessor``). After a restart, updates received but not handled are answered
-    (``pending``), and updates Telegram sends again because it never learned they were delivered
-    are skipped. What remains is the instant between a reply being sent and it being marked.
-
-    Recording is best effort: if the state file fails, the update is still answered (and the
-    failure logged), rather than dropped.
-    """
-
-    PRUNE_EVERY = 1000
-
-    def __init__(self, state: Callable[[], State | None]) -> None:
-        self._state = state  # looked up per call: the Dialogue's state may be replaced
-        self._in_progress: set[int] = set()
-        self._marked = 0
-
-    def _use(self, action: Callable[[State], Any], what: str) -> Any:
-        state = self._state()
-        if state is None:
-            return None
-        try:
-            return action(state)
-        except sqlite3.Error as error:
-            log.warning("could not %s in the state file: %s", what, error)
-            return None
-
-    def received(self, update: Update) -> None:
-        body = json.dumps(update.to_dict(), ensure_ascii=False)
-        self._use(lambda state: state.receive_update(update.update_id, body), "record an update")
-
-    def claim(self, update_id: int) -> bool:
-        """True if this update is to be handled now; False if it is being or has been handled."""
-        if update_id in self._in_progress or self._use(lambda state: state.update_handled(update_id),
-                                                         "look up an update"):
-            return False
-        self._in_progress.add(update_id)
-        return True
-
-    def finished(self, update_id: int) -> None:
-        self._in_progress.discard(update_id)
-        self._use(lambda state: state.mark_update_handled(update_id), "mark an update handled")
-        self._marked += 1
-        if self._marked % self.PRUNE_EVERY == 0:
-            self._use(lambda state: state.prune_updates(), "prune old updates")
-
-    def replied(self, update_id: int) -> None:
-        """Telegram accepted the update's answer: a restart must not send it again."""
-        self._use(lambda state: state.mark_update_handled(update_id), "mark an update answered")
-
-    def abandoned(self, update_id: int) -> None:
-        """Handling was cut short (shutdown): left unhandled, so the next start answers it."""
-        self._in_progress.discard(update_id)
-
-    def pending(self, bot: Any) -> list[Update]:
-        """Updates received before a restart and never handled, oldest first.
-
-        Inline queries are let go: their results only show while the user is still typing, and
-        Telegram refuses answers to them seconds later.
-        """
-        rows = self._use(lambda state: (state.prune_updates(), state.unhandled_updates())[1],
-                         "read unhandled updates") or []
-        updates = [Update.de_json(json.loads(body), bot) for _update_id, body in rows]
-        for update in updates:
-            if update.inline_query is not None:
-                self.finished(update.update_id)
-        return [update for update in updates if update.inline_query is None]
-
-
-class DurableUpdateQueue(asyncio.Queue):  # type: ignore[type-arg]
-    """The Application's update queue; every update is recorded before it is queued.
-
-    Both the poller and the webhook put updates here before Telegram can consider them
-    delivered (the poller asks past them only afterwards; the webhook answers 200 afterwards).
-    ``asyncio.Queue.put`` ends in ``put_nowait``, so this one override covers both.
-    """
-
-    def __init__(self, ledger: UpdateLedger) -> None:
-        super().__init__()
-        self.ledger = ledger
-
-    def put_nowait(self, item: Any) -> None:
-        if isinstance(item, Update):
-            self.ledger.received(item)
-        super().put_nowait(item)
-
-
-class ExactlyOnceProcessor(SimpleUpdateProcessor):
-    """Runs up to ``max_concurrent_updates`` updates at once, skipping any already handled."""
-
-    def __init__(self, max_concurrent_updates: int, ledger: UpdateLedger) -> None:
-        super().__init__(max_concurrent_updates)
-        self.ledger = ledger
-
-    async def do_process_update(self, update: object, coroutine: Any) -> None:
-        if not isinstance(update, Update):
-            await coroutine
-            return
-        if not self.ledger.claim(update.update_id):
-            coroutine.close()  # never started: closing it avoids a "never awaited" warning
-            log.info("update %d was handled already (sent again after a restart); skipped", update.update_id)
-            return
-        handling = _HANDLING.set(update.update_id)
-        try:
-            await coroutine
-        except BaseException:
-            self.ledger.abandoned(update.update_id)
-            raise
-        finally:
-            _HANDLING.reset(handling)
-        self.ledger.finished(update.update_id)
-
-
 def build_application(settings: Settings, dialogue: Dialogue, *, overall_rate: float = 30,
                       reloader: Reloader | None = None) -> Application:  # type: ignore[type-arg]
     """The Application with every handler, typed bot_data, retries and command menus.
 
-    Updates are recorded in the dialogue's state file and answered exactly once (``UpdateLedger``);
-    ``reloader``, if given, serves ``/reload`` and SIGHUP.
+    Updates are recorded in the dialogue's state file, under the bot's id, and answered once
+    (``bot.telegram.delivery``); ``reloader``, if given, serves ``/reload`` and SIGHUP.
     """
     token = check_token(settings.telegram_token)
     protect_token(token)
     context_types = ContextTypes(context=Context, bot_data=BotData)
-    ledger = UpdateLedger(lambda: dialogue.state)
+    ledger = UpdateLedger(lambda: dialogue.state, bot_id_of(token))
     application = (
         ApplicationBuilder()
         .token(token)
@@ -332,7 +168,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
                                               language_code=None if lang == "en" else lang)
     queue = application.update_queue
     if isinstance(queue, DurableUpdateQueue):
-        pending = queue.ledger.pending(application.bot)
+        pending = await queue.ledger.pending(application.bot)
         if pending:
             log.info("answering %d update(s) received before a restart but never answered", len(pending))
         for update in pending:

@@ -1,9 +1,10 @@
 """Bot state that must survive restarts, in one SQLite file: what buttons and replies refer to.
 
 Telegram limits callback data to 64 bytes, so a button carries a short number and the
-question (or tag name) it stands for lives here. A restart keeps every button working.
+question (or tag name, or article) it stands for lives here. A restart keeps every button
+working; buttons older than ``query_log_days`` expire (``prune_log``), so the file stays bounded.
 The ``updates`` table makes each Telegram update answered exactly once across a crash (see
-``receive_update``).
+``receive_update``); it is keyed by the bot's id as well, so one file can serve several bots.
 
 What readers do is kept here too, so that editors learn what the articles miss (``bot.report``):
 each chat's settings (``/settings``), usage counters per day, a log of the questions asked (pruned
@@ -18,6 +19,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+UPDATES_TABLE = """
+CREATE TABLE IF NOT EXISTS updates (
+    bot_id INTEGER NOT NULL,
+    update_id INTEGER NOT NULL,
+    body TEXT,
+    received REAL NOT NULL,
+    handled REAL,
+    press_answered REAL,
+    PRIMARY KEY (bot_id, update_id)
+)"""
+"""The update ledger: each update by the bot it was sent to (update ids are counted per bot)."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -33,13 +45,9 @@ CREATE TABLE IF NOT EXISTS replies (
     query_id INTEGER NOT NULL,
     PRIMARY KEY (chat_id, message_id)
 );
-CREATE TABLE IF NOT EXISTS updates (
-    update_id INTEGER PRIMARY KEY,
-    body TEXT,
-    received REAL NOT NULL,
-    handled REAL
-);
-"""
+CREATE INDEX IF NOT EXISTS queries_created ON queries (created);
+CREATE INDEX IF NOT EXISTS replies_query ON replies (query_id);
+""" + UPDATES_TABLE + ";\n"
 USAGE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS chat_settings (
     chat_id INTEGER PRIMARY KEY,
@@ -78,15 +86,22 @@ QUERY_LOG_DAYS = 30
 LOGGED_QUESTION_CHARS = 500
 """A longer question is logged shortened: enough to see what was asked, not a pasted article."""
 PRUNE_EVERY = 100
-"""The question log is pruned on opening and after every this many logged questions."""
+"""The question log, votes and buttons are pruned on opening and after every this many logged questions."""
 UPDATE_KEEP_SECONDS = 48 * 3600
 """How long a handled update id is remembered. Telegram re-sends an unconfirmed update for at most
 24 hours, so two days is enough to recognise every redelivery, and the table stays small."""
+UNKNOWN_BOT = 0
+"""The bot id of updates recorded before the ledger kept bot ids (state files of earlier versions).
+Telegram's bot ids are positive; rows with this one count as the current bot's, whichever it is:
+almost always the same bot that wrote them, and they are pruned within ``UPDATE_KEEP_SECONDS``."""
 
 
 @dataclass(frozen=True)
 class StoredQuery:
-    """A question (kind "ask"), a tag name ("tag") or an article path ("article") behind a button."""
+    """A question (kind "ask"), a tag name ("tag") or an article path ("article") behind a button.
+
+    ``context`` is what goes with it: the earlier question a follow-up carries, or an article's title.
+    """
 
     id: int
     kind: str
@@ -94,6 +109,14 @@ class StoredQuery:
     context: str
     chat_id: int | None = None
     """The chat it was asked in (its /settings choose the page size), None when not known."""
+
+
+@dataclass(frozen=True)
+class UpdateRecord:
+    """What the ledger knows of an update: answered already, and whether its button press was."""
+
+    handled: bool
+    press_answered: bool
 
 
 @dataclass(frozen=True)
@@ -147,17 +170,19 @@ class State:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._db.executescript(USAGE_SCHEMA)
+        _key_updates_by_bot(self._db)
         self._lock = threading.Lock()
         self.query_log_days = query_log_days
         self._logged = 0
         self.prune_log()
 
-    def remember(self, kind: str, text: str, context: str = "", chat_id: int | None = None) -> int:
+    def remember(self, kind: str, text: str, context: str = "", chat_id: int | None = None,
+                 when: float | None = None) -> int:
         """Store a query and return the short id that buttons carry."""
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO queries (kind, text, context, chat_id, created) VALUES (?, ?, ?, ?, ?)",
-                (kind, text, context, chat_id, time.time()))
+                (kind, text, context, chat_id, time.time() if when is None else when))
             return int(cursor.lastrowid or 0)
 
     def recall(self, query_id: int) -> StoredQuery | None:
@@ -178,8 +203,11 @@ class State:
         return self.recall(row[0]) if row else None
 
     # --- updates: exactly once across a crash ----------------------------------------------
+    # Every method takes the bot's id (the number before the colon in its token): update ids are
+    # counted per bot, so one state file used with two bots must not let one skip the other's.
+    # Rows of UNKNOWN_BOT (recorded before bot ids were kept) count as the asking bot's.
 
-    def receive_update(self, update_id: int, body: str) -> None:
+    def receive_update(self, bot_id: int, update_id: int, body: str) -> None:
         """Keep an update as received, before Telegram can consider it delivered.
 
         Telegram forgets an update once the next getUpdates asks past it (or once the webhook
@@ -187,36 +215,54 @@ class State:
         crash interrupted is still answered after the restart. An id seen before is left as it is.
         """
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO updates (update_id, body, received) VALUES (?, ?, ?)",
-                             (update_id, body, time.time()))
+            self._db.execute("INSERT INTO updates (bot_id, update_id, body, received) SELECT ?, ?, ?, ? "
+                             "WHERE NOT EXISTS (SELECT 1 FROM updates WHERE bot_id IN (?, ?) AND update_id = ?)",
+                             (bot_id, update_id, body, time.time(), UNKNOWN_BOT, bot_id, update_id))
 
-    def update_handled(self, update_id: int) -> bool:
+    def update_record(self, bot_id: int, update_id: int) -> UpdateRecord | None:
+        """What is known of an update (None: never seen, or forgotten)."""
+        with self._lock:
+            row = self._db.execute("SELECT handled, press_answered FROM updates WHERE bot_id IN (?, ?) "
+                                   "AND update_id = ?", (UNKNOWN_BOT, bot_id, update_id)).fetchone()
+        return UpdateRecord(row[0] is not None, row[1] is not None) if row else None
+
+    def update_handled(self, bot_id: int, update_id: int) -> bool:
         """Whether this update was answered already (Telegram sends it again after a crash)."""
-        with self._lock:
-            row = self._db.execute("SELECT handled FROM updates WHERE update_id = ?", (update_id,)).fetchone()
-        return row is not None and row[0] is not None
+        record = self.update_record(bot_id, update_id)
+        return record is not None and record.handled
 
-    def mark_update_handled(self, update_id: int) -> None:
+    def mark_update_handled(self, bot_id: int, update_id: int) -> None:
         """Record that the update was answered; its body is no longer needed."""
+        now = time.time()
         with self._lock:
-            self._db.execute("INSERT INTO updates (update_id, body, received, handled) VALUES (?, NULL, ?, ?) "
-                             "ON CONFLICT (update_id) DO UPDATE SET handled = excluded.handled, body = NULL",
-                             (update_id, time.time(), time.time()))
+            updated = self._db.execute("UPDATE updates SET handled = ?, body = NULL WHERE bot_id IN (?, ?) "
+                                       "AND update_id = ?", (now, UNKNOWN_BOT, bot_id, update_id)).rowcount
+            if not updated:
+                self._db.execute("INSERT INTO updates (bot_id, update_id, body, received, handled) "
+                                 "VALUES (?, ?, NULL, ?, ?)", (bot_id, update_id, now, now))
 
-    def unhandled_updates(self, max_age: float = 24 * 3600) -> list[tuple[int, str]]:
-        """(update_id, body) of updates received but never answered, oldest first.
+    def mark_press_answered(self, bot_id: int, update_id: int) -> None:
+        """Record that Telegram accepted the answer to this update's button press: handled again
+        after a crash, the press is carried out without answering it twice (Telegram refuses that)."""
+        with self._lock:
+            self._db.execute("UPDATE updates SET press_answered = ? WHERE bot_id IN (?, ?) AND update_id = ?",
+                             (time.time(), UNKNOWN_BOT, bot_id, update_id))
+
+    def unhandled_updates(self, bot_id: int, max_age: float = 24 * 3600) -> list[tuple[int, str]]:
+        """(update_id, body) of this bot's updates received but never answered, oldest first.
 
         Older than ``max_age`` they are left out: Telegram itself drops updates after a day, and
         an answer that late would confuse more than help.
         """
         with self._lock:
             rows = self._db.execute(
-                "SELECT update_id, body FROM updates WHERE handled IS NULL AND body IS NOT NULL "
-                "AND received >= ? ORDER BY update_id", (time.time() - max_age,)).fetchall()
+                "SELECT update_id, body FROM updates WHERE bot_id IN (?, ?) AND handled IS NULL "
+                "AND body IS NOT NULL AND received >= ? ORDER BY update_id",
+                (UNKNOWN_BOT, bot_id, time.time() - max_age)).fetchall()
         return [(int(update_id), str(body)) for update_id, body in rows]
 
     def prune_updates(self, keep_seconds: float = UPDATE_KEEP_SECONDS) -> int:
-        """Forget updates older than ``keep_seconds``; returns how many rows went."""
+        """Forget updates (of every bot) older than ``keep_seconds``; returns how many rows went."""
         with self._lock:
             cursor = self._db.execute("DELETE FROM updates WHERE received < ?", (time.time() - keep_seconds,))
             return cursor.rowcount
@@ -317,13 +363,43 @@ class State:
         return [Vote(int(qid), int(uid), int(v), float(voted), str(text)) for qid, uid, v, voted, text in rows]
 
     def prune_log(self, now: float | None = None) -> int:
-        """Delete logged questions and votes older than ``query_log_days``; returns rows deleted."""
+        """Delete what is older than ``query_log_days``; returns the rows deleted.
+
+        That is logged questions, votes, and the questions, tags and articles behind buttons (with
+        the links from the bot's messages to them): a button that old says it has expired. A
+        question someone voted on is kept while the vote is, so the report can still name it.
+        """
         cutoff = (time.time() if now is None else now) - self.query_log_days * 86400
         with self._lock:
             logged = self._db.execute("DELETE FROM query_log WHERE asked < ?", (cutoff,)).rowcount
             voted = self._db.execute("DELETE FROM feedback WHERE voted < ?", (cutoff,)).rowcount
-        return logged + voted
+            expired = "SELECT id FROM queries WHERE created < ? AND id NOT IN (SELECT query_id FROM feedback)"
+            links = self._db.execute(f"DELETE FROM replies WHERE query_id IN ({expired})", (cutoff,)).rowcount
+            buttons = self._db.execute(f"DELETE FROM queries WHERE id IN ({expired})", (cutoff,)).rowcount
+        return logged + voted + links + buttons
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _key_updates_by_bot(db: sqlite3.Connection) -> None:
+    """Give a state file of an earlier version, whose ``updates`` were keyed by update id alone,
+    the bot id in its key; its rows get UNKNOWN_BOT (they count as the current bot's).
+
+    SQLite cannot change a primary key, so the table is copied into one of the new shape, in one
+    transaction: a bot killed meanwhile leaves the file as it was, and two bots opening the file
+    at once migrate it once (the second sees the column inside its own transaction).
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if "bot_id" not in {row[1] for row in db.execute("PRAGMA table_info(updates)")}:
+            db.execute("ALTER TABLE updates RENAME TO updates_before_bot_ids")
+            db.execute(UPDATES_TABLE)
+            db.execute("INSERT INTO updates (bot_id, update_id, body, received, handled) "
+                       "SELECT ?, update_id, body, received, handled FROM updates_before_bot_ids", (UNKNOWN_BOT,))
+            db.execute("DROP TABLE updates_before_bot_ids")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise

@@ -1019,7 +1019,8 @@ class BotApiServer:
         return [call for call in self.calls if call.method.lower() == method.lower()]
 
     def wait_for(self, what: str | Callable[[Call], bool], count: int = 1, timeout: float = 10) -> list[Call]:
-        """Block until ``count`` successful calls match (a method name or a predicate on Call)."""
+        """Block until at least ``count`` successful calls match (a method name or a predicate on
+        Call); returns every match, so a caller expecting one call sees a second one too."""
         matches: Callable[[Call], bool] = ((lambda call: call.method.lower() == what.lower())
                                            if isinstance(what, str) else what)
         deadline = time.monotonic() + timeout
@@ -1036,7 +1037,7 @@ class BotApiServer:
                                 for c in self.calls)
             raise AssertionError(f"waited {timeout}s for {count} call(s) matching {what!r}, "
                                  f"saw {len(found)}; recorded calls:\n{summary or '  (none)'}")
-        return found[:count]
+        return found
 
     def sent_messages(self, chat_id: int | None = None) -> list[JsonDict]:
         """Results of successful sendMessage/editMessageText calls, oldest first."""
