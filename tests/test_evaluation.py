@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -26,7 +27,8 @@ ARTICLE = Article(path="a.md", title="t", date=datetime(2025, 1, 1), tags=(), so
 
 
 def passage(text: str, index: int = 0) -> Passage:
-    return Passage(ARTICLE, Paragraph(index, text), 1.0, index)
+    article = replace(ARTICLE, paragraphs=tuple(Paragraph(i, text if i == index else "") for i in range(index + 1)))
+    return Passage.of(article, index, 1.0, index)
 
 
 # --- the hit rule --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from bot.errors import QuestionError
 from bot.search.articles import Article, Paragraph
 from bot.search.index import BM25Index, Terms
 from bot.search.library import Library, Passage
-from bot.search.markup import split_sentences
+from bot.search.markup import sentence_spans
 from bot.search.tokens import Tokenizer
 
 EXCERPT_CHARS = 320
@@ -108,15 +108,24 @@ class Query:
     def total(self) -> float:
         return sum(self.weights.values())
 
+    @cached_property
+    def split_weights(self) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """(Chinese tokens, Latin tokens) with their weights: found in a sentence in different ways."""
+        chinese = [(token, weight) for token, weight in self.weights.items() if not token.isascii()]
+        latin = [(token, weight) for token, weight in self.weights.items() if token.isascii()]
+        return chinese, latin
+
     @classmethod
     def of(cls, library: Library, tokens: Sequence[str], text: str = "") -> Query:
         """A query of already chosen tokens (an Answerer's question, a name a digest looks for)."""
         index = library.index
-        distinct = list(dict.fromkeys(tokens))
-        term_ids = {token: term for token in distinct if (term := index.term(token)) is not None}
+        times = Counter(tokens)
+        term_ids = {token: term for token in times if (term := index.term(token)) is not None}
+        weights = {token: float(index.idfs[term_ids[token]]) if token in term_ids else index.idf(token)
+                   for token in times}
         wants_number = bool(_NUMBER_QUESTION.search(library.tokenizer.normalize(text))) if text else False
-        return cls(text, tuple(tokens), {token: index.idf(token) for token in distinct}, term_ids,
-                   index.terms_of(tokens), wants_number)
+        return cls(text, tuple(tokens), weights, term_ids,
+                   index.ordered({term: times[token] for token, term in term_ids.items()}), wants_number)
 
     def share_held(self, index: BM25Index, paragraphs: Sequence[int]) -> list[float]:
         """Share of the query's weight each paragraph (with its heading and title) holds, read from the
@@ -132,12 +141,17 @@ class _Sentences:
     """A passage's sentences as one question sees them: spans, the question's weight each holds, and
     whether each holds a number. Made once per passage, for ranking and then for quoting it."""
 
-    def __init__(self, text: str, query: Query, tokenizer: Tokenizer) -> None:
-        self.spans = _sentence_spans(text)
-        pieces = [text[a:b] for a, b in self.spans]
-        self.weights = [sentence_weight(tokenizer.normalize(piece), query.weights, tokenizer.latin_tokens)
-                        for piece in pieces]
-        self.numbers = [bool(_DIGIT.search(piece)) for piece in pieces]
+    def __init__(self, paragraph: Paragraph, query: Query, tokenizer: Tokenizer) -> None:
+        self.text = paragraph.text
+        folded = paragraph.folded or [tokenizer.normalize(self.text[a:b]) for a, b in self.spans]
+        chinese, latin = query.split_weights
+        self.weights = [_weigh(piece, chinese, latin, tokenizer.latin_tokens) for piece in folded]
+        self.numbers = [bool(_DIGIT.search(piece)) for piece in folded]
+
+    @cached_property
+    def spans(self) -> list[Span]:
+        """Where the sentences are in the passage (needed only to quote it)."""
+        return sentence_spans(self.text)
 
     def bonus(self, wants_number: bool) -> float:
         """The weight of the question one sentence holds: a passage that answers usually says it in one."""
@@ -195,7 +209,7 @@ class Answerer:
         passages = self.library.search(query.terms, max(k, RERANK_DEPTH))
         head = passages[:RERANK_DEPTH]
         tokenizer = self.library.tokenizer
-        sentences = {p.index: _Sentences(p.paragraph.text, query, tokenizer) for p in head}
+        sentences = {p.index: _Sentences(p.paragraph, query, tokenizer) for p in head}
         head = [replace(p, score=p.score + PROXIMITY_WEIGHT * sentences[p.index].bonus(query.wants_number))
                 for p in head]
         head.sort(key=lambda p: -p.score)
@@ -227,11 +241,11 @@ class Answerer:
         query = self.query(question, context)
         passages, sentences = self._ranked(query, CANDIDATES)
         kept: list[tuple[Passage, float]] = []
-        per: Counter[str] = Counter()
+        per: Counter[int] = Counter()
         for passage, relevance in zip(passages, self.relevance(passages, query)):
-            if relevance < self.min_relevance or per[passage.article.path] >= per_article:
+            if relevance < self.min_relevance or per[passage.article_no] >= per_article:
                 continue
-            per[passage.article.path] += 1
+            per[passage.article_no] += 1
             kept.append((passage, relevance))
         if not kept:
             return Answer(question, (), 0, 0, self.suggestions(passages))
@@ -240,7 +254,7 @@ class Answerer:
         page = kept[offset:offset + k]
         tokenizer = self.library.tokenizer
         quotes = tuple(self._quote(p, relevance, query, sentences.get(p.index) or
-                                   _Sentences(p.paragraph.text, query, tokenizer)) for p, relevance in page)
+                                   _Sentences(p.paragraph, query, tokenizer)) for p, relevance in page)
         return Answer(question, quotes, len(kept), offset)
 
     def relevance(self, passages: Sequence[Passage], query: Query) -> list[float]:
@@ -283,15 +297,6 @@ def _shift(span: Span, by: int) -> Span:
     return (span[0] + by, span[1] + by)
 
 
-def _sentence_spans(text: str) -> list[Span]:
-    spans: list[Span] = []
-    position = 0
-    for sentence in split_sentences(text):
-        spans.append((position, position + len(sentence)))
-        position += len(sentence)
-    return [s for s in spans if text[s[0]:s[1]].strip()] or [(0, len(text))]
-
-
 def sentence_weight(normalized: str, weights: dict[str, float],
                     latin_tokens: Callable[[str], set[str]]) -> float:
     """Summed weight of the tokens that occur in an already-normalised sentence.
@@ -300,17 +305,16 @@ def sentence_weight(normalized: str, weights: dict[str, float],
     them without running jieba again; Latin tokens must match whole tokens (``latin_tokens``:
     the tokenizer's own words of the text), so "ai" is not found in "said".
     """
-    words: set[str] | None = None
-    total = 0.0
-    for token, weight in weights.items():
-        if token.isascii():
-            if words is None:
-                words = latin_tokens(normalized)
-            found = token in words
-        else:
-            found = token in normalized
-        if found:
-            total += weight
+    return _weigh(normalized, [(t, w) for t, w in weights.items() if not t.isascii()],
+                  [(t, w) for t, w in weights.items() if t.isascii()], latin_tokens)
+
+
+def _weigh(normalized: str, chinese: list[tuple[str, float]], latin: list[tuple[str, float]],
+           latin_tokens: Callable[[str], set[str]]) -> float:
+    total = sum(weight for token, weight in chinese if token in normalized)
+    if latin:
+        words = latin_tokens(normalized)
+        total += sum(weight for token, weight in latin if token in words)
     return total
 
 

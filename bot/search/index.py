@@ -364,6 +364,10 @@ class BM25Index:
             term = self.term(token)
             if term is not None:
                 asked[term] = times
+        return self.ordered(asked)
+
+    def ordered(self, asked: Mapping[int, int]) -> Terms:
+        """Terms already looked up (id → times asked), in the order scores are summed (see ``Terms``)."""
         bounds = self._bounds_list
         ordered = sorted(asked.items(), key=lambda tw: (-bounds[tw[0]] * tw[1], tw[0]))
         return Terms(tuple(t for t, _ in ordered), tuple(w for _, w in ordered))

@@ -37,7 +37,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 from itertools import accumulate
 from pathlib import Path
@@ -57,6 +57,7 @@ from bot.search.articles import (
     read_text,
 )
 from bot.search.index import BM25Index, BM25Params, EncodedTokens, Hit, IndexBuilder, Scorer, Terms, encode
+from bot.search.markup import sentence_spans
 from bot.search.site import Site, open_site
 from bot.search.tokens import Tokenizer
 
@@ -71,12 +72,30 @@ ARTICLE_CACHE_SIZE = 4096
 
 @dataclass(frozen=True)
 class Passage:
-    """A search result with everything an answer needs to quote and cite it."""
+    """A search result with everything an answer needs to quote and cite it; its article is read only
+    when asked for (an answer ranks 60 passages and quotes three: most are never read from disk)."""
 
-    article: Article
-    paragraph: Paragraph
     score: float
     index: int
+    """The paragraph's number in the index."""
+    article_no: int
+    """Its article's number in the library: passages of one article share it."""
+    position: int
+    """The paragraph's position in its article."""
+    shelf: Sequence[Article] = field(repr=False, compare=False)
+
+    @property
+    def article(self) -> Article:
+        return self.shelf[self.article_no]
+
+    @property
+    def paragraph(self) -> Paragraph:
+        return self.article.paragraphs[self.position]
+
+    @classmethod
+    def of(cls, article: Article, position: int, score: float, index: int) -> Passage:
+        """A passage of an article in hand (no library needed): its paragraph at ``position``."""
+        return cls(score, index, 0, position, (article,))
 
 
 Stat = tuple[int, int, str]
@@ -322,9 +341,7 @@ class Library:
     def passage(self, hit: Hit) -> Passage:
         """Paragraphs are numbered article after article, in index order."""
         article_no = bisect_right(self._starts, hit.paragraph) - 1
-        article = self.articles[article_no]
-        paragraph = article.paragraphs[hit.paragraph - self._starts[article_no]]
-        return Passage(article, paragraph, hit.score, hit.paragraph)
+        return Passage(hit.score, hit.paragraph, article_no, hit.paragraph - self._starts[article_no], self.articles)
 
     def search(self, tokens: Sequence[str] | Terms, k: int) -> list[Passage]:
         """The k best passages for already-tokenized words (or their terms, looked up once), best first."""
@@ -568,9 +585,26 @@ def _collect_garbage(cache: Path, store: ArticleStore, manifest: Manifest, previ
 
 def paragraph_tokens(tokenizer: Tokenizer, article: Article) -> list[list[str]]:
     """A paragraph is indexed with its heading and its article's title: questions name the topic."""
+    return indexed(tokenizer, article)[1]
+
+
+FOLD_APART = "\x00"
+"""Joins a paragraph's sentences for one normalisation (no cleaned text holds it, no token spans it)."""
+
+
+def indexed(tokenizer: Tokenizer, article: Article) -> tuple[Article, list[list[str]]]:
+    """The article with each paragraph's sentences normalised (``Paragraph.folded``), and each
+    paragraph's tokens with its heading's and its article's title's: one normalisation a paragraph
+    serves both."""
     title = tokenizer(article.title)
     headings = {h: tokenizer(h) for h in {p.heading for p in article.paragraphs}}
-    return [tokenizer(p.text) + headings[p.heading] + title for p in article.paragraphs]
+    paragraphs, tokens = [], []
+    for paragraph in article.paragraphs:
+        text = paragraph.text
+        normalized = tokenizer.normalize(FOLD_APART.join(text[a:b] for a, b in sentence_spans(text)))
+        tokens.append([*tokenizer.normalized_tokens(normalized), *headings[paragraph.heading], *title])
+        paragraphs.append(replace(paragraph, folded=tuple(normalized.split(FOLD_APART))))
+    return replace(article, paragraphs=tuple(paragraphs)), tokens
 
 
 Job = tuple[str, int, int]
@@ -586,7 +620,8 @@ def _process_file(tokenizer: Tokenizer, sites: Sequence[Site], job: Job) -> File
         return FileResult(None, error, None, error.recheck)
     except CorpusError as error:
         return FileResult(None, error, None)
-    return FileResult(article, None, encode(paragraph_tokens(tokenizer, article)), article.expires)
+    article, tokens = indexed(tokenizer, article)
+    return FileResult(article, None, encode(tokens), article.expires)
 
 
 _worker_state: tuple[Tokenizer, Sequence[Site]] | None = None

@@ -458,6 +458,16 @@ def split_sentences(text: str) -> list[str]:
     return pieces
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where each sentence with any text in it starts and ends (the whole text when it has none)."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for sentence in split_sentences(text):
+        spans.append((position, position + len(sentence)))
+        position += len(sentence)
+    return [s for s in spans if text[s[0]:s[1]].strip()] or [(0, len(text))]
+
+
 def _append_sentence(pieces: list[str], piece: str) -> None:
     """Whitespace between sentences stays with the sentence before it, so nothing is lost."""
     if pieces and not piece.strip():

@@ -115,7 +115,11 @@ class Tokenizer:
         return list(self.iter_tokens(text))
 
     def iter_tokens(self, text: str) -> Iterator[str]:
-        for match in _SCAN.finditer(self.normalize(text)):
+        return self.normalized_tokens(self.normalize(text))
+
+    def normalized_tokens(self, normalized: str) -> Iterator[str]:
+        """The tokens of text already in ``normalize``'s form (so it is normalised once for several uses)."""
+        for match in _SCAN.finditer(normalized):
             piece = match.group()
             if piece[0] < "\u3400":
                 yield from self._latin(piece)
