@@ -87,7 +87,7 @@ class Gate:
         self.most_at_once = 0
         self._lock = threading.Lock()
 
-    def __call__(self, settings: Settings, tokenizer: Tokenizer) -> Library:
+    def __call__(self, settings: Settings, previous: Library) -> Library:
         with self._lock:
             self.builds += 1
             self.running += 1
@@ -95,7 +95,7 @@ class Gate:
         self.building.set()
         try:
             assert self.open.wait(WAIT), "the test never opened the gate"
-            return open_library(settings, tokenizer)
+            return open_library(settings, previous)
         finally:
             with self._lock:
                 self.running -= 1
