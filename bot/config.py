@@ -154,34 +154,40 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 CONFIG_ENV = "ARTICLEBOT_CONFIG"
+_DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
+
+
+def _default(name: str) -> Any:
+    """A setting's default as ``SETTINGS`` declares it: the one place defaults are written."""
+    return _DEFAULTS[name]
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting articlebot reads, resolved once at start-up."""
+    """Every setting articlebot reads, resolved once at start-up (defaults: ``SETTINGS``, declared once)."""
 
-    corpus: tuple[Path, ...] = (Path("corpus"),)
-    cache_dir: Path = Path(".articlebot-cache")
-    hugo_config: Path | None = None
-    top_k: int = 3
-    k1: float = 0.9
-    b: float = 0.4
-    min_relevance: float = 0.3
-    max_file_mb: float = 5.0
-    max_question_chars: int = 1000
-    workers: int = 0
-    state_path: Path = Path(".articlebot-state.sqlite")
-    rate_limit_per_minute: int = 20
-    admin_user_ids: frozenset[int] = frozenset()
-    allowed_chat_ids: frozenset[int] = frozenset()
-    query_log_days: int = 30
-    watch: bool = True
-    telegram_token: str | None = field(default=None, repr=False)
-    telegram_webhook_secret: str | None = field(default=None, repr=False)
-    telegram_api_base_url: str = "https://api.telegram.org/bot"
-    webhook_path: str = "/telegram"
-    log_format: str = "text"
-    log_level: str = "INFO"
+    corpus: tuple[Path, ...] = _default("corpus")
+    cache_dir: Path = _default("cache_dir")
+    hugo_config: Path | None = _default("hugo_config")
+    top_k: int = _default("top_k")
+    k1: float = _default("k1")
+    b: float = _default("b")
+    min_relevance: float = _default("min_relevance")
+    max_file_mb: float = _default("max_file_mb")
+    max_question_chars: int = _default("max_question_chars")
+    workers: int = _default("workers")
+    state_path: Path = _default("state_path")
+    rate_limit_per_minute: int = _default("rate_limit_per_minute")
+    admin_user_ids: frozenset[int] = _default("admin_user_ids")
+    allowed_chat_ids: frozenset[int] = _default("allowed_chat_ids")
+    query_log_days: int = _default("query_log_days")
+    watch: bool = _default("watch")
+    telegram_token: str | None = field(default=_default("telegram_token"), repr=False)
+    telegram_webhook_secret: str | None = field(default=_default("telegram_webhook_secret"), repr=False)
+    telegram_api_base_url: str = _default("telegram_api_base_url")
+    webhook_path: str = _default("webhook_path")
+    log_format: str = _default("log_format")
+    log_level: str = _default("log_level")
 
     @property
     def max_file_bytes(self) -> int:

@@ -23,12 +23,6 @@ def test_settings_names_equal_the_settings_fields() -> None:
     assert [s.name for s in SETTINGS] == [f.name for f in dataclasses.fields(Settings)]
 
 
-def test_declared_defaults_equal_the_dataclass_defaults() -> None:
-    defaults = Settings()
-    for setting in SETTINGS:
-        assert getattr(defaults, setting.name) == setting.default, setting.name
-
-
 def test_every_setting_has_a_unique_environment_variable_and_help() -> None:
     assert len({s.env for s in SETTINGS}) == len(SETTINGS)
     assert all(s.help.strip() for s in SETTINGS)
