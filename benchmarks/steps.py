@@ -23,8 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from benchlib import (Timer, children_peak_rss_mib, current_rss_mib, disk_bytes, latency_summary, peak_rss_mib, read_json, step, write_json)
+from benchlib import (
+    Timer,
+    children_peak_rss_mib,
+    current_rss_mib,
+    disk_bytes,
+    latency_summary,
+    peak_rss_mib,
+    read_json,
+    step,
+    write_json,
+)
 
 K = 10
 K1, B = 1.2, 0.75
@@ -284,7 +293,7 @@ def _build_result(input_s: float, build_s: float, save_s: float, input_rss: floa
 
 @step("build_articlebot")
 def build_articlebot(config: dict[str, Any]) -> dict[str, Any]:
-    from bot.search.index import BM25Params, BM25Index
+    from bot.search.index import BM25Index, BM25Params
     with Timer() as ti:
         docs = Tokens(Path(config["work"])).token_lists()
     rss = current_rss_mib()
@@ -408,19 +417,19 @@ def serve_articlebot(config: dict[str, Any]) -> dict[str, Any]:
 
 @step("serve_articlebot_numpy")
 def serve_articlebot_numpy(config: dict[str, Any]) -> dict[str, Any]:
-    """The numpy search: what one-shot commands (``articlebot ask``) and machines without numba use."""
+    """numpy's exhaustive scorer: what one-shot commands (``articlebot ask``) and machines without numba use."""
     return _serve_articlebot(config, compiled=False)
 
 
 def _serve_articlebot(config: dict[str, Any], compiled: bool) -> dict[str, Any]:
-    from bot.search.index import compile_search
+    from bot.search.compiled import CompiledSearch
     sample = [q["tokens"] for q in questions(config)]
     library, load_s = _open(config)
     assert not library.rebuilt
     index = library.index
     with Timer() as compiling:
-        if compiled and not compile_search(Path(config["cache_dir"])):
-            raise RuntimeError("the compiled search did not load (see the log above)")
+        if compiled:
+            index.scorer = CompiledSearch(Path(config["cache_dir"]))
 
     def run_one(tokens: list[str]) -> list[tuple[int, float]]:
         return [(h.paragraph, h.score) for h in index.search(tokens, K)]
@@ -623,13 +632,15 @@ def _profile(fn, config: dict[str, Any], name: str, limit: int = 25) -> str:  # 
 @step("profile")
 def profile(config: dict[str, Any]) -> dict[str, Any]:
     """cProfiles of the warm open, the search path, the whole answer path, and the index build."""
-    from bot.search.answers import Answerer
     from bot.errors import QuestionError
-    from bot.search.index import BM25Params, BM25Index, compile_search
+    from bot.search.answers import Answerer
+    from bot.search.compiled import CompiledSearch
+    from bot.search.index import BM25Index, BM25Params
     from bot.search.library import Library
-    compile_search(Path(config["cache_dir"]))  # profiles the search as the bot serves it
+    scorer = CompiledSearch(Path(config["cache_dir"]))  # profiles the search as the bot serves it
     box: dict[str, Any] = {}
-    files = {"open": _profile(lambda: box.setdefault("library", Library.open(settings(config))), config, "open_warm")}
+    files = {"open": _profile(lambda: box.setdefault("library", Library.open(settings(config), scorer=scorer)), config,
+                              "open_warm")}
     library = box["library"]
     sample = [q["tokens"] for q in questions(config)]
     for tokens in sample[:50]:
@@ -658,7 +669,8 @@ def profile(config: dict[str, Any]) -> dict[str, Any]:
             pass
         ns.append(time.perf_counter_ns() - start)
     files["answer"] = _profile(answer_all, config, "answer")
-    del library, answerer, box
+    box.clear()  # the library (its mapped index) is released before the build is profiled
+    library = answerer = None
     gc.collect()
     if config.get("profile_build", True):
         docs = Tokens(Path(config["work"])).token_lists()
