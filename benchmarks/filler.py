@@ -28,9 +28,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.search.answers import Answerer
 from bot.config import Settings
 from bot.errors import QuestionError
+from bot.search.answers import Answerer
 from bot.search.evaluation import normalize_for_match, read_questions
 from bot.search.library import Library
 

@@ -23,8 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from bot.search.articles import LoadReport, find_markdown_files, load_article, read_text, split_front_matter
 from bot.errors import CorpusError
+from bot.search.articles import LoadReport, find_markdown_files, load_article, read_text, split_front_matter
 
 MAX_BYTES = 5 * 1024 * 1024
 """articlebot's default ARTICLEBOT_MAX_FILE_MB."""

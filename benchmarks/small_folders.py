@@ -28,9 +28,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bot.search.answers import Answerer
 from bot.config import Settings
 from bot.errors import QuestionError
+from bot.search.answers import Answerer
 from bot.search.library import Library
 from bot.search.markup import split_sentences
 

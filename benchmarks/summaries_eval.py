@@ -26,8 +26,8 @@ from typing import Any
 
 from bot.config import Settings
 from bot.search.library import Library
+from bot.summaries.catalog import Summarizer
 from bot.summaries.rouge import ALL_SYSTEMS, evaluate_summaries
-from bot.summaries.summarizer import Summarizer
 
 
 def quality(folder: Path, budget: int, cache: Path) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from bot.search.evaluation import Question, evaluate, per_question_lines, read_q
 from bot.search.index import Scorer
 from bot.search.library import Library, Passage
 from bot.search.tokens import Tokenizer
-from bot.summaries.summarizer import DigestItem, Summarizer
+from bot.summaries.catalog import DigestItem, Summarizer
 from bot.telegram.replies import answer_text, plural, title_line
 
 

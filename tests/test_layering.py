@@ -27,7 +27,7 @@ BASE = {"config", "errors", "logs", "__init__"}
 ORDER = {
     "search": ["metadata", "markup", "site", "articles", "tokens", "kernel", "index", "compiled", "library",
                "answers", "evaluation"],
-    "summaries": ["text", "extracts", "topics", "catalog", "summarizer", "rouge"],
+    "summaries": ["extracts", "topics", "catalog", "rouge"],
     "engine": ["engine", "reloader"],
     "telegram": ["strings", "replies", "state", "report", "dialogue", "handlers", "delivery", "webhook", "app"],
     "": ["config", "errors", "logs", "terminal", "cli", "__main__"],

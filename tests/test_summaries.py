@@ -16,13 +16,12 @@ import pytest
 from bot.config import Settings
 from bot.search.articles import Article, Paragraph
 from bot.search.library import Library
-from bot.summaries.summarizer import (
-    Summarizer,
+from bot.summaries.catalog import Summarizer, newest_first
+from bot.summaries.extracts import (
     SummaryStyle,
     author_text_summary,
     display_text,
     fill_budget,
-    newest_first,
     sentence_candidates,
     summary_length,
 )
@@ -415,3 +414,34 @@ def test_a_name_typed_with_a_space_finds_the_articles_that_write_it_as_one_word(
     resolution = Summarizer(bundled_library).resolve("deep seek")
     assert resolution.kind == "search" and resolution.articles
     assert all("deepseek" in " ".join(p.text for p in a.paragraphs).lower() for a in resolution.articles)
+
+
+def test_many_threads_summarize_and_browse_one_fresh_summarizer_at_once(library: Library) -> None:
+    """Handlers run in threads: the lazily built tables and the recent-summary caches must hold."""
+    import threading
+
+    expected = Summarizer(library, budget_zh=BUDGET_ZH, budget_en_words=BUDGET_EN)
+    answers = {"tags": expected.tags(), "latest": expected.latest(5),
+               "digest": expected.digest("iyiou").items}
+    shared = Summarizer(library, budget_zh=BUDGET_ZH, budget_en_words=BUDGET_EN)
+    failures: list[BaseException] = []
+    mismatches: list[str] = []
+
+    def browse() -> None:
+        try:
+            for _ in range(20):
+                if shared.tags() != answers["tags"]:
+                    mismatches.append("tags")
+                if shared.latest(5) != answers["latest"]:
+                    mismatches.append("latest")
+                if shared.digest("iyiou").items != answers["digest"]:
+                    mismatches.append("digest")
+        except BaseException as error:  # noqa: BLE001 - the test reports whatever a thread hit
+            failures.append(error)
+
+    threads = [threading.Thread(target=browse) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == [] and mismatches == []

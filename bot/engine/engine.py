@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.search.answers import Answerer
 from bot.search.library import Library
-from bot.summaries.summarizer import Summarizer
+from bot.summaries.catalog import Summarizer
 
 
 @dataclass(frozen=True)

@@ -420,6 +420,10 @@ class BM25Index:
         return (np.asarray([weights[t] for t in terms], dtype=np.float64) @ held).tolist() if terms else \
             [0.0] * len(paragraphs)
 
+    def paragraphs_of(self, term: int) -> npt.NDArray[np.int32]:
+        """The paragraphs that hold the term, in order."""
+        return self.doc_ids[self._starts[term]:self._starts[term + 1]]
+
     def holds(self, token: str, paragraph: int) -> bool:
         """Whether the paragraph (with its heading and title) holds the token: one binary search."""
         term = self.term(token)

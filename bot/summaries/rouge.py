@@ -28,7 +28,8 @@ from bot.errors import CorpusError
 from bot.search.articles import ABSTRACT_HEADINGS, Article, load_article, read_text
 from bot.search.library import Library
 from bot.search.markup import clean_block, clean_inline
-from bot.summaries.summarizer import Summarizer, SummaryStyle, display_text, fill_budget, sentence_candidates
+from bot.summaries.catalog import Summarizer
+from bot.summaries.extracts import SummaryStyle, display_text, fill_budget, sentence_candidates
 
 SYSTEMS = ("articlebot", "lead", "textrank", "lexrank")
 """The systems ``evaluate_summaries`` scores by default; textrank and lexrank need ``pip install sumy``."""

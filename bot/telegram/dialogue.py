@@ -38,7 +38,7 @@ from bot.telegram.strings import EXAMPLES, LANGUAGES, strings
 
 if TYPE_CHECKING:
     from bot.engine.reloader import ReloadResult
-    from bot.summaries.summarizer import Summarizer
+    from bot.summaries.catalog import Summarizer
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Articles → summaries, topics and tag digests: every sentence shown is a verbatim sentence of an article.
+"""Articles → extractive summaries: every sentence shown is a verbatim sentence of an article.
 
 How an extract is chosen (and why not TextRank). A summary of ~150 characters has room for
 two to five sentences, and a good one says what the article says most often: its recurring
@@ -21,85 +21,66 @@ Where the library has author-written summaries (WeChat's 摘要, front-matter su
 a summary than in a body (``SummaryStyle``). Written summaries name products, figures and
 outcomes and rarely say 我/觉得/真的, so this moves the choice towards sentences that state
 facts. ``benchmarks/summaries.md`` measures both, against lead, TextRank and LexRank.
-
-Topics come from corpus statistics rather than from each article's text, so that all of
-them are known at once (to browse by topic) in well under a second for thousands of
-articles: a topic is a word of an article's title that is *title-worthy* across the
-library — of the articles that contain it (from the index's postings), a good share put it
-in their title (DeepSeek, 关税, 美联储 do; 发布, 全球, 宣布 do not).
 """
 
 from __future__ import annotations
 
-import difflib
 import heapq
-import math
 import operator
 import re
+import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Generic, Literal, NamedTuple, TypeVar
 
-from bot.search.answers import Answerer, Query
 from bot.search.articles import ABSTRACT_HEADINGS, Article
 from bot.search.library import Library
 from bot.search.markup import split_sentences
 
 SummarySource = Literal["author", "extract"]
-ResolutionKind = Literal["tag", "topic", "search", "none"]
-
 REFERENCE_SCALE = 4.0
 """The ideal summary the objective aims at is this many budgets long (a written abstract in the
 WeChat corpus is ~4 times a 150-character extract). Measured flat between 3 and 5."""
+
 STYLE_MIN_ARTICLES = 20
 """Fewer author-written summaries than this teach no reliable style; none is used."""
 STYLE_SMOOTHING = 5.0
 """Added to every count of the style's likelihood ratio, so that rare pairs get a ratio near 1."""
+
 MIN_UNITS = {"zh": 8, "en": 4}
 """Sentences shorter than this (characters / words) say too little to summarise anything."""
 UNTERMINATED_FACTOR = 2
 """A piece with no closing mark (a heading, a caption, a list line) must be this many times longer."""
+
 MAX_LINES = 4
 """A "sentence" joined from more lines than this is a list (of headlines, of names), not a sentence."""
 REPEATED_IN = 3
 """A sentence found word for word in this many articles is the site's boilerplate."""
+
 EDGE_PARAGRAPHS = 3
 """Boilerplate is looked for in each article's first and last few paragraphs (where sites put it)."""
 MIN_REPEATED_CHARS = 8
-OVERVIEW_ARTICLES = 8
-"""A digest's overview covers this many of the newest articles."""
+
 OVERVIEW_SENTENCES = 3
-TOPICS_PER_ARTICLE = 4
-MIN_TITLE_SHARE = 0.15
-"""A word is a topic when at least this share of the articles containing it put it in their title."""
-MIN_TITLES = 3
-"""A topic must stand in this many titles: fewer is not worth browsing."""
-MENTION_FLOOR = 0.6
-"""Share of a name's idf weight an article must contain to count as mentioning it (search fallback)."""
-FUZZY_CUTOFF = 0.84
-"""difflib ratio for a near miss to resolve ("iyou" → iyiou is 0.89; 华为 → 华为云 is 0.8 and is not)."""
 CACHE_SIZE = 4096
 
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
-_CJK_WORD = re.compile(r"^[\u3400-\u9fff\uf900-\ufaff]+$")
-_NUMBERISH = re.compile(r"^[0-9.\-_+&'’]+$")
 _SENTENCE_END = re.compile(r"[。！？!?；;…][”’」』）)\"']*\s*$")
+
 _OPENS_WITH_PUNCT = re.compile(r"^\s*[，。、：；！？）》」』”’,.:;!?)\]]")
 _BULLET = re.compile(r"^\s*•\s*")
+
 _CLAUSE_END = re.compile(r"[，、；：,;:]")
 _BOILERPLATE = re.compile(
     r"https?://|www\.|点击|关注我们|关注公众号|扫码|二维码|长按|阅读原文|原文链接|责任编辑|免责声明|版权所有|"
     r"转载|商务合作|图片来源|图源|三连|星标|点个?赞.{0,8}(?:在看|转发)|(?:在看|转发).{0,8}(?:点赞|三连)|"
     r"click here|subscribe|sign up|newsletter|follow us|read more|all rights reserved|disclaimer|"
     r"getty images|reporting by|editing by|^\s*(?:photo|image|credit|source)\s*:", re.IGNORECASE)
+
 _SPACES = re.compile(r"\s+")
 _PIECES = re.compile(r"(?<=[。！？!?])\s*|\s*\n\s*|(?<=[.!?])\s+(?=[A-Z0-9\"“])")
 
-
-# --- results ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Summary:
@@ -114,59 +95,11 @@ class Summary:
     paragraphs: tuple[int, ...] = ()
     """For an extract, the ``Paragraph.position`` each sentence comes from."""
 
-
-@dataclass(frozen=True)
-class Resolution:
-    """What a tag or topic name typed by a person refers to."""
-
-    kind: ResolutionKind
-    """"tag" / "topic": a known name (maybe after forgiving its spelling); "search": the articles
-    that mention it; "none": nothing, see ``suggestions``."""
-    name: str
-    """The name as the library writes it (or the query, for search and none)."""
-    articles: tuple[Article, ...]
-    """Newest first."""
-    suggestions: tuple[str, ...] = ()
-
-
-class DigestItem(NamedTuple):
-    """An article with its summary; unpacks as ``article, summary``."""
-
-    article: Article
-    summary: Summary
-
-
 class OverviewSentence(NamedTuple):
     """One sentence of a digest's overview and the article to link it to; unpacks as ``text, article``."""
 
     text: str
     article: Article
-
-
-@dataclass(frozen=True)
-class Digest:
-    """One page of a tag's or topic's articles, newest first, each with its summary."""
-
-    name: str
-    kind: ResolutionKind
-    total: int
-    page: int
-    pages: int
-    items: tuple[DigestItem, ...]
-    overview: tuple[OverviewSentence, ...]
-    """On page 1: two or three sentences from different recent articles covering what they say."""
-    suggestions: tuple[str, ...] = ()
-
-
-class TagCount(NamedTuple):
-    """A tag or topic and how many articles it has; unpacks as ``name, count, kind``."""
-
-    name: str
-    total: int
-    kind: Literal["tag", "topic"]
-
-
-# --- sentences and their length --------------------------------------------------------
 
 @dataclass(frozen=True)
 class Candidate:
@@ -176,17 +109,14 @@ class Candidate:
     paragraph: int
     order: int
 
-
 def is_chinese(lang: str) -> bool:
     return lang.lower().startswith(("zh", "cn", "ja"))
-
 
 def summary_length(text: str, lang: str) -> int:
     """What a budget counts: non-blank characters for Chinese, words for English."""
     if is_chinese(lang):
         return len(text) - sum(map(str.isspace, text))
     return len(text.split())
-
 
 def body_paragraphs(article: Article, body_only: bool = True) -> list[tuple[int, str]]:
     """(position, text) of the paragraphs an extract draws from.
@@ -202,7 +132,6 @@ def body_paragraphs(article: Article, body_only: bool = True) -> list[tuple[int,
             continue
         kept.append((paragraph.position, paragraph.text))
     return kept
-
 
 def sentence_candidates(article: Article, body_only: bool = True) -> list[Candidate]:
     """Every sentence of the body, verbatim, in reading order.
@@ -227,7 +156,6 @@ def sentence_candidates(article: Article, body_only: bool = True) -> list[Candid
                 candidates.append(Candidate(piece, position, len(candidates)))
     return candidates
 
-
 def _continues(previous: str, piece: str, chinese: bool) -> bool:
     """Whether ``piece`` goes on the sentence ``previous`` began (that line had no closing mark).
 
@@ -242,7 +170,6 @@ def _continues(previous: str, piece: str, chinese: bool) -> bool:
         return False
     return chinese or piece.lstrip()[:1].islower() or bool(_OPENS_WITH_PUNCT.match(piece))
 
-
 def fill_budget(order: Iterable[int], sentences: Sequence[str], lang: str, budget: int) -> list[str]:
     """Sentences taken in ``order`` while they fit the budget (skipping those that do not),
     returned in reading order: how every system in the benchmark spends its budget."""
@@ -255,25 +182,19 @@ def fill_budget(order: Iterable[int], sentences: Sequence[str], lang: str, budge
             used += size
     return [sentences[i] for i in sorted(chosen)]
 
-
 def display_text(sentences: Sequence[str], lang: str) -> str:
     """Sentences joined as a reader sees them: Chinese without spaces, line breaks removed."""
     if is_chinese(lang):
         return "".join(_SPACES.sub(lambda m: "" if "\n" in m.group() else m.group(), s) for s in sentences)
     return " ".join(_SPACES.sub(" ", s) for s in sentences)
 
-
-# --- units and the objective -------------------------------------------------------------
-
 Normalize = Callable[[str], str]
-
 
 def content_units(normalized: str, chinese: bool) -> list[str]:
     """Characters (letters, digits, CJK) for Chinese; lower-case words for English."""
     if chinese:
         return [ch for ch in normalized if ch.isalnum()]
     return _LATIN_WORD.findall(normalized)
-
 
 def ngrams(units: Sequence[str], chinese: bool, orders: int = 3) -> tuple[Sequence[str], ...]:
     """Units, pairs and triples (the first ``orders`` of them) as text, in order."""
@@ -291,11 +212,9 @@ def ngrams(units: Sequence[str], chinese: bool, orders: int = 3) -> tuple[Sequen
         found.append(grams)
     return tuple(found)
 
-
 def ngram_counts(units: Sequence[str], chinese: bool, orders: int = 3) -> tuple[Counter[str], ...]:
     """Counts of units, pairs and triples, keyed by their text."""
     return tuple(Counter(grams) for grams in ngrams(units, chinese, orders))
-
 
 @dataclass(frozen=True)
 class SummaryStyle:
@@ -339,9 +258,7 @@ class SummaryStyle:
             memo.update((key, scale * (summary[key] + k) / (body[key] + k)) for key in missing)
         return memo
 
-
 Grams = tuple[list[tuple[str, int]], list[tuple[str, int]], list[tuple[str, int]]]
-
 
 @dataclass
 class _Sentence:
@@ -350,7 +267,6 @@ class _Sentence:
     """Its length as the budget counts it."""
     units: int
     grams: Grams
-
 
 def _sentences(candidates: Sequence[Candidate], lang: str,
                normalize: Normalize) -> tuple[list[_Sentence], tuple[Counter[str], Counter[str], Counter[str]]]:
@@ -371,10 +287,8 @@ def _sentences(candidates: Sequence[Candidate], lang: str,
                                    (list(counts[0].items()), list(counts[1].items()), list(counts[2].items()))))
     return sentences, (Counter(everything[0]), Counter(everything[1]), Counter(everything[2]))
 
-
 _SEPARATOR = "\x1e"
 """Joins sentences so that they are normalised in one call (OpenCC per call is the cost)."""
-
 
 @dataclass
 class _ArticleModel:
@@ -389,11 +303,9 @@ class _ArticleModel:
     def chinese(self) -> bool:
         return is_chinese(self.lang)
 
-
 def _article_model(article: Article, body_only: bool, normalize: Normalize) -> _ArticleModel:
     sentences, totals = _sentences(sentence_candidates(article, body_only), article.lang, normalize)
     return _ArticleModel(article.lang, sentences, totals, sum(totals[0].values()))
-
 
 def _worths(totals: Sequence[Counter[str]], length: float, scale: float,
             style: SummaryStyle | None) -> tuple[dict[str, float], ...]:
@@ -408,7 +320,6 @@ def _worths(totals: Sequence[Counter[str]], length: float, scale: float,
             for key in worth:
                 worth[key] *= lifts[key]
     return worths
-
 
 def _select(sentences: Sequence[_Sentence], worths: Sequence[dict[str, float]], budget: int,
             eligible: Callable[[int], bool], max_sentences: int | None = None,
@@ -481,7 +392,6 @@ def _select(sentences: Sequence[_Sentence], worths: Sequence[dict[str, float]], 
             covered[key] = covered.get(key, 0) + count
     return chosen
 
-
 def _clip(text: str, budget: int, lang: str) -> str:
     """A sentence longer than the whole budget: its head, cut after the last clause that keeps
     at least half of it, with "…" (still the article's words, in its order)."""
@@ -500,34 +410,46 @@ def _clip(text: str, budget: int, lang: str) -> str:
         head = head[:marks[-1]]
     return head.rstrip() + "…"
 
+def author_summary(article: Article) -> str | None:
+    """The article's own summary: front matter first (it is meant as one), then a 摘要 section."""
+    return article.summary or article.abstract or None
 
-# --- the summarizer ----------------------------------------------------------------------
+def author_text_summary(text: str, lang: str, budget: int) -> Summary:
+    """An author's summary fitted to the budget: its leading sentences, without label lines
+    such as "1) 一句话总结" (short lines with no closing mark followed by more text)."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    lines = [line for i, line in enumerate(lines)
+             if i == len(lines) - 1 or _SENTENCE_END.search(line) or summary_length(line, lang) > 16]
+    sentences = [_BULLET.sub("", s.strip()) for line in lines for s in split_sentences(line) if s.strip()]
+    chosen: list[str] = []
+    used = 0
+    for sentence in sentences:
+        size = summary_length(sentence, lang)
+        if used + size > budget:
+            break
+        chosen.append(sentence)
+        used += size
+    if not chosen and sentences:
+        chosen = [_clip(sentences[0], budget, lang)]
+    return Summary(display_text(chosen, lang), tuple(chosen), "author")
 
-class Summarizer:
-    """Summaries, topics, tag resolution and digests over one library (all cached lazily)."""
+
+class Extractor:
+    """Summaries of one library's articles: the author's, or an extract (cached, thread-safe)."""
 
     def __init__(self, library: Library, budget_zh: int = 150, budget_en_words: int = 55,
-                 min_relevance: float = 0.3, style: SummaryStyle | None | Literal["auto"] = "auto") -> None:
+                 style: SummaryStyle | None | Literal["auto"] = "auto") -> None:
         """``style``: "auto" learns it from the library's author-written summaries (if there are
         enough); pass a ``SummaryStyle`` to use another, or ``None`` for none."""
         self.library = library
         self.budget_zh = budget_zh
         self.budget_en_words = budget_en_words
-        self.min_relevance = min_relevance
         self._style_setting = style
         self._style: SummaryStyle | None = None
         self._style_ready = False
-        self._models: OrderedDict[tuple[object, ...], _ArticleModel] = OrderedDict()
-        self._summaries: OrderedDict[tuple[object, ...], Summary] = OrderedDict()
-        self._topics: dict[int, tuple[str, ...]] | None = None
+        self._models: _Recent[_ArticleModel] = _Recent()
+        self._summaries: _Recent[Summary] = _Recent()
         self._repeated_pieces: frozenset[str] | None = None
-        self._statistics: _TitleStatistics | None = None
-        self._name_table: dict[str, tuple[Literal["tag", "topic"], str]] | None = None
-        self._member_table: dict[tuple[str, str], list[Article]] = {}
-        self._topic_labels: dict[str, str] = {}
-        self._by_path: dict[str, Article] | None = None
-
-    # summaries
 
     def budget(self, lang: str) -> int:
         return self.budget_zh if is_chinese(lang) else self.budget_en_words
@@ -558,13 +480,12 @@ class Summarizer:
         key = (article.path, hash(article.paragraphs), from_body_only)
         cached = self._summaries.get(key)
         if cached is not None:
-            self._summaries.move_to_end(key)
             return cached
         budget = self.budget(article.lang)
         written = None if from_body_only else author_summary(article)
         summary = (author_text_summary(written, article.lang, budget) if written
                    else self._extract(article, budget))
-        _remember(self._summaries, key, summary)
+        self._summaries.put(key, summary)
         return summary
 
     def _model(self, article: Article, body_only: bool = True) -> _ArticleModel:
@@ -572,9 +493,7 @@ class Summarizer:
         model = self._models.get(key)
         if model is None:
             model = _article_model(article, body_only, self.library.tokenizer.normalize)
-            _remember(self._models, key, model)
-        else:
-            self._models.move_to_end(key)
+            self._models.put(key, model)
         return model
 
     def _extract(self, article: Article, budget: int) -> Summary:
@@ -628,14 +547,6 @@ class Summarizer:
             self._repeated_pieces = frozenset(k for k, n in seen.items() if n >= REPEATED_IN)
         return self._repeated_pieces
 
-    def warm(self) -> None:
-        """Do now the once-per-library work that the first summary, topic or digest would do:
-        the summary style, the table of repeated sentences, and all topics (~1-2 s for 3,000
-        articles). The bot calls this at start-up so that no reply waits for it."""
-        _ = self.style
-        self._repeated()
-        self._names()
-
     def overview(self, articles: Sequence[Article], max_sentences: int = OVERVIEW_SENTENCES) -> tuple[
             OverviewSentence, ...]:
         """Sentences from different articles that together cover what they say (multi-document).
@@ -668,288 +579,33 @@ class Summarizer:
         return tuple(OverviewSentence(display_text([pool[i].candidate.text], owners[i].lang), owners[i])
                      for i in chosen)
 
-    # lookups
-
-    def article(self, path: str | Path) -> Article | None:
-        """An article by its path as the library lists it, by its absolute path, or by a path
-        tail (file name) that only one article has."""
-        if self._by_path is None:
-            self._by_path = {a.path: a for a in self.library.articles}
-        text = str(path)
-        found = self._by_path.get(text) or self._by_path.get(str(Path(text).absolute()))
-        if found is not None:
-            return found
-        tail = "/" + text.lstrip("./")
-        matches = [a for p, a in self._by_path.items() if p.endswith(tail)]
-        return matches[0] if len(matches) == 1 else None
-
-    def summarize_path(self, path: str | Path) -> DigestItem | None:
-        article = self.article(path)
-        return None if article is None else DigestItem(article, self.summarize(article))
-
-    def best_for(self, query: str) -> DigestItem | None:
-        """The article that best answers a query, with its summary; raises QuestionError for an
-        empty or over-long query, like ``Answerer``."""
-        answer = Answerer(self.library, self.min_relevance).answer(query, k=1)
-        if not answer.quotes:
-            return None
-        article = answer.quotes[0].article
-        return DigestItem(article, self.summarize(article))
-
-    def latest(self, n: int = 5) -> list[DigestItem]:
-        return [DigestItem(a, self.summarize(a)) for a in newest_first(self.library.articles)[:max(n, 0)]]
-
-    # topics and tags
-
-    def topics(self, article: Article) -> tuple[str, ...]:
-        """The article's author topics (wiki links) and the title-worthy words of its title."""
-        table = self._topic_table()
-        derived = table.get(id(article))
-        if derived is None:
-            derived = self._derive_topics([article], self._title_statistics())[0]
-        return tuple(dict.fromkeys([*article.topics, *(self._topic_labels.get(t, t) for t in derived)]))
-
-    def _topic_table(self) -> dict[int, tuple[str, ...]]:
-        if self._topics is None:
-            statistics = self._title_statistics()
-            derived = self._derive_topics(self.library.articles, statistics)
-            self._topics = {id(a): topics for a, topics in zip(self.library.articles, derived)}
-        return self._topics
-
-    def _title_statistics(self) -> _TitleStatistics:
-        if self._statistics is None:
-            self._statistics = _TitleStatistics.compute(self.library)
-        return self._statistics
-
-    def _derive_topics(self, articles: Sequence[Article], statistics: _TitleStatistics) -> list[tuple[str, ...]]:
-        result = []
-        for article in articles:
-            words = statistics.title_words.get(id(article))
-            if words is None:
-                words = _title_words(self.library.tokenizer, article.title)
-            scored = sorted(((statistics.score(w), w) for w in words if statistics.is_topic(w)),
-                            key=lambda sw: (-sw[0], sw[1]))
-            kept: list[str] = []
-            for _, word in scored:
-                if not any(word in other or other in word for other in kept):
-                    kept.append(word)
-                if len(kept) == TOPICS_PER_ARTICLE:
-                    break
-            for word in kept:
-                self._topic_labels.setdefault(word, statistics.label(word))
-            result.append(tuple(kept))
-        return result
-
-    def tags(self, top_topics: int = 30) -> list[TagCount]:
-        """Every tag with its article count, then the most shared topics that are not also tags."""
-        tag_counts = Counter(tag for a in self.library.articles for tag in a.tags)
-        tag_keys = {_key(self.library.tokenizer.normalize, t) for t in tag_counts}
-        result = [TagCount(name, count, "tag") for name, count in
-                  sorted(tag_counts.items(), key=lambda nc: (-nc[1], nc[0].casefold()))]
-        topic_counts = Counter(t for a in self.library.articles for t in self.topics(a))
-        topics = [(name, count) for name, count in topic_counts.items()
-                  if count >= 2 and _key(self.library.tokenizer.normalize, name) not in tag_keys]
-        topics.sort(key=lambda nc: (-nc[1], nc[0].casefold()))
-        return result + [TagCount(name, count, "topic") for name, count in topics[:top_topics]]
-
-    def _names(self) -> dict[str, tuple[Literal["tag", "topic"], str]]:
-        """Canonical key → (kind, name as written); a tag wins over a topic with the same key."""
-        if self._name_table is None:
-            normalize = self.library.tokenizer.normalize
-            names: dict[str, tuple[Literal["tag", "topic"], str]] = {}
-            members: dict[tuple[str, str], list[Article]] = {}
-            for article in self.library.articles:
-                for topic in self.topics(article):
-                    key = _key(normalize, topic)
-                    names.setdefault(key, ("topic", topic))
-                    members.setdefault(("topic", key), []).append(article)
-                for tag in article.tags:
-                    members.setdefault(("tag", _key(normalize, tag)), []).append(article)
-            for article in self.library.articles:
-                for tag in article.tags:
-                    key = _key(normalize, tag)
-                    if names.get(key, ("topic", ""))[0] != "tag":
-                        names[key] = ("tag", tag)
-            self._name_table, self._member_table = names, members
-        return self._name_table
-
-    def resolve(self, name: str) -> Resolution:
-        """A tag, else a topic, else a near miss of either, else the articles that mention it.
-
-        Tags and topics list their articles newest first; a mere mention lists the articles
-        most about it first (a digest of a name nobody tagged is a reading list, not a feed).
-        """
-        normalize = self.library.tokenizer.normalize
-        key = _key(normalize, name)
-        names = self._names()
-        match = names.get(key)
-        if match is None and key:
-            close = difflib.get_close_matches(key, list(names), n=1, cutoff=FUZZY_CUTOFF)
-            match = names[close[0]] if close else None
-        if match is not None:
-            kind, written = match
-            return Resolution(kind, written, tuple(newest_first(self._members(kind, written))))
-        # "deep seek" as one word too: names are written with and without their spaces.
-        mentioned = self._mentions(name) or (self._mentions(key) if key != normalize(name).strip() else [])
-        if mentioned:
-            return Resolution("search", name.strip(), tuple(mentioned))
-        return Resolution("none", name.strip(), (), self._suggestions(key, names))
-
-    def _members(self, kind: str, name: str) -> list[Article]:
-        self._names()
-        key = (kind, _key(self.library.tokenizer.normalize, name))
-        return list(dict.fromkeys(self._member_table.get(key, [])))
-
-    def _mentions(self, name: str) -> list[Article]:
-        """Articles with paragraphs that mention the name, the ones most about it first."""
-        tokens = self.library.tokenizer(name)
-        if not tokens:
-            return []
-        query = Query.of(self.library, tokens)
-        passages = self.library.search(query.terms, 500)
-        articles: dict[str, Article] = {}
-        mentions: Counter[str] = Counter()
-        for passage, share in zip(passages, query.share_held(self.library.index, [p.index for p in passages])):
-            if share >= MENTION_FLOOR:
-                articles.setdefault(passage.article.path, passage.article)
-                mentions[passage.article.path] += 1
-        # Most about it first: the articles that mention it in the most paragraphs, then the newest.
-        newest = {a.path: i for i, a in enumerate(newest_first(articles.values()))}
-        return sorted(articles.values(), key=lambda a: (-mentions[a.path], newest[a.path]))
-
-    def _suggestions(self, key: str, names: Mapping[str, tuple[str, str]], limit: int = 5) -> tuple[str, ...]:
-        close = difflib.get_close_matches(key, list(names), n=limit, cutoff=0.5) if key else []
-        suggestions = [names[k][1] for k in close]
-        for tag in self.tags(top_topics=limit):
-            if tag.name not in suggestions:
-                suggestions.append(tag.name)
-        return tuple(suggestions[:limit])
-
-    def digest(self, name: str, page: int = 1, per_page: int = 5) -> Digest:
-        """A page of the named tag's or topic's articles (or of the articles mentioning it)."""
-        resolution = self.resolve(name)
-        per_page = max(per_page, 1)
-        total = len(resolution.articles)
-        pages = max(1, math.ceil(total / per_page))
-        page = min(max(page, 1), pages)
-        shown = resolution.articles[(page - 1) * per_page:page * per_page]
-        items = tuple(DigestItem(a, self.summarize(a)) for a in shown)
-        overview = self.overview(resolution.articles[:OVERVIEW_ARTICLES]) if page == 1 and total > 1 else ()
-        return Digest(resolution.name, resolution.kind, total, page, pages, items, overview,
-                      resolution.suggestions)
+    def warm(self) -> None:
+        """Learn the summary style and find the repeated sentences now (the first summary would)."""
+        _ = self.style
+        self._repeated()
 
 
-# --- author summaries --------------------------------------------------------------------
-
-def author_summary(article: Article) -> str | None:
-    """The article's own summary: front matter first (it is meant as one), then a 摘要 section."""
-    return article.summary or article.abstract or None
+V = TypeVar("V")
 
 
-def author_text_summary(text: str, lang: str, budget: int) -> Summary:
-    """An author's summary fitted to the budget: its leading sentences, without label lines
-    such as "1) 一句话总结" (short lines with no closing mark followed by more text)."""
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
-    lines = [line for i, line in enumerate(lines)
-             if i == len(lines) - 1 or _SENTENCE_END.search(line) or summary_length(line, lang) > 16]
-    sentences = [_BULLET.sub("", s.strip()) for line in lines for s in split_sentences(line) if s.strip()]
-    chosen: list[str] = []
-    used = 0
-    for sentence in sentences:
-        size = summary_length(sentence, lang)
-        if used + size > budget:
-            break
-        chosen.append(sentence)
-        used += size
-    if not chosen and sentences:
-        chosen = [_clip(sentences[0], budget, lang)]
-    return Summary(display_text(chosen, lang), tuple(chosen), "author")
+class _Recent(Generic[V]):
+    """The values asked for lately, at most CACHE_SIZE: safe when handlers read and add from several
+    threads at once (a get, a move to the end and an eviction are one step under the lock)."""
 
+    def __init__(self) -> None:
+        self._items: OrderedDict[tuple[object, ...], V] = OrderedDict()
+        self._lock = threading.Lock()
 
-# --- topics ------------------------------------------------------------------------------
+    def get(self, key: tuple[object, ...]) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
 
-def _title_words(tokenizer: Callable[[str], list[str]], title: str) -> list[str]:
-    """Whole words of a title: the tokenizer's jieba words, not its character pairs.
-
-    A two-character Chinese token is a word when jieba emits it besides the pair (it then
-    occurs twice); pairs across word boundaries (天涨) occur once and are skipped.
-    """
-    tokens = tokenizer(title)
-    counts = Counter(tokens)
-    words = []
-    for token in dict.fromkeys(tokens):
-        if len(token) < 2 or _NUMBERISH.match(token):
-            continue
-        if _CJK_WORD.match(token) and len(token) == 2 and counts[token] < 2:
-            continue
-        words.append(token)
-    return words
-
-
-@dataclass
-class _TitleStatistics:
-    """For each title word: in how many titles it stands, and in how many articles at all."""
-
-    title_words: dict[int, list[str]]
-    title_df: Counter[str]
-    article_df: dict[str, int]
-    titles: dict[str, list[str]] = field(default_factory=dict)
-
-    @classmethod
-    def compute(cls, library: Library) -> _TitleStatistics:
-        tokenizer = library.tokenizer
-        words = {id(a): _title_words(tokenizer, a.title) for a in library.articles}
-        title_df: Counter[str] = Counter(w for ws in words.values() for w in ws)
-        titles: dict[str, list[str]] = {}
-        for article in library.articles:
-            for word in words[id(article)]:
-                if title_df[word] >= 2:
-                    titles.setdefault(word, []).append(article.title)
-        owner: list[int] = []
-        for number, article in enumerate(library.articles):
-            owner.extend([number] * len(article.paragraphs))
-        article_df: dict[str, int] = {}
-        index = library.index
-        for word in titles:
-            term = index.vocabulary.get(word)
-            if term is not None:
-                postings = index.doc_ids[index.offsets[term]:index.offsets[term + 1]].tolist()
-                article_df[word] = len(set(map(owner.__getitem__, postings)))
-        return cls(words, title_df, article_df, titles)
-
-    def is_topic(self, word: str) -> bool:
-        df = self.article_df.get(word, 0)
-        return self.title_df[word] >= MIN_TITLES and df > 0 and self.title_df[word] / df >= MIN_TITLE_SHARE
-
-    def score(self, word: str) -> float:
-        """Title-worthiness times how widely shared: a topic worth browsing."""
-        return self.title_df[word] / max(self.article_df.get(word, 1), 1) * math.log1p(self.title_df[word])
-
-    def label(self, word: str) -> str:
-        """How titles write the word most often (DeepSeek, not deepseek)."""
-        if not word.isascii():
-            return word
-        pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", re.IGNORECASE)
-        forms = Counter(m.group() for title in self.titles.get(word, []) for m in pattern.finditer(title))
-        return forms.most_common(1)[0][0] if forms else word
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-def _key(normalize: Normalize, name: str) -> str:
-    """The form names are compared in: NFKC, lower case, Simplified, no spaces or hyphens."""
-    return re.sub(r"[\s\-_·.]+", "", normalize(name))
-
-
-def newest_first(articles: Iterable[Article]) -> list[Article]:
-    """Newest first (a stable sort: equal dates keep their order); undated articles last."""
-    listed = list(articles)
-    dated = [a for a in listed if a.date is not None]
-    dated.sort(key=lambda a: a.date or datetime.min, reverse=True)
-    return dated + [a for a in listed if a.date is None]
-
-
-def _remember(cache: OrderedDict, key: tuple[object, ...], value: object) -> None:  # type: ignore[type-arg]
-    cache[key] = value
-    if len(cache) > CACHE_SIZE:
-        cache.popitem(last=False)
+    def put(self, key: tuple[object, ...], value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > CACHE_SIZE:
+                self._items.popitem(last=False)
