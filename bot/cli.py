@@ -208,7 +208,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             return []
 
     try:
-        result = evaluate(answerer.library, questions, retrieve, record)
+        result = evaluate(questions, retrieve, record)
     finally:
         if out:
             out.close()

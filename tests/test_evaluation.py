@@ -76,7 +76,7 @@ def test_recall_and_mrr_on_a_hand_made_case() -> None:
         return [passage(text, i) for i, text in enumerate(ranked[question][:k])]
 
     record = lambda q, p, rank: seen.append((q.id, rank))  # noqa: E731
-    result = evaluate(None, questions, retrieve, record)  # type: ignore[arg-type]
+    result = evaluate(questions, retrieve, record)
     assert result.questions == 4
     assert result.recall == {1: 0.25, 5: 0.5, 20: 0.75}
     assert result.mrr10 == pytest.approx((1 + 1 / 3) / 4)
@@ -89,7 +89,7 @@ def test_recall_and_mrr_on_a_hand_made_case() -> None:
 
 
 def test_no_questions_give_zero_figures() -> None:
-    result = evaluate(None, [], lambda q, k: [])  # type: ignore[arg-type]
+    result = evaluate([], lambda q, k: [])
     assert result.as_json()["recall@1"] == 0.0
     assert result.as_json()["query_ms_p99"] == 0.0
 

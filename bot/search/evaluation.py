@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import ArticlebotError
-from bot.search.library import Library, Passage
+from bot.search.library import Passage
 
 _SPACE = re.compile(r"\s+")
 DEPTH = 20
@@ -88,8 +88,7 @@ class EvalResult:
                 "query_ms_p99": round(percentile(self.latencies_ms, 0.99), 3)}
 
 
-def evaluate(library: Library, questions: list[Question],
-             retrieve: Callable[[str, int], list[Passage]],
+def evaluate(questions: list[Question], retrieve: Callable[[str, int], list[Passage]],
              on_question: Callable[[Question, list[Passage], int | None], None] | None = None) -> EvalResult:
     """Run every question through ``retrieve`` and score the ranked passages."""
     found = {1: 0, 5: 0, 20: 0}
