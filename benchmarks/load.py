@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -40,6 +41,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,7 +189,25 @@ def bot_with_lag_probe(samples: Path, argv: list[str]) -> int:
         running.append(asyncio.get_running_loop().create_task(probe_lag(samples)))
 
     Application.start = start_with_probe  # type: ignore[method-assign]
+    gc.callbacks.append(_full_collections(samples.with_suffix(".gc.txt")))
     return articlebot(argv)
+
+
+def _full_collections(path: Path) -> Callable[[str, dict[str, int]], None]:
+    """A ``gc.callbacks`` entry that appends "wall-clock time, ms" of each full (generation 2)
+    collection to ``path``: a pause of every thread, the event loop's included."""
+    began: list[float] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            began[:] = [time.perf_counter()]
+        elif began:
+            with path.open("a", encoding="utf-8") as out:
+                out.write(f"{time.time():.3f} {(time.perf_counter() - began[0]) * 1000:.3f}\n")
+
+    return note
 
 
 async def probe_lag(samples: Path) -> None:
@@ -213,15 +233,23 @@ async def probe_lag(samples: Path) -> None:
 
 
 def loop_lag(samples: Path, since: float, until: float) -> dict[str, Any]:
-    """p50/p99/max of the probe's lateness (ms) between two wall-clock times, and how many were ≥ 50 ms."""
-    lags = []
-    if samples.exists():
-        for line in samples.read_text(encoding="utf-8").splitlines():
-            when, _, late = line.partition(" ")
-            if late and since <= float(when) <= until:
-                lags.append(float(late))
+    """p50/p99/max of the probe's lateness (ms) between two wall-clock times, how many were ≥ 50 ms,
+    and the full garbage collections in that time (ms each): they pause the loop too."""
+    def timed(path: Path) -> list[float]:
+        if not path.exists():
+            return []
+        values = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            when, _, value = line.partition(" ")
+            if value and since <= float(when) <= until:
+                values.append(float(value))
+        return values
+
+    lags = timed(samples)
+    collections = timed(samples.with_suffix(".gc.txt"))
     return {"samples": len(lags), "p50": round(percentile(lags, 50), 2), "p99": round(percentile(lags, 99), 2),
-            "max": round(max(lags, default=float("nan")), 1), "over_50ms": sum(lag >= 50 for lag in lags)}
+            "max": round(max(lags, default=float("nan")), 1), "over_50ms": sum(lag >= 50 for lag in lags),
+            "full_gc_ms": [round(ms, 1) for ms in collections]}
 
 
 class BotProcess:

@@ -6,6 +6,7 @@ which enforces the real API's rules and answers 400 where Telegram would).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -189,6 +190,73 @@ def test_inline_queries_get_up_to_ten_ready_to_send_quotes(bot) -> None:
         assert 1 <= len(results) <= 10
         assert len({r["id"] for r in results}) == len(results)
         assert all(r["input_message_content"]["parse_mode"] == "HTML" for r in results)
+    no_bad_requests(api)
+
+
+# --- the event loop -----------------------------------------------------------------------
+
+def on_event_loop() -> bool:
+    """Whether the caller runs on a thread whose event loop is running (where nothing may block)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class Watched:
+    """Wraps every public method of an object's class, noting those called on the event loop."""
+
+    def __init__(self, kind: type, skip: frozenset[str] = frozenset()) -> None:
+        self.on_loop: list[str] = []
+        self.methods = [name for name, value in vars(kind).items()
+                        if callable(value) and not name.startswith("_") and name not in skip]
+
+    def watch(self, target: object) -> None:
+        for name in self.methods:
+            def noting(*args: object, _name: str = name, _method=getattr(target, name), **kwargs: object) -> object:
+                if on_event_loop():
+                    self.on_loop.append(_name)
+                return _method(*args, **kwargs)
+            setattr(target, name, noting)
+
+
+def test_no_state_file_call_and_no_search_runs_on_the_event_loop(library: Library, tmp_path: Path) -> None:
+    """While a coroutine blocks, every other chat waits: the dialogue and the state file are worked
+    in threads (``say`` is plain string formatting, and ``swap`` one assignment)."""
+    state_calls, dialogue_calls = Watched(State, skip=frozenset({"close"})), Watched(Dialogue, skip=frozenset(
+        {"say", "swap"}))
+    with BotApiServer(token=TOKEN) as api:
+        settings = Settings(telegram_token=TOKEN, telegram_api_base_url=api.base_url,
+                            state_path=tmp_path / "state.sqlite", rate_limit_per_minute=1000)
+        state = State(settings.state_path)
+        dialogue = Dialogue(Engine.over(library), state)
+        state_calls.watch(state)
+        dialogue_calls.watch(dialogue)
+        running = RunningBot(api, settings, dialogue).start()
+        try:
+            api.send_text(USER, "DeepSeek")
+            [answer] = replies_to(api, USER)
+            commands = ("/start", "/help", "/about", "/tags", "/tag iyiou", "/latest 2", "/source DeepSeek",
+                        "/settings", "/stats", "/nonsense")
+            for command in commands:
+                api.send_text(USER, command)
+            menu = next(a for a in replies_to(api, USER, count=1 + len(commands))
+                        if a["text"].startswith("Settings for this chat"))
+            api.send_text(USER, "那 R1 呢？", reply_to=answer)
+            api.send_sticker(USER)
+            presses = [b["callback_data"] for b in buttons(answer) if "callback_data" in b]
+            for data in presses:  # More, Summary, 👍, 👎
+                api.press(answer, data, user_id=USER)
+            api.press(menu, "cs:k:1", user_id=USER)
+            api.inline_query(USER, "DeepSeek")
+            api.wait_for("answerInlineQuery")
+            api.wait_for("answerCallbackQuery", count=len(presses) + 1)
+            replies_to(api, USER, count=len(commands) + 4)  # and the follow-up, the sticker, the summary
+        finally:
+            running.stop()
+            state.close()
+    assert state_calls.on_loop == [] and dialogue_calls.on_loop == []
     no_bad_requests(api)
 
 

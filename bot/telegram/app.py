@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import signal
@@ -199,7 +200,14 @@ def run(application: Application, webhook: str | None, listen: str, port: int, s
     With a webhook, bot.webhook serves it: Telegram must send ``secret`` in its
     X-Telegram-Bot-Api-Secret-Token header (requests without it get 403), and GET /health
     reports ``health()`` for monitoring.
+
+    What was loaded before (the index, the articles, jieba's dictionary: hundreds of thousands of
+    objects that live as long as the process) is moved out of the garbage collector's reach
+    (``gc.freeze``): a full collection would otherwise walk all of them, some 60 ms during which the
+    event loop, and so every chat, waits (benchmarks/LOAD.md). Objects of a later re-index stay
+    collectable.
     """
+    gc.freeze()
     if webhook:
         protect_token(secret)  # python-telegram-bot logs setWebhook's parameters, secret included, at DEBUG
         serve_webhook(application, url=webhook, secret=secret, listen=listen, port=port, path=path,

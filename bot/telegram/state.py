@@ -16,6 +16,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,10 +165,10 @@ class State:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        # A commit reaches the OS before it returns, so it survives the process being killed; it is
-        # not flushed to disk each time (a power cut may lose the last ones). Flushing took
-        # milliseconds per update, and an answer Telegram accepted but not yet marked answered is
-        # an answer a restart sends twice: the mark must follow the acceptance at once.
+        # A commit reaches the OS before it returns, so it survives the process being killed. Only
+        # the update ledger's writes are also flushed to disk (``_durable``), so that they survive a
+        # power cut too: the rest (buttons, counters, the question log) may lose its last second
+        # there, which costs little, and a flush costs milliseconds.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._db.executescript(USAGE_SCHEMA)
@@ -175,6 +177,21 @@ class State:
         self.query_log_days = query_log_days
         self._logged = 0
         self.prune_log()
+
+    @contextmanager
+    def _durable(self) -> Iterator[None]:
+        """Statements run inside are flushed to disk when they commit (the caller holds the lock).
+
+        The ledger's records must survive a power cut: a received update lost there would never be
+        answered (Telegram counts it as delivered), and a lost "answered" mark answers it again.
+        The data reaches the OS at the same moment either way, so a killed process loses nothing
+        more; the flush only follows it.
+        """
+        self._db.execute("PRAGMA synchronous=FULL")
+        try:
+            yield
+        finally:
+            self._db.execute("PRAGMA synchronous=NORMAL")
 
     def remember(self, kind: str, text: str, context: str = "", chat_id: int | None = None,
                  when: float | None = None) -> int:
@@ -214,7 +231,7 @@ class State:
         answered 200), which happens before the bot has replied; kept here, an update that a
         crash interrupted is still answered after the restart. An id seen before is left as it is.
         """
-        with self._lock:
+        with self._lock, self._durable():
             self._db.execute("INSERT INTO updates (bot_id, update_id, body, received) SELECT ?, ?, ?, ? "
                              "WHERE NOT EXISTS (SELECT 1 FROM updates WHERE bot_id IN (?, ?) AND update_id = ?)",
                              (bot_id, update_id, body, time.time(), UNKNOWN_BOT, bot_id, update_id))
@@ -234,7 +251,7 @@ class State:
     def mark_update_handled(self, bot_id: int, update_id: int) -> None:
         """Record that the update was answered; its body is no longer needed."""
         now = time.time()
-        with self._lock:
+        with self._lock, self._durable():
             updated = self._db.execute("UPDATE updates SET handled = ?, body = NULL WHERE bot_id IN (?, ?) "
                                        "AND update_id = ?", (now, UNKNOWN_BOT, bot_id, update_id)).rowcount
             if not updated:
@@ -244,7 +261,7 @@ class State:
     def mark_press_answered(self, bot_id: int, update_id: int) -> None:
         """Record that Telegram accepted the answer to this update's button press: handled again
         after a crash, the press is carried out without answering it twice (Telegram refuses that)."""
-        with self._lock:
+        with self._lock, self._durable():
             self._db.execute("UPDATE updates SET press_answered = ? WHERE bot_id IN (?, ?) AND update_id = ?",
                              (time.time(), UNKNOWN_BOT, bot_id, update_id))
 
