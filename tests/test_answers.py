@@ -216,15 +216,15 @@ def test_empty_library_answers_nothing_without_crashing(
 
 def test_find_marks_matches_latin_words_whole(tokenizer: Tokenizer) -> None:
     text = "He said AI is here; OpenAI said so."
-    assert find_marks(text, ["ai"], tokenizer.normalize) == ((8, 10),)
+    assert find_marks(text, ["ai"], tokenizer) == ((8, 10),)
 
 
 def test_find_marks_merges_overlapping_spans(tokenizer: Tokenizer) -> None:
-    assert find_marks("英伟达股价下跌", ["英伟", "伟达", "股价"], tokenizer.normalize) == ((0, 5),)
+    assert find_marks("英伟达股价下跌", ["英伟", "伟达", "股价"], tokenizer) == ((0, 5),)
 
 
 def test_find_marks_finds_simplified_tokens_in_traditional_text(tokenizer: Tokenizer) -> None:
-    assert find_marks("英偉達股價下跌", ["股价"], tokenizer.normalize) == ((3, 5),)
+    assert find_marks("英偉達股價下跌", ["股价"], tokenizer) == ((3, 5),)
 
 
 def test_sentence_weight_sums_the_tokens_present(tokenizer: Tokenizer) -> None:
@@ -252,3 +252,20 @@ def test_when_one_passage_answers_only_it_is_quoted_and_more_is_not_offered(bund
     assert answer.total == len(answer.quotes) == 1
     assert not answer.has_more
     assert "Bitcoin" in answer.quotes[0].article.title
+
+
+@pytest.mark.parametrize(("text", "question", "marked"), [
+    ("Nvidia's earnings rose", "How much did Nvidia earn?", ["Nvidia's", "earnings"]),
+    ("revenue of 14bn", "$14 billion", ["14bn"]),
+    ("it closed at 3,870.08 points", "3870.08", ["3,870.08"]),
+    ("DeepSeek-V3 is out", "V3", ["V3"]),
+])
+def test_find_marks_marks_the_words_whose_tokens_meet_the_question(tokenizer: Tokenizer, text: str,
+                                                                  question: str, marked: list[str]) -> None:
+    assert [text[a:b] for a, b in find_marks(text, tokenizer(question), tokenizer)] == marked
+
+
+def test_find_marks_never_marks_a_lone_chinese_character(tokenizer: Tokenizer) -> None:
+    """钱 of 幾錢 is not the 錢 of the name 錢敏義; 前 is not a word of 前华尔街资金经理."""
+    assert find_marks("錢敏義表示業主獲利", ["钱"], tokenizer) == ()
+    assert find_marks("前华尔街资金经理", ["前", "华尔街"], tokenizer) == ((1, 4),)

@@ -25,8 +25,8 @@ PACKAGES = {"search": set(), "summaries": {"search"}, "engine": {"search", "summ
 BASE = {"config", "errors", "logs", "__init__"}
 """Top-level modules any module may import: settings, the exception tree, log formatting, ``__version__``."""
 ORDER = {
-    "search": ["metadata", "markup", "site", "articles", "tokens", "kernel", "index", "compiled", "library",
-               "answers", "evaluation"],
+    "search": ["metadata", "markup", "site", "articles", "tokens", "dates", "spelling", "kernel", "index",
+               "compiled", "library", "answers", "evaluation"],
     "summaries": ["extracts", "topics", "catalog", "rouge"],
     "engine": ["engine", "reloader"],
     "telegram": ["strings", "replies", "state", "report", "dialogue", "handlers", "delivery", "webhook", "app"],
@@ -39,7 +39,9 @@ OWNERS: dict[str, set[str]] = {
     "yaml": {"search.metadata"},
     "jieba": {"search.tokens"},
     "opencc": {"search.tokens"},
-    "numpy": {"search.kernel", "search.index", "search.compiled"},
+    "Stemmer": {"search.tokens"},
+    "pypinyin": {"search.spelling"},
+    "numpy": {"search.spelling", "search.kernel", "search.index", "search.compiled"},
     "numba": {"search.kernel"},
     "tqdm": {"cli"},
     "watchfiles": {"engine.reloader"},

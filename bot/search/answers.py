@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -271,7 +271,7 @@ class Answerer:
         tokens = list(query.term_ids)
         held = self.library.index.holding([query.term_ids[t] for t in tokens], [passage.index])[:, 0]
         matched = [token for token, present in zip(tokens, held) if present]
-        marks = find_marks(excerpt, matched, self.library.tokenizer.normalize)
+        marks = find_marks(excerpt, matched, self.library.tokenizer)
         terms = tuple(dict.fromkeys(excerpt[a:b] for a, b in marks))
         if start > 0:
             excerpt, sentence, marks = "…" + excerpt, _shift(sentence, 1), tuple(_shift(m, 1) for m in marks)
@@ -337,20 +337,25 @@ def _window(sentences: list[Span], best: Span, limit: int) -> Span:
             return (start, end)
 
 
-def find_marks(text: str, tokens: Sequence[str], normalize: Callable[[str], str]) -> tuple[Span, ...]:
+def find_marks(text: str, tokens: Sequence[str], tokenizer: Tokenizer) -> tuple[Span, ...]:
     """Where the matched tokens occur in ``text`` (compared in normalised form), merged into spans.
 
-    Latin tokens match whole words only ("ai" must not light up inside "said").
+    Highlights are whole words of the question: a Latin word is marked when its own tokens meet the
+    question's (so "earnings" lights up for "earned", "14bn" for "$14 billion", never "ai" inside
+    "said"), and a lone Chinese character never is (钱 of 幾錢 is not the 錢 of the name 錢敏義).
     """
-    folded = normalize(text)
+    folded = tokenizer.normalize(text)
     if len(folded) != len(text):
         folded = text.lower()
     spans: list[Span] = []
+    latin = set()
     for token in tokens:
-        pattern = re.escape(token)
         if token.isascii():
-            pattern = rf"(?<![a-z0-9]){pattern}(?![a-z0-9])"
-        spans.extend(match.span() for match in re.finditer(pattern, folded))
+            latin.add(token)
+        elif len(token) > 1:
+            spans.extend(match.span() for match in re.finditer(re.escape(token), folded))
+    if latin:
+        spans.extend(_latin_marks(folded, latin, tokenizer))
     spans.sort()
     merged: list[Span] = []
     for a, b in spans:
@@ -359,3 +364,22 @@ def find_marks(text: str, tokens: Sequence[str], normalize: Callable[[str], str]
         else:
             merged.append((a, b))
     return tuple(merged)
+
+
+_APART = str.maketrans("-_'’+&", "      ")
+
+
+def _latin_marks(folded: str, latin: set[str], tokenizer: Tokenizer) -> Iterator[Span]:
+    """Spans of the Latin words whose tokens the question holds; of a hyphenated word asked only in
+    part (v3 of deepseek-v3), just that part."""
+    for start, end, tokens in tokenizer.latin_words(folded):
+        if latin.isdisjoint(tokens):
+            continue
+        word = folded[start:end]
+        parts = word.translate(_APART)
+        if tokens[0] in latin or parts == word:
+            yield start, end
+            continue
+        for part_start, part_end, part_tokens in tokenizer.latin_words(parts):
+            if not latin.isdisjoint(part_tokens):
+                yield start + part_start, start + part_end

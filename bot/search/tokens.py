@@ -19,6 +19,7 @@ import os
 import pickle
 import re
 import tempfile
+import threading
 import unicodedata
 import warnings
 from collections.abc import Iterator
@@ -30,16 +31,22 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)
     import jieba
 import opencc
+import Stemmer
 
-TOKENIZER_VERSION = "6"
+TOKENIZER_VERSION = "7"
 """Bump when tokens change, so that cached indexes are rebuilt."""
 
 _LATIN = re.compile(r"[a-z0-9]+(?:[.\-_'’+&][a-z0-9]+)*")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.\-_'’+&][a-z0-9]+|(?<=\d),\d{3}(?!\d))*")
 _SCAN = re.compile(f"{_LATIN.pattern}|{_CJK_RUN.pattern}")
 _PARTS = re.compile(r"[a-z0-9]+")
 _RUNS = re.compile(r"[a-z]+|[0-9]+")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_NUMBER_UNIT = re.compile(r"(\d+(?:\.\d+)?)(bn|mn|tn|pct)")
+_UNITS = {"bn": "billion", "mn": "million", "tn": "trillion", "pct": "percent"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_STEMMERS = threading.local()
 
 CHINESE_STOPWORDS = frozenset("""
 的 地 得 了 着 过 是 在 和 与 及 或 而 且 并 也 都 就 还 又 才 把 被 让 给 对 向 从 自 于 以 为 由 之 其 此 这 那
@@ -56,6 +63,7 @@ is are was were be been being am do does did done has have had having will would
 may might must it its it's this that these those there here i me my we our you your he him his she her they
 them their what which who whom whose when where why how whether not no nor so than too very just also
 s t don't does doesn't did didn't isn't aren't wasn't weren't tell please know
+much many
 """.split())
 
 STOPWORDS = CHINESE_STOPWORDS | ENGLISH_STOPWORDS
@@ -118,7 +126,12 @@ class Tokenizer:
         return self.normalized_tokens(self.normalize(text))
 
     def normalized_tokens(self, normalized: str) -> Iterator[str]:
-        """The tokens of text already in ``normalize``'s form (so it is normalised once for several uses)."""
+        """The tokens of text already in ``normalize``'s form (so it is normalised once for several uses).
+
+        Thousands separators go first: 3,870.08 is the number 3870.08, as a reader may type it.
+        """
+        if "," in normalized:
+            normalized = _THOUSANDS.sub("", normalized)
         for match in _SCAN.finditer(normalized):
             piece = match.group()
             if piece[0] < "\u3400":
@@ -142,20 +155,43 @@ class Tokenizer:
             tokens.extend(self._latin(piece) if piece[0] < "\u3400" else self._chinese(piece, False))
         return tokens
 
+    def latin_words(self, normalized: str) -> Iterator[tuple[int, int, list[str]]]:
+        """Each Latin word of normalised text with its span and its own tokens: what highlighting compares
+        a question's tokens with, since a stem ("earn" of "earnings") is not a substring to search for."""
+        for match in _LATIN_WORD.finditer(normalized):
+            yield match.start(), match.end(), list(self._latin(_THOUSANDS.sub("", match.group())))
+
     def _latin(self, word: str) -> Iterator[str]:
         if word.endswith(("'s", "’s")):
             word = word[:-2]
+        scaled = _NUMBER_UNIT.fullmatch(word)
+        if scaled:  # 14bn is 14 billion, as "$14 billion" and "14 billion dollars" say it
+            yield scaled.group(1)
+            yield _UNITS[scaled.group(2)]
+            return
         if word not in STOPWORDS:
-            yield word
+            yield self._stem(word)
         if any(sep in word for sep in "-_'’+&"):
             for part in _PARTS.findall(word):
                 if part not in STOPWORDS and part != word:
-                    yield part
+                    yield self._stem(part)
         elif not (word.isalpha() or word.isdigit()) and word.isalnum():
             # rmpb2015 is also rmpb and 2015, python3 also python: a name with a model number or year glued on.
             for run in _RUNS.findall(word):
                 if (len(run) >= 4 if run[0].isdigit() else len(run) >= 3) and run not in STOPWORDS:
-                    yield run
+                    yield self._stem(run)
+
+    def _stem(self, word: str) -> str:
+        """English words by their stem (Snowball): earned, earnings and earning meet as "earn".
+
+        A stemmer is not thread-safe, so each thread has its own (handlers run in worker threads).
+        """
+        if len(word) <= 3 or not word.isalpha():
+            return word
+        stemmer = getattr(_STEMMERS, "english", None)
+        if stemmer is None:
+            stemmer = _STEMMERS.english = Stemmer.Stemmer("english")
+        return str(stemmer.stemWord(word))
 
     def _chinese(self, run: str, bigrams: bool) -> Iterator[str]:
         for word in self._jieba.cut(run, HMM=False):
