@@ -25,7 +25,7 @@ PACKAGES = {"search": set(), "summaries": {"search"}, "engine": {"search", "summ
 BASE = {"config", "errors", "logs", "__init__"}
 """Top-level modules any module may import: settings, the exception tree, log formatting, ``__version__``."""
 ORDER = {
-    "search": ["metadata", "markup", "site", "articles", "tokens", "dates", "spelling", "kernel", "index",
+    "search": ["metadata", "markup", "site", "articles", "boilerplate", "tokens", "dates", "spelling", "kernel", "index",
                "compiled", "library", "answers", "evaluation"],
     "summaries": ["extracts", "topics", "catalog", "rouge"],
     "engine": ["engine", "reloader"],
@@ -41,7 +41,7 @@ OWNERS: dict[str, set[str]] = {
     "opencc": {"search.tokens"},
     "Stemmer": {"search.tokens"},
     "pypinyin": {"search.spelling"},
-    "numpy": {"search.spelling", "search.kernel", "search.index", "search.compiled"},
+    "numpy": {"search.boilerplate", "search.spelling", "search.kernel", "search.index", "search.compiled"},
     "numba": {"search.kernel"},
     "tqdm": {"cli"},
     "watchfiles": {"engine.reloader"},

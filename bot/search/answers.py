@@ -141,12 +141,21 @@ class _Sentences:
     """A passage's sentences as one question sees them: spans, the question's weight each holds, and
     whether each holds a number. Made once per passage, for ranking and then for quoting it."""
 
-    def __init__(self, paragraph: Paragraph, query: Query, tokenizer: Tokenizer) -> None:
+    def __init__(self, paragraph: Paragraph, query: Query, tokenizer: Tokenizer,
+                 boilerplate: Sequence[bool] = ()) -> None:
         self.text = paragraph.text
         folded = paragraph.folded or [tokenizer.normalize(self.text[a:b]) for a, b in self.spans]
         chinese, latin = query.split_weights
-        self.weights = [_weigh(piece, chinese, latin, tokenizer.latin_tokens) for piece in folded]
+        self.boilerplate = list(boilerplate) or [False] * len(folded)
+        """Lines the source repeats everywhere: never the answering sentence, never in the excerpt."""
+        self.weights = [0.0 if boiler else _weigh(piece, chinese, latin, tokenizer.latin_tokens)
+                        for piece, boiler in zip(folded, self.boilerplate)]
         self.numbers = [bool(_DIGIT.search(piece)) for piece in folded]
+
+    @classmethod
+    def of(cls, passage: Passage, query: Query, library: Library) -> _Sentences:
+        paragraph = passage.paragraph
+        return cls(paragraph, query, library.tokenizer, library.boilerplate.lines(passage.article, paragraph))
 
     @cached_property
     def spans(self) -> list[Span]:
@@ -159,8 +168,19 @@ class _Sentences:
                    for weight, number in zip(self.weights, self.numbers))
 
     def best(self) -> Span:
-        """The answering sentence: the most of the question's weight, the earliest of equals."""
-        return self.spans[max(range(len(self.spans)), key=lambda i: (self.weights[i], -self.spans[i][0]))]
+        """The answering sentence: the most of the question's weight, the earliest of equals (never boilerplate)."""
+        return self.spans[max(range(len(self.spans)),
+                              key=lambda i: (not self.boilerplate[i], self.weights[i], -self.spans[i][0]))]
+
+    def around(self, best: Span) -> list[Span]:
+        """The sentences an excerpt may hold: the run around the best one that no boilerplate line breaks."""
+        i = self.spans.index(best)
+        lo, hi = i, i
+        while lo > 0 and not self.boilerplate[lo - 1]:
+            lo -= 1
+        while hi + 1 < len(self.spans) and not self.boilerplate[hi + 1]:
+            hi += 1
+        return self.spans[lo:hi + 1]
 
 
 class Answerer:
@@ -208,8 +228,7 @@ class Answerer:
         """
         passages = self.library.search(query.terms, max(k, RERANK_DEPTH))
         head = passages[:RERANK_DEPTH]
-        tokenizer = self.library.tokenizer
-        sentences = {p.index: _Sentences(p.paragraph, query, tokenizer) for p in head}
+        sentences = {p.index: _Sentences.of(p, query, self.library) for p in head}
         head = [replace(p, score=p.score + PROXIMITY_WEIGHT * sentences[p.index].bonus(query.wants_number))
                 for p in head]
         head.sort(key=lambda p: -p.score)
@@ -252,9 +271,8 @@ class Answerer:
         floor = kept[0][0].score * self.filler_ratio
         kept = [(p, relevance) for p, relevance in kept if p.score >= floor]
         page = kept[offset:offset + k]
-        tokenizer = self.library.tokenizer
-        quotes = tuple(self._quote(p, relevance, query, sentences.get(p.index) or
-                                   _Sentences(p.paragraph, query, tokenizer)) for p, relevance in page)
+        quotes = tuple(self._quote(p, relevance, query, sentences.get(p.index) or _Sentences.of(p, query, self.library))
+                       for p, relevance in page)
         return Answer(question, quotes, len(kept), offset)
 
     def relevance(self, passages: Sequence[Passage], query: Query) -> list[float]:
@@ -264,7 +282,7 @@ class Answerer:
     def _quote(self, passage: Passage, relevance: float, query: Query, sentences: _Sentences) -> Quote:
         text = passage.paragraph.text
         best = sentences.best()
-        start, end = _window(sentences.spans, best, EXCERPT_CHARS)
+        start, end = _window(sentences.around(best), best, EXCERPT_CHARS)
         excerpt = text[start:end].strip()
         shift = start + (len(text[start:end]) - len(text[start:end].lstrip()))
         sentence = (max(0, best[0] - shift), min(len(excerpt), best[1] - shift))

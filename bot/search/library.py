@@ -56,6 +56,7 @@ from bot.search.articles import (
     load_article,
     read_text,
 )
+from bot.search.boilerplate import Boilerplate, Lines, lines_of
 from bot.search.index import BM25Index, BM25Params, EncodedTokens, Hit, IndexBuilder, Scorer, Terms, encode
 from bot.search.markup import sentence_spans
 from bot.search.site import Site, open_site
@@ -65,7 +66,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called with (files done, files total) while indexing."""
-MANIFEST_VERSION = 5
+MANIFEST_VERSION = 6
 ARTICLE_CACHE_SIZE = 4096
 """Articles kept in memory once read (a hit's article, a digest's page)."""
 
@@ -110,6 +111,7 @@ class FileResult:
     article: Article | None
     error: CorpusError | None
     tokens: EncodedTokens | None
+    lines: Lines | None = None
     recheck: float | None = None
     """When this result goes stale by the clock alone (a future page goes live, a page expires)."""
 
@@ -204,6 +206,7 @@ class ArticleStore:
     def _open(path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(path, check_same_thread=False)
         db.execute("CREATE TABLE IF NOT EXISTS articles (key TEXT PRIMARY KEY, blob BLOB NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS lines (key TEXT PRIMARY KEY, blob BLOB NOT NULL)")
         db.execute("SELECT count(*) FROM articles").fetchone()
         return db
 
@@ -219,10 +222,20 @@ class ArticleStore:
             blobs = dict(self._db.execute("SELECT key, blob FROM articles"))
         return [_thaw(blobs[key]) for key in keys]
 
-    def put_many(self, items: Iterable[tuple[str, Article]]) -> None:
+    def put_many(self, items: Sequence[tuple[str, Article, Lines]]) -> None:
+        """Articles with their lines' fingerprints (what finding boilerplate counts, without reading them)."""
         with self._lock, self._db:
             self._db.executemany("INSERT OR REPLACE INTO articles VALUES (?, ?)",
-                                 ((key, _freeze(article)) for key, article in items))
+                                 ((key, _freeze(article)) for key, article, _ in items))
+            self._db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?)",
+                                 ((key, lines.to_bytes()) for key, _, lines in items))
+
+    def lines(self, keys: Sequence[str]) -> list[Lines]:
+        """The lines of these articles, in their order (an article stored without them has none)."""
+        with self._lock:
+            blobs = dict(self._db.execute("SELECT key, blob FROM lines"))
+        empty = Lines.from_bytes(b"")
+        return [Lines.from_bytes(blobs[key]) if key in blobs else empty for key in keys]
 
     def holds(self, count: int, last: str) -> bool:
         """A cheap soundness check for every start: enough rows, and the newest article among them."""
@@ -237,7 +250,9 @@ class ArticleStore:
 
     def delete(self, keys: Iterable[str]) -> None:
         with self._lock, self._db:
-            self._db.executemany("DELETE FROM articles WHERE key = ?", ((key,) for key in keys))
+            rows = [(key,) for key in keys]
+            self._db.executemany("DELETE FROM articles WHERE key = ?", rows)
+            self._db.executemany("DELETE FROM lines WHERE key = ?", rows)
 
     def close(self) -> None:
         with self._lock:
@@ -316,8 +331,10 @@ class Library:
 
     def __init__(self, articles: Sequence[Article], paragraphs_per_article: Iterable[int], index: BM25Index,
                  report: LoadReport, tokenizer: Tokenizer, built_at: float, rebuilt: bool,
-                 tags: Iterable[tuple[str, ...]] | None = None) -> None:
+                 tags: Iterable[tuple[str, ...]] | None = None, boilerplate: Boilerplate | None = None) -> None:
         self.articles = articles
+        self.boilerplate = boilerplate or Boilerplate()
+        """Lines its sources repeat (never quoted or summarised), and paragraphs made only of them."""
         self._tags = tags
         self.index = index
         self.report = report
@@ -344,8 +361,15 @@ class Library:
         return Passage(hit.score, hit.paragraph, article_no, hit.paragraph - self._starts[article_no], self.articles)
 
     def search(self, tokens: Sequence[str] | Terms, k: int) -> list[Passage]:
-        """The k best passages for already-tokenized words (or their terms, looked up once), best first."""
-        return [self.passage(hit) for hit in self.index.search(tokens, k)]
+        """The k best passages for already-tokenized words (or their terms, looked up once), best first.
+
+        A paragraph made only of boilerplate (a disclaimer, a sign-off) is never one of them.
+        """
+        muted = self.boilerplate.muted
+        hits = self.index.search(tokens, k + min(len(muted), k))
+        if len(muted):
+            hits = [hit for hit, out in zip(hits, self.boilerplate.is_muted([h.paragraph for h in hits])) if not out]
+        return [self.passage(hit) for hit in hits[:k]]
 
     @classmethod
     def open(cls, settings: Settings, progress: Progress | None = None, tokenizer: Tokenizer | None = None,
@@ -456,6 +480,7 @@ def _load(cache: Path, manifest: Manifest, params: BM25Params, tokenizer: Tokeni
     """The last build as it was saved; None, with the reason logged, when it cannot be trusted."""
     try:
         index = BM25Index.load(cache / manifest.index, params, scorer)
+        boilerplate = Boilerplate.load(cache / manifest.index)
         problem = None
         if index.n_docs != sum(manifest.paragraphs):
             problem = f"the index holds {index.n_docs} paragraphs, the manifest {sum(manifest.paragraphs)}"
@@ -467,19 +492,21 @@ def _load(cache: Path, manifest: Manifest, params: BM25Params, tokenizer: Tokeni
                 problem = "articles.sqlite lacks articles the manifest lists"
     except (IndexCacheError, sqlite3.Error) as error:
         problem = str(error)
+    except OSError as error:
+        problem = f"the boilerplate lines are unreadable ({error})"
     if problem is not None:
         log.warning("rebuilding the index in %s: %s", cache, problem)
         return None
-    return _library(store, manifest, index, LoadReport(), tokenizer, rebuilt=False)
+    return _library(store, manifest, index, boilerplate, LoadReport(), tokenizer, rebuilt=False)
 
 
-def _library(store: ArticleStore, manifest: Manifest, index: BM25Index, report: LoadReport,
-             tokenizer: Tokenizer, rebuilt: bool) -> Library:
+def _library(store: ArticleStore, manifest: Manifest, index: BM25Index, boilerplate: Boilerplate,
+             report: LoadReport, tokenizer: Tokenizer, rebuilt: bool) -> Library:
     shelf = Shelf(store, manifest)
     report.articles = shelf
     report.skipped.extend(CorpusError(Path(path), reason, line, kind) for path, reason, line, kind in manifest.skipped)
     library = Library(shelf, manifest.paragraphs, index, report, tokenizer, manifest.built_at, rebuilt,
-                      tags=manifest.tags)
+                      tags=manifest.tags, boilerplate=boilerplate)
     library.next_recheck = min(manifest.rechecks.values(), default=None)
     return library
 
@@ -512,7 +539,7 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
     todo = [path for path in stats if path not in unchanged]
     jobs = [(path, settings.max_file_bytes, _owner(path, sites)) for path in todo]
     results = _process_files(jobs, settings.workers, tokenizer, sites, progress, len(stats) - len(todo))
-    fresh: list[tuple[str, Article]] = []
+    fresh: list[tuple[str, Article, Lines]] = []
     for path, result in zip(todo, results):
         files[path] = stats[path]
         if result.recheck is not None and result.recheck > now:
@@ -525,7 +552,7 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
             paths.append(path)
             paragraphs.append(len(result.article.paragraphs))
             tags.append(_interned(result.article.tags))
-            fresh.append((article_key(path, *files[path]), result.article))
+            fresh.append((article_key(path, *files[path]), result.article, result.lines or lines_of(result.article)))
             if len(fresh) >= 256:
                 store.put_many(fresh)
                 fresh = []
@@ -536,10 +563,12 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
     manifest = Manifest(time.time(), f"index-{time.time_ns()}", files, paths, paragraphs, tags, skipped,
                         includes, rechecks)
     index.save(cache / manifest.index)
+    keys = [manifest.key(i) for i in range(len(paths))]
+    Boilerplate.found(store.lines(keys), list(accumulate(paragraphs, initial=0))).save(cache / manifest.index)
     manifest.save(cache)
     _collect_garbage(cache, store, manifest, previous)
-    return _library(store, manifest, BM25Index.load(cache / manifest.index, params, scorer), report, tokenizer,
-                    rebuilt=True)
+    return _library(store, manifest, BM25Index.load(cache / manifest.index, params, scorer),
+                    Boilerplate.load(cache / manifest.index), report, tokenizer, rebuilt=True)
 
 
 def _owner(path: str, sites: list[Site]) -> int:
@@ -617,11 +646,11 @@ def _process_file(tokenizer: Tokenizer, sites: Sequence[Site], job: Job) -> File
     try:
         article = load_article(Path(path), read_text(Path(path), max_bytes), site=sites[site])
     except NotPublished as error:
-        return FileResult(None, error, None, error.recheck)
+        return FileResult(None, error, None, recheck=error.recheck)
     except CorpusError as error:
         return FileResult(None, error, None)
     article, tokens = indexed(tokenizer, article)
-    return FileResult(article, None, encode(tokens), article.expires)
+    return FileResult(article, None, encode(tokens), lines_of(article), article.expires)
 
 
 _worker_state: tuple[Tokenizer, Sequence[Site]] | None = None

@@ -38,7 +38,7 @@ TOKENIZER_VERSION = "7"
 
 _LATIN = re.compile(r"[a-z0-9]+(?:[.\-_'’+&][a-z0-9]+)*")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.\-_'’+&][a-z0-9]+|(?<=\d),\d{3}(?!\d))*")
+_LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.\-_'’+&][a-z0-9]+|(?<=\d),\d{3}(?!\d)[a-z0-9]*)*")
 _SCAN = re.compile(f"{_LATIN.pattern}|{_CJK_RUN.pattern}")
 _PARTS = re.compile(r"[a-z0-9]+")
 _RUNS = re.compile(r"[a-z]+|[0-9]+")
