@@ -190,6 +190,10 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+SHOWN = 3
+"""Quotes a chat gets (the /settings default): what ``eval`` counts as shown."""
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Measure retrieval on a question set: answer recall@1/5/20, MRR@10, latency."""
     questions = read_questions(args.questions)
@@ -207,8 +211,14 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         except QuestionError:
             return []
 
+    def show(question: str) -> list[str]:
+        try:
+            return [quote.excerpt for quote in answerer.answer(question, k=SHOWN).quotes]
+        except QuestionError:
+            return []
+
     try:
-        result = evaluate(questions, retrieve, record)
+        result = evaluate(questions, retrieve, record, show, SHOWN)
     finally:
         if out:
             out.close()
@@ -221,6 +231,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         for key in ("recall@1", "recall@5", "recall@20", "mrr@10"):
             print(f"  {key:<10} {figures[key]:.3f}")
         print(f"  query ms   p50 {figures['query_ms_p50']:.2f}  p99 {figures['query_ms_p99']:.2f}")
+        print(f"  as shown (one quote per article, after the relevance floor and the filler rule, {SHOWN} a chat):")
+        print(f"    shown@1    {figures['shown@1']:.3f}\n    shown@{SHOWN}    {figures[f'shown@{SHOWN}']:.3f}")
+        print(f"    floor hides a first passage that answers: {figures['floor_hides']:.3f}")
+        print(f"    answer ms  p50 {figures['answer_ms_p50']:.2f}  p99 {figures['answer_ms_p99']:.2f}")
     return 0
 
 

@@ -17,7 +17,8 @@ from bot.cli import main
 from bot.search.articles import load_article, read_text
 
 ASK_HIT_KEYS = {"title", "date", "tags", "source_url", "path", "paragraph", "excerpt", "score"}
-EVAL_KEYS = {"questions", "recall@1", "recall@5", "recall@20", "mrr@10", "query_ms_p50", "query_ms_p99"}
+EVAL_KEYS = {"questions", "recall@1", "recall@5", "recall@20", "mrr@10", "query_ms_p50", "query_ms_p99",
+             "shown@1", "shown@3", "floor_hides", "answer_ms_p50", "answer_ms_p99"}
 SUBCOMMANDS = ["ask", "chat", "index", "eval", "tags", "tag", "latest", "summarize", "report", "telegram"]
 
 Run = Callable[..., subprocess.CompletedProcess[str]]

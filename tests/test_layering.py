@@ -26,7 +26,7 @@ BASE = {"config", "errors", "logs", "__init__"}
 """Top-level modules any module may import: settings, the exception tree, log formatting, ``__version__``."""
 ORDER = {
     "search": ["metadata", "markup", "site", "articles", "boilerplate", "tokens", "dates", "spelling", "kernel", "index",
-               "compiled", "library", "answers", "evaluation"],
+               "compiled", "library", "query", "reading", "weights", "ranking", "answers", "evaluation"],
     "summaries": ["extracts", "topics", "catalog", "rouge"],
     "engine": ["engine", "reloader"],
     "telegram": ["strings", "replies", "state", "report", "dialogue", "handlers", "delivery", "webhook", "app"],
@@ -41,7 +41,8 @@ OWNERS: dict[str, set[str]] = {
     "opencc": {"search.tokens"},
     "Stemmer": {"search.tokens"},
     "pypinyin": {"search.spelling"},
-    "numpy": {"search.boilerplate", "search.spelling", "search.kernel", "search.index", "search.compiled"},
+    "numpy": {"search.boilerplate", "search.spelling", "search.kernel", "search.index", "search.compiled",
+              "search.library", "search.ranking"},
     "numba": {"search.kernel"},
     "tqdm": {"cli"},
     "watchfiles": {"engine.reloader"},

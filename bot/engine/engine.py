@@ -31,7 +31,8 @@ class Engine:
 
     def warm(self) -> Engine:
         """Load now what the first question would otherwise wait for: jieba, OpenCC, the summarizer's
-        tables (a bot answers its first reader as fast as its hundredth)."""
+        tables, the speller's (a bot answers its first reader as fast as its hundredth)."""
         self.answerer.tokens("预热 warm-up")
+        self.answerer.reader.warm()
         self.summarizer.warm()
         return self

@@ -10,35 +10,28 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 from bot.errors import QuestionError
 from bot.search.articles import Article, Paragraph
-from bot.search.index import BM25Index, Terms
+from bot.search.dates import DateSpan
 from bot.search.library import Library, Passage
-from bot.search.markup import sentence_spans
+from bot.search.markup import MAX_PARAGRAPH_CHARS
+from bot.search.query import Correction, Query, Sentences, Span
+from bot.search.ranking import HEAD, Ranker, Table, candidates, signals
+from bot.search.reading import Reader, check_question
 from bot.search.tokens import Tokenizer
 
-EXCERPT_CHARS = 320
-"""Quotes longer than this are trimmed to the sentences around the best one."""
-CANDIDATES = 60
-"""Passages fetched per question before keeping one per article."""
-RERANK_DEPTH = 20
-"""BM25's top passages re-ordered by how much of the question one of their sentences holds."""
-PROXIMITY_WEIGHT = 1.0
-"""Score added per unit of idf found together in one sentence (measured: +1.5–2.4 points recall@1)."""
+__all__ = ["Answer", "Answerer", "Quote", "check_question", "find_marks"]
+
+EXCERPT_CHARS = MAX_PARAGRAPH_CHARS
+"""Quotes longer than this are trimmed to the sentences around the best one: since indexing splits longer
+blocks, a quote is its whole paragraph (cut at 320 characters, cmrc's answers as shown lost 6 points)."""
 FILLER_RATIO = 0.4
 """A quote scoring under this share of the first quote's score is filler: not shown, not offered by More
 (chosen on the evaluation sets, benchmarks/filler.py: it hides a gold passage ranked 2–5 for ≤ 2 % of questions)."""
-NUMBER_BOOST = 1.25
-"""Sentence weight multiplier for sentences with a number, when the question asks for one."""
-_NUMBER_QUESTION = re.compile(r"多少|几[个年月日天岁次倍成名家位种条]|多[大长高远久重快]|哪一?年|何时|什么时候|几时|比例|"
-                              r"\bhow (much|many|long|old|far|big)\b|\bwhat (year|percentage|price)\b|\bwhen\b")
-_DIGIT = re.compile(r"\d")
-
-Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -72,167 +65,58 @@ class Answer:
     """How many quotes pass the relevance floor, across all pages."""
     offset: int = 0
     suggestions: tuple[str, ...] = ()
+    date: DateSpan | None = None
+    """The date the question named, which the ranking preferred: the reply says which."""
+    corrections: tuple[Correction, ...] = ()
+    searched: str = ""
+    """The question as searched when words were corrected: "showing results for …"."""
 
     @property
     def has_more(self) -> bool:
         return self.offset + len(self.quotes) < self.total
 
 
-def check_question(question: str, max_chars: int) -> str:
-    """The question stripped, or a QuestionError that tells the user what to send instead."""
-    text = question.strip()
-    if not text:
-        raise QuestionError("Please type a question, e.g. “DeepSeek V3 的训练成本是多少？”.")
-    if len(text) > max_chars:
-        raise QuestionError(f"That question is {len(text):,} characters long; please keep it under "
-                            f"{max_chars:,} characters (a sentence or a few keywords work best).")
-    return text
-
-
-@dataclass(frozen=True)
-class Query:
-    """A question resolved once, then handed down: search, ranking, the relevance floor and every
-    quote read it instead of tokenizing, normalising or looking up terms again."""
-
-    text: str
-    tokens: tuple[str, ...]
-    weights: dict[str, float]
-    """Each distinct token's idf: the question's weight, and what a sentence or passage matches of it."""
-    term_ids: dict[str, int]
-    """The tokens some paragraph holds, with their term ids."""
-    terms: Terms
-    wants_number: bool
-    """Whether it asks for a quantity or a date (多少, 几, how much, when …)."""
-
-    @property
-    def total(self) -> float:
-        return sum(self.weights.values())
-
-    @cached_property
-    def split_weights(self) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-        """(Chinese tokens, Latin tokens) with their weights: found in a sentence in different ways."""
-        chinese = [(token, weight) for token, weight in self.weights.items() if not token.isascii()]
-        latin = [(token, weight) for token, weight in self.weights.items() if token.isascii()]
-        return chinese, latin
-
-    @classmethod
-    def of(cls, library: Library, tokens: Sequence[str], text: str = "") -> Query:
-        """A query of already chosen tokens (an Answerer's question, a name a digest looks for)."""
-        index = library.index
-        times = Counter(tokens)
-        term_ids = {token: term for token in times if (term := index.term(token)) is not None}
-        weights = {token: float(index.idfs[term_ids[token]]) if token in term_ids else index.idf(token)
-                   for token in times}
-        wants_number = bool(_NUMBER_QUESTION.search(library.tokenizer.normalize(text))) if text else False
-        return cls(text, tuple(tokens), weights, term_ids,
-                   index.ordered({term: times[token] for token, term in term_ids.items()}), wants_number)
-
-    def share_held(self, index: BM25Index, paragraphs: Sequence[int]) -> list[float]:
-        """Share of the query's weight each paragraph (with its heading and title) holds, read from the
-        index's postings: nothing is tokenized again."""
-        total = self.total
-        if total <= 0 or not paragraphs:
-            return [0.0] * len(paragraphs)
-        weights = {term: self.weights[token] for token, term in self.term_ids.items()}
-        return [held / total for held in index.matched_weight(weights, paragraphs)]
-
-
-class _Sentences:
-    """A passage's sentences as one question sees them: spans, the question's weight each holds, and
-    whether each holds a number. Made once per passage, for ranking and then for quoting it."""
-
-    def __init__(self, paragraph: Paragraph, query: Query, tokenizer: Tokenizer,
-                 boilerplate: Sequence[bool] = ()) -> None:
-        self.text = paragraph.text
-        folded = paragraph.folded or [tokenizer.normalize(self.text[a:b]) for a, b in self.spans]
-        chinese, latin = query.split_weights
-        self.boilerplate = list(boilerplate) or [False] * len(folded)
-        """Lines the source repeats everywhere: never the answering sentence, never in the excerpt."""
-        self.weights = [0.0 if boiler else _weigh(piece, chinese, latin, tokenizer.latin_tokens)
-                        for piece, boiler in zip(folded, self.boilerplate)]
-        self.numbers = [bool(_DIGIT.search(piece)) for piece in folded]
-
-    @classmethod
-    def of(cls, passage: Passage, query: Query, library: Library) -> _Sentences:
-        paragraph = passage.paragraph
-        return cls(paragraph, query, library.tokenizer, library.boilerplate.lines(passage.article, paragraph))
-
-    @cached_property
-    def spans(self) -> list[Span]:
-        """Where the sentences are in the passage (needed only to quote it)."""
-        return sentence_spans(self.text)
-
-    def bonus(self, wants_number: bool) -> float:
-        """The weight of the question one sentence holds: a passage that answers usually says it in one."""
-        return max(weight * (NUMBER_BOOST if wants_number and number else 1.0)
-                   for weight, number in zip(self.weights, self.numbers))
-
-    def best(self) -> Span:
-        """The answering sentence: the most of the question's weight, the earliest of equals (never boilerplate)."""
-        return self.spans[max(range(len(self.spans)),
-                              key=lambda i: (not self.boilerplate[i], self.weights[i], -self.spans[i][0]))]
-
-    def around(self, best: Span) -> list[Span]:
-        """The sentences an excerpt may hold: the run around the best one that no boilerplate line breaks."""
-        i = self.spans.index(best)
-        lo, hi = i, i
-        while lo > 0 and not self.boilerplate[lo - 1]:
-            lo -= 1
-        while hi + 1 < len(self.spans) and not self.boilerplate[hi + 1]:
-            hi += 1
-        return self.spans[lo:hi + 1]
-
-
 class Answerer:
     """Turns questions into answers over one library."""
 
     def __init__(self, library: Library, min_relevance: float = 0.3, max_question_chars: int = 1000,
-                 filler_ratio: float = FILLER_RATIO) -> None:
+                 filler_ratio: float = FILLER_RATIO, ranker: Ranker | None = None, reader: Reader | None = None) -> None:
         self.library = library
         self.min_relevance = min_relevance
-        self.max_question_chars = max_question_chars
         self.filler_ratio = filler_ratio
+        self.ranker = ranker or Ranker()
+        self.reader = reader or Reader(library, max_question_chars)
 
     def tokens(self, question: str) -> list[str]:
-        """The question's search tokens. Bigrams no article holds are dropped: they find nothing, and
-        counted in the question's weight they would sink every passage below the relevance floor."""
-        text = check_question(question, self.max_question_chars)
-        tokenizer, index = self.library.tokenizer, self.library.index
-        words = set(tokenizer.words(text))
-        every = tokenizer(text)
-        tokens = [t for t in every if t in words or index.knows(t)] or every
-        if not tokens:
-            raise QuestionError("I found no words to search for in that. Try a few keywords, "
-                                "e.g. “DeepSeek 训练成本” or “Nvidia earnings”.")
-        return tokens
+        """The question's search tokens (a QuestionError when it is empty, too long or has none)."""
+        return self.reader.tokens(check_question(question, self.reader.max_question_chars))
 
     def query(self, question: str, context: str = "") -> Query:
         """The question resolved once. ``context`` is the question a follow-up replies to ("那 R1 呢？"
         after a question about V3): its key terms join the new question's own."""
-        tokens = self.tokens(question)
-        if context:
-            tokens += [t for t in self.key_terms(context) if t not in tokens]
-        return Query.of(self.library, tokens, question)
+        return self.reader.read(question, self.key_terms(context) if context else None)
 
     def retrieve(self, question: str, k: int) -> list[Passage]:
         """Ranked passages, several per article allowed (what the evaluation measures)."""
-        return self._ranked(self.query(question), k)[0]
+        return self.ranked(self.query(question), k)[0]
 
-    def _ranked(self, query: Query, k: int) -> tuple[list[Passage], dict[int, _Sentences]]:
-        """BM25's ranking, with its head re-ordered by sentence-level proximity (their score is then
-        BM25's plus the proximity bonus, the score they are ranked by); and the head's sentences.
+    def ranked(self, query: Query, k: int) -> tuple[list[Passage], dict[int, Sentences]]:
+        """The candidates in the ranker's order (their score is then the ranker's), and the sentences of
+        its head, weighed once for ranking and again for quoting."""
+        passages = candidates(self.library, query, k)
+        head, table, sentences = self.signals(query, passages)
+        order = self.ranker.scores(table)
+        head = sorted((replace(p, score=float(score)) for p, score in zip(head, order)), key=lambda p: -p.score)
+        floor = min((p.score for p in head), default=0.0)
+        tail = [replace(p, score=min(p.score, floor)) for p in passages[len(head):]]
+        return (head + tail)[:max(k, len(head))], sentences
 
-        A passage whose single sentence holds most of the question's words usually answers
-        it; one that scatters them over unrelated sentences usually does not. A question
-        asking for a quantity or a date prefers sentences with a number.
-        """
-        passages = self.library.search(query.terms, max(k, RERANK_DEPTH))
-        head = passages[:RERANK_DEPTH]
-        sentences = {p.index: _Sentences.of(p, query, self.library) for p in head}
-        head = [replace(p, score=p.score + PROXIMITY_WEIGHT * sentences[p.index].bonus(query.wants_number))
-                for p in head]
-        head.sort(key=lambda p: -p.score)
-        return (head + passages[RERANK_DEPTH:])[:k], sentences
+    def signals(self, query: Query, passages: Sequence[Passage]) -> tuple[list[Passage], Table, dict[int, Sentences]]:
+        """The head of the candidates, its signals table (what the ranker weighs, and the fit reads) and
+        its passages' sentences."""
+        head = list(passages[:HEAD])
+        sentences = {p.index: Sentences.of(p, query, self.library) for p in head}
+        return head, signals(self.library, query, head, sentences), sentences
 
     def key_terms(self, question: str, n: int = 3) -> list[str]:
         """The question's rarest words that the corpus knows: what a follow-up carries over.
@@ -258,7 +142,8 @@ class Answerer:
         ``context`` is the question a follow-up replies to: see ``query``.
         """
         query = self.query(question, context)
-        passages, sentences = self._ranked(query, CANDIDATES)
+        passages, sentences = self.ranked(query, HEAD)
+        passages = passages[:HEAD]
         kept: list[tuple[Passage, float]] = []
         per: Counter[int] = Counter()
         for passage, relevance in zip(passages, self.relevance(passages, query)):
@@ -267,19 +152,20 @@ class Answerer:
             per[passage.article_no] += 1
             kept.append((passage, relevance))
         if not kept:
-            return Answer(question, (), 0, 0, self.suggestions(passages))
+            return Answer(question, (), 0, 0, self.suggestions(passages), query.date, query.corrections,
+                          query.corrected)
         floor = kept[0][0].score * self.filler_ratio
         kept = [(p, relevance) for p, relevance in kept if p.score >= floor]
         page = kept[offset:offset + k]
-        quotes = tuple(self._quote(p, relevance, query, sentences.get(p.index) or _Sentences.of(p, query, self.library))
+        quotes = tuple(self._quote(p, relevance, query, sentences.get(p.index) or Sentences.of(p, query, self.library))
                        for p, relevance in page)
-        return Answer(question, quotes, len(kept), offset)
+        return Answer(question, quotes, len(kept), offset, (), query.date, query.corrections, query.corrected)
 
     def relevance(self, passages: Sequence[Passage], query: Query) -> list[float]:
         """Share of the question's idf weight each passage (with its heading and title) contains."""
         return query.share_held(self.library.index, [p.index for p in passages])
 
-    def _quote(self, passage: Passage, relevance: float, query: Query, sentences: _Sentences) -> Quote:
+    def _quote(self, passage: Passage, relevance: float, query: Query, sentences: Sentences) -> Quote:
         text = passage.paragraph.text
         best = sentences.best()
         start, end = _window(sentences.around(best), best, EXCERPT_CHARS)
@@ -313,27 +199,6 @@ class Answerer:
 
 def _shift(span: Span, by: int) -> Span:
     return (span[0] + by, span[1] + by)
-
-
-def sentence_weight(normalized: str, weights: dict[str, float],
-                    latin_tokens: Callable[[str], set[str]]) -> float:
-    """Summed weight of the tokens that occur in an already-normalised sentence.
-
-    Tokens are substrings of the normalised text they came from, so a substring test finds
-    them without running jieba again; Latin tokens must match whole tokens (``latin_tokens``:
-    the tokenizer's own words of the text), so "ai" is not found in "said".
-    """
-    return _weigh(normalized, [(t, w) for t, w in weights.items() if not t.isascii()],
-                  [(t, w) for t, w in weights.items() if t.isascii()], latin_tokens)
-
-
-def _weigh(normalized: str, chinese: list[tuple[str, float]], latin: list[tuple[str, float]],
-           latin_tokens: Callable[[str], set[str]]) -> float:
-    total = sum(weight for token, weight in chinese if token in normalized)
-    if latin:
-        words = latin_tokens(normalized)
-        total += sum(weight for token, weight in latin if token in words)
-    return total
 
 
 def _window(sentences: list[Span], best: Span, limit: int) -> Span:

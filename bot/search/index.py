@@ -420,6 +420,19 @@ class BM25Index:
         return (np.asarray([weights[t] for t in terms], dtype=np.float64) @ held).tolist() if terms else \
             [0.0] * len(paragraphs)
 
+    @cached_property
+    def frequencies(self) -> npt.NDArray[np.int64]:
+        """Each term's document frequency: how many paragraphs hold it."""
+        return np.diff(self.offsets)
+
+    def together(self, first: int, second: int) -> npt.NDArray[np.int32]:
+        """The paragraphs that hold both terms (the shorter postings list searched in the longer)."""
+        small, large = sorted((self.paragraphs_of(first), self.paragraphs_of(second)), key=len)
+        if not len(small):
+            return small
+        where = np.minimum(np.searchsorted(large, small), len(large) - 1)
+        return small[large[where] == small]
+
     def paragraphs_of(self, term: int) -> npt.NDArray[np.int32]:
         """The paragraphs that hold the term, in order."""
         return self.doc_ids[self._starts[term]:self._starts[term + 1]]
@@ -439,6 +452,18 @@ class BM25Index:
             if len(docs) and len(ids):
                 where = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
                 table[row] = docs[where] == ids
+        return table
+
+    def holding_within(self, terms: Sequence[int], starts: Sequence[int], ends: Sequence[int]) -> npt.NDArray[np.bool_]:
+        """Which runs of paragraphs [start, end) hold each term somewhere, as a (terms × runs) table:
+        what a whole article (its paragraphs are one run) holds of a question, one binary search a pair."""
+        lo, hi = np.asarray(starts, dtype=np.int32), np.asarray(ends, dtype=np.int32)
+        table = np.zeros((len(terms), len(lo)), dtype=bool)
+        for row, term in enumerate(terms):
+            docs = self.doc_ids[self._starts[term]:self._starts[term + 1]]
+            if len(docs) and len(lo):
+                where = np.searchsorted(docs, lo)
+                table[row] = (where < len(docs)) & (docs[np.minimum(where, len(docs) - 1)] < hi)
         return table
 
     def scratch(self, name: str = "scores", dtype: type = np.float32) -> npt.NDArray:  # type: ignore[type-arg]

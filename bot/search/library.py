@@ -38,10 +38,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import cached_property, partial
 from itertools import accumulate
 from pathlib import Path
 from typing import overload
+
+import numpy as np
+import numpy.typing as npt
 
 from bot import __version__
 from bot.config import Settings
@@ -66,7 +70,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called with (files done, files total) while indexing."""
-MANIFEST_VERSION = 6
+MANIFEST_VERSION = 7
 ARTICLE_CACHE_SIZE = 4096
 """Articles kept in memory once read (a hit's article, a digest's page)."""
 
@@ -144,6 +148,9 @@ class Manifest:
     """Files whose text an article includes, by the including file (only those that include any)."""
     rechecks: dict[str, float]
     """Files to read again once this time (epoch seconds) has passed: future pages, expiring pages."""
+    days: list[int] = field(default_factory=list)
+    """Each indexed file's date as a day number (``date.toordinal``, 0 for none), so that preferring the
+    date a question names reads no article."""
 
     def key(self, i: int) -> str:
         path = self.paths[i]
@@ -183,8 +190,8 @@ class Manifest:
         except Exception as error:  # noqa: BLE001 - an unreadable manifest means: build afresh, and say why
             log.warning("rebuilding the index: %s is unreadable (%s: %s)", path, type(error).__name__, error)
             return None
-        if not (len(manifest.paths) == len(manifest.paragraphs) == len(manifest.tags)):
-            log.warning("rebuilding the index: %s does not add up (paths, paragraphs and tags differ)", path)
+        if not (len(manifest.paths) == len(manifest.paragraphs) == len(manifest.tags) == len(manifest.days)):
+            log.warning("rebuilding the index: %s does not add up (paths, paragraphs, tags and dates differ)", path)
             return None
         return manifest
 
@@ -331,8 +338,10 @@ class Library:
 
     def __init__(self, articles: Sequence[Article], paragraphs_per_article: Iterable[int], index: BM25Index,
                  report: LoadReport, tokenizer: Tokenizer, built_at: float, rebuilt: bool,
-                 tags: Iterable[tuple[str, ...]] | None = None, boilerplate: Boilerplate | None = None) -> None:
+                 tags: Iterable[tuple[str, ...]] | None = None, boilerplate: Boilerplate | None = None,
+                 days: Sequence[int] | None = None) -> None:
         self.articles = articles
+        self._days = days
         self.boilerplate = boilerplate or Boilerplate()
         """Lines its sources repeat (never quoted or summarised), and paragraphs made only of them."""
         self._tags = tags
@@ -359,6 +368,50 @@ class Library:
         """Paragraphs are numbered article after article, in index order."""
         article_no = bisect_right(self._starts, hit.paragraph) - 1
         return Passage(hit.score, hit.paragraph, article_no, hit.paragraph - self._starts[article_no], self.articles)
+
+    @cached_property
+    def days(self) -> npt.NDArray[np.int32]:
+        """Each article's date as a day number (0: undated), without reading articles when the manifest has them."""
+        days = self._days if self._days is not None else [
+            a.date.toordinal() if a.date else 0 for a in self.articles]
+        return np.asarray(days, dtype=np.int32)
+
+    @cached_property
+    def newest(self) -> date | None:
+        """The newest article's date: where "yesterday" and "last week" count from."""
+        newest = int(self.days.max(initial=0))
+        return date.fromordinal(newest) if newest else None
+
+    @cached_property
+    def _paragraph_days(self) -> npt.NDArray[np.int32]:
+        return np.repeat(self.days, np.diff(np.asarray(self._starts)))
+
+    def paragraph(self, index: int) -> Paragraph:
+        """The paragraph with this number in the index (reads its article)."""
+        return self.passage(Hit(index, 0.0)).paragraph
+
+    def articles_of(self, first: date, last: date) -> int:
+        """How many articles are dated first … last (inclusive)."""
+        return int(((self.days >= first.toordinal()) & (self.days <= last.toordinal())).sum())
+
+    def bounds(self, article_no: int) -> tuple[int, int]:
+        """The article's paragraphs in the index: [start, end)."""
+        return self._starts[article_no], self._starts[article_no + 1]
+
+    def dated_search(self, tokens: Sequence[str], first: date, last: date, k: int) -> list[Passage]:
+        """The k best passages of the articles dated first … last (inclusive): a question that names a
+        day finds that day's report even when other days' reports outscore it."""
+        if not self.articles_of(first, last):
+            return []
+        days = self._paragraph_days
+        within = (days >= first.toordinal()) & (days <= last.toordinal())
+        scores = np.where(within, self.index.scores(tokens), 0)
+        found = np.flatnonzero(scores)
+        found = found[~self.boilerplate.is_muted(found)]
+        if len(found) > k:
+            found = found[np.argpartition(-scores[found], k)[:k]]
+        found = found[np.argsort(-scores[found], kind="stable")]
+        return [self.passage(Hit(int(i), float(scores[i]))) for i in found]
 
     def search(self, tokens: Sequence[str] | Terms, k: int) -> list[Passage]:
         """The k best passages for already-tokenized words (or their terms, looked up once), best first.
@@ -506,7 +559,7 @@ def _library(store: ArticleStore, manifest: Manifest, index: BM25Index, boilerpl
     report.articles = shelf
     report.skipped.extend(CorpusError(Path(path), reason, line, kind) for path, reason, line, kind in manifest.skipped)
     library = Library(shelf, manifest.paragraphs, index, report, tokenizer, manifest.built_at, rebuilt,
-                      tags=manifest.tags, boilerplate=boilerplate)
+                      tags=manifest.tags, boilerplate=boilerplate, days=manifest.days)
     library.next_recheck = min(manifest.rechecks.values(), default=None)
     return library
 
@@ -532,6 +585,7 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
     paths = [same[p] for p, k in zip(previous.paths, kept) if k] if previous else []
     paragraphs = [n for n, k in zip(previous.paragraphs, kept) if k] if previous else []
     tags = [_interned(t) for t, k in zip(previous.tags, kept) if k] if previous else []
+    days = [d for d, k in zip(previous.days, kept) if k] if previous else []
     skipped = [(same[s[0]], *s[1:]) for s in previous.skipped if s[0] in unchanged] if previous else []
     includes = {p: v for p, v in previous.includes.items() if p in unchanged} if previous else {}
     rechecks = {p: t for p, t in previous.rechecks.items() if p in unchanged} if previous else {}
@@ -552,6 +606,7 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
             paths.append(path)
             paragraphs.append(len(result.article.paragraphs))
             tags.append(_interned(result.article.tags))
+            days.append(result.article.date.toordinal() if result.article.date else 0)
             fresh.append((article_key(path, *files[path]), result.article, result.lines or lines_of(result.article)))
             if len(fresh) >= 256:
                 store.put_many(fresh)
@@ -561,7 +616,7 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
     store.put_many(fresh)
     index = builder.finish(params)
     manifest = Manifest(time.time(), f"index-{time.time_ns()}", files, paths, paragraphs, tags, skipped,
-                        includes, rechecks)
+                        includes, rechecks, days)
     index.save(cache / manifest.index)
     keys = [manifest.key(i) for i in range(len(paths))]
     Boilerplate.found(store.lines(keys), list(accumulate(paragraphs, initial=0))).save(cache / manifest.index)

@@ -247,6 +247,15 @@ class Speller:
             return None
         return self._best(candidates, frequency)
 
+    def homophones(self, token: str) -> list[tuple[str, int]]:
+        """Every collection token (in ``MIN_TARGET`` paragraphs or more) one same-sound character away from
+        a Chinese token, with its frequency, whatever the token's own: for a caller that judges by context
+        (does a paragraph hold the corrected word with its neighbours?) rather than by frequency alone."""
+        if not _CHINESE.fullmatch(token):
+            return []
+        found = dict.fromkeys(self._homophones.get().of(token))
+        return [(self._terms[i], int(self._frequencies[i])) for i in found]
+
     def warm(self) -> None:
         """Build both tables now (in a background thread, say), so that no question waits for them."""
         self._homophones.get()

@@ -33,7 +33,7 @@ with warnings.catch_warnings():
 import opencc
 import Stemmer
 
-TOKENIZER_VERSION = "7"
+TOKENIZER_VERSION = "9"
 """Bump when tokens change, so that cached indexes are rebuilt."""
 
 _LATIN = re.compile(r"[a-z0-9]+(?:[.\-_'’+&][a-z0-9]+)*")
@@ -55,7 +55,11 @@ CHINESE_STOPWORDS = frozenset("""
 多长 多高 多远 谁 为什么 为何 怎么 怎样 怎么样 如何 何时 何地 何处 何人 何种 是否 是不是 有没有 请问 请 一下 知道
 告诉 什么样 什么样的 啥时候 什么时候 多少钱 属于 称为 叫做 叫 被称为 指 的话 一个 一种 这个 那个 这些 那些 以及
 所以 因为 但是 但 如果 虽然 然而 而且 并且 或者 还是 就是 只是 可以 能 会 要 将 已 已经 曾 曾经 所 有关 关于 呢
+到底 究竟 一共 总共 大概 大约 大致 来着 咋 咯 呗 为啥 干啥 听说 据说 哪只 哪条 哪次 几时 几点 几号 几钱 几多
+咗 嘅 啲 嗰 咁 喺 系 系咪 系唔系 咪 乜 乜嘢 点解 边个 边度 边只 边间 边位 嘢 冇 唔
 """.split())
+"""Also colloquial filler (到底, 一共, 大概, 来着) and Cantonese function words (嘅, 咗, 係 → 系, 幾多 → 几多):
+a reader's way of asking, which no answer shares."""
 
 ENGLISH_STOPWORDS = frozenset("""
 a an the and or but if then else of to in on at by for with from as into onto about over under
@@ -63,7 +67,7 @@ is are was were be been being am do does did done has have had having will would
 may might must it its it's this that these those there here i me my we our you your he him his she her they
 them their what which who whom whose when where why how whether not no nor so than too very just also
 s t don't does doesn't did didn't isn't aren't wasn't weren't tell please know
-much many
+much many actually really exactly basically roughly approximately
 """.split())
 
 STOPWORDS = CHINESE_STOPWORDS | ENGLISH_STOPWORDS
@@ -138,12 +142,14 @@ class Tokenizer:
                 yield from self._latin(piece)
             else:
                 yield from self._chinese(piece, self.bigrams)
+        yield from scaled_numbers(normalized)
 
     def latin_tokens(self, normalized: str) -> set[str]:
         """The Latin tokens of already-normalised text: what a Latin question token can match in it."""
         found: set[str] = set()
-        for match in _LATIN.finditer(normalized):
-            found.update(self._latin(match.group()))
+        for _, _, tokens in self.latin_words(normalized):
+            found.update(tokens)
+        found.update(scaled_numbers(_THOUSANDS.sub("", normalized) if "," in normalized else normalized))
         return found
 
     def words(self, text: str) -> list[str]:
@@ -154,6 +160,26 @@ class Tokenizer:
             piece = match.group()
             tokens.extend(self._latin(piece) if piece[0] < "\u3400" else self._chinese(piece, False))
         return tokens
+
+    def segments(self, run: str) -> list[str]:
+        """jieba's words of one normalised Chinese run, stop-words included: the run, cut."""
+        return list(self._jieba.cut(run, HMM=False))
+
+    def seams(self, text: str) -> set[str]:
+        """The bigrams of a question that only straddle a seam between its words: two words of two
+        characters or more (们到 in 他们到底), or a word and a stop-word (钱要 in 多少钱要买). They are
+        artefacts of how the question is phrased, not of a name jieba does not know (a name it splits
+        into single characters keeps its bigrams), and a paragraph holding one matches nothing asked."""
+        inside: set[str] = set()
+        seams: set[str] = set()
+        for match in _CJK_RUN.finditer(self.normalize(text)):
+            words = list(self._jieba.cut(match.group(), HMM=False))
+            for word in words:
+                inside.update(word[i:i + 2] for i in range(len(word) - 1))
+            for left, right in zip(words, words[1:]):
+                if (len(left) > 1 and len(right) > 1) or left in STOPWORDS or right in STOPWORDS:
+                    seams.add(left[-1] + right[0])
+        return seams - inside
 
     def latin_words(self, normalized: str) -> Iterator[tuple[int, int, list[str]]]:
         """Each Latin word of normalised text with its span and its own tokens: what highlighting compares
@@ -200,8 +226,20 @@ class Tokenizer:
         if bigrams:
             for i in range(len(run) - 1):
                 pair = run[i:i + 2]
-                if pair[0] not in _STOP_CHARS and pair[1] not in _STOP_CHARS and pair not in STOPWORDS:
+                if pair[0] not in STOP_CHARACTERS and pair[1] not in STOP_CHARACTERS and pair not in STOPWORDS:
                     yield pair
+
+
+_SCALED = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(万亿|百万|千万|亿|万|trillion|billion|million|thousand|bn|mn|tn)(?![a-z])")
+_SCALES = {"万": 1e4, "百万": 1e6, "千万": 1e7, "亿": 1e8, "万亿": 1e12, "thousand": 1e3, "million": 1e6, "mn": 1e6,
+           "billion": 1e9, "bn": 1e9, "trillion": 1e12, "tn": 1e12}
+
+
+def scaled_numbers(normalized: str) -> Iterator[str]:
+    """A number with its scale, as one token of its value: 974亿, 97.4 billion and 97.4bn are all
+    "=9.74e+10", so a question in one language's units finds an article in the other's."""
+    for match in _SCALED.finditer(normalized):
+        yield f"={float(match.group(1)) * _SCALES[match.group(2)]:.4g}"
 
 
 def dictionary_cache_path() -> str:
@@ -235,4 +273,4 @@ def _load_dictionary(segmenter: jieba.Tokenizer) -> None:
         pass
 
 
-_STOP_CHARS = frozenset("的了是在和与及或也都就还又把被让给对向从于以为之其这那个些我你他她它吗呢吧啊么几谁哪")
+STOP_CHARACTERS = frozenset("的了是在和与及或也都就还又把被让给对向从于以为之其这那个些我你他她它吗呢吧啊么几谁哪")

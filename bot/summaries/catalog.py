@@ -18,9 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from bot.search.answers import Answerer, Query
+from bot.search.answers import Answerer
 from bot.search.articles import Article
 from bot.search.library import Library
+from bot.search.query import Query
 from bot.summaries.extracts import (
     OVERVIEW_SENTENCES,
     Extractor,

@@ -121,16 +121,31 @@ def answer_html(answer: Answer, lang: str | None = None, limit: int = MESSAGE_LI
     """A page of an answer as one Telegram message (≤ ``limit`` visible characters; less than 4096
     leaves room for a line above it, such as a follow-up's note)."""
     t = strings(lang)
+    said = "".join(f"<i>{escape(line)}</i>\n" for line in reading_notes(answer, lang))
     if not answer.quotes:
-        text = escape(t["nothing"].format(question=shorten(answer.question, 200)))
+        text = said + escape(t["nothing"].format(question=shorten(answer.question, 200)))
         if answer.suggestions:
             text += "\n" + escape(t["try_tags"].format(tags=", ".join(f"#{s}" for s in answer.suggestions)))
         return text
     blocks = [quote_html(q, answer.offset + i + 1, lang) for i, q in enumerate(answer.quotes)]
+    if said:
+        blocks[0] = said + blocks[0]
     if answer.total > len(answer.quotes):
         last = answer.offset + len(answer.quotes)
         blocks.append(f"<i>{escape(t['page'].format(first=answer.offset + 1, last=last, total=answer.total))}</i>")
     return fit("\n\n".join(blocks), blocks, limit)
+
+
+def reading_notes(answer: Answer, lang: str | None) -> list[str]:
+    """How the question was read, when that is not just as typed: the words corrected ("showing results
+    for …", as a search engine says it) and the date whose articles come first."""
+    t = strings(lang)
+    notes = []
+    if answer.searched:
+        notes.append(t["showing_for"].format(searched=shorten(answer.searched, 200)))
+    if answer.date is not None:
+        notes.append(t["dated"].format(date=answer.date, words=answer.date.text))
+    return notes
 
 
 def fit(markup: str, blocks: Sequence[str], limit: int = MESSAGE_LIMIT) -> str:
@@ -184,12 +199,13 @@ def shorten(text: str, limit: int) -> str:
 
 def answer_text(answer: Answer) -> str:
     """An answer for the terminal: numbered quotes, the answering sentence between »«, links."""
+    notes = reading_notes(answer, "en")
     if not answer.quotes:
-        lines = [STRINGS["en"]["nothing"].format(question=shorten(answer.question, 200))]
+        lines = [*notes, STRINGS["en"]["nothing"].format(question=shorten(answer.question, 200))]
         if answer.suggestions:
             lines.append(STRINGS["en"]["try_tags"].format(tags=", ".join(answer.suggestions)))
         return "\n".join(lines)
-    parts = []
+    parts = ["\n".join(notes)] if notes else []
     for number, item in enumerate(answer.quotes, answer.offset + 1):
         article = item.article
         a, b = item.sentence

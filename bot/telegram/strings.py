@@ -15,6 +15,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "nothing": ("Nothing in the articles answers “{question}”.", "文章里没有找到能回答“{question}”的内容。"),
     "try_tags": ("Try a tag: {tags}", "试试这些标签：{tags}"),
     "matched": ("Matched", "匹配"),
+    "showing_for": ("Showing results for “{searched}”.", "以下是“{searched}”的结果。"),
+    "dated": ("Articles of {date} first (“{words}”).", "优先显示 {date} 的文章（“{words}”）。"),
     "more": ("More", "更多"),
     "summary": ("Summary", "摘要"),
     "source": ("Source", "原文"),
