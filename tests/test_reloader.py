@@ -318,3 +318,42 @@ def test_a_page_is_answered_from_its_publish_time_without_any_file_changing(
     assert reloader.wait_for_reloads(1, timeout=30)
     assert "Soon" in [a.title for a in dialogue.answerer.library.articles]
     assert dialogue.answerer.library.next_recheck is None
+
+
+# --- what a reload added ----------------------------------------------------------------------
+
+def test_listeners_learn_the_articles_a_reload_added_not_the_edited_ones(setup, corpus_dir: Path,
+                                                                         stopped) -> None:
+    settings, library, dialogue = setup
+    reloader = Reloader(settings, library, dialogue.swap).start(watch=False)
+    stopped.append(reloader)
+    told: list[tuple[Engine, tuple[str, ...]]] = []
+    reloader.when_added(lambda engine, added: told.append((engine, tuple(a.title for a in added))))
+    (corpus_dir / "fish.md").write_text(FISH, encoding="utf-8")
+    edited = corpus_dir / "news" / "comcast.en.md"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nOne more paragraph about broadband prices.\n",
+                      encoding="utf-8")
+
+    assert reloader.reload(timeout=WAIT) is not None
+    assert [titles for _engine, titles in told] == [("白尾雀鲷的珊瑚礁生活",)]
+    assert told[0][0] is dialogue.engine  # told after the new index was installed
+
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nAnd a last one on cable television.\n",
+                      encoding="utf-8")
+    assert reloader.reload(timeout=WAIT) is not None
+    assert len(told) == 1  # an edit adds nothing
+
+
+def test_a_failing_listener_does_not_undo_the_reload(setup, corpus_dir: Path, stopped) -> None:
+    settings, library, dialogue = setup
+    reloader = Reloader(settings, library, dialogue.swap).start(watch=False)
+    stopped.append(reloader)
+
+    def broken(engine: Engine, added: object) -> None:
+        raise RuntimeError("listener bug")
+
+    reloader.when_added(broken)
+    (corpus_dir / "castle.md").write_text(CASTLE, encoding="utf-8")
+    result = reloader.reload(timeout=WAIT)
+    assert result is not None and result.ok
+    assert "Castles and their moats" in titles(dialogue, CASTLE_QUESTION)

@@ -30,6 +30,7 @@ import watchfiles
 from bot.config import Settings
 from bot.engine.engine import Engine
 from bot.errors import ArticlebotError, CorpusError
+from bot.search.articles import Article
 from bot.search.library import Library
 from bot.search.metadata import CONFIG_FORMATS
 from bot.search.site import CONFIG_NAMES
@@ -45,6 +46,8 @@ Install = Callable[[Engine], None]
 """Receives the new, fully built answerer and summarizer (``Dialogue.swap``)."""
 Build = Callable[[Settings, Library], Library]
 """Opens the library; ``Library.open`` unless a caller needs to observe or pace the build."""
+Added = Callable[[Engine, tuple[Article, ...]], None]
+"""Told, after ``install``, the articles a reload added (paths the previous library lacked)."""
 
 
 def open_library(settings: Settings, previous: Library) -> Library:
@@ -103,6 +106,13 @@ class Reloader:
         self._stop = threading.Event()
         self._watching = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._added: list[Added] = []
+
+    def when_added(self, listener: Added) -> None:
+        """Call ``listener(engine, articles)`` in the reloader's thread after each reload that added
+        articles (new paths; an edited article is not new). The articles present at start-up never
+        reach it: they were not added by a reload. Followers of a tag learn of new articles this way."""
+        self._added.append(listener)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -226,6 +236,7 @@ class Reloader:
             return result
         self.install(engine)
         self.library = library
+        self._tell_added(engine, previous)
         seen = {str(skipped) for skipped in previous.report.skipped}
         for skipped in library.report.skipped:
             if str(skipped) not in seen:
@@ -234,6 +245,17 @@ class Reloader:
                               time.perf_counter() - started, reason)
         log.info("corpus reloaded (%s) in %.2f s: %s", reason, result.seconds, result.summary())
         return result
+
+    def _tell_added(self, engine: Engine, previous: Library) -> None:
+        if not self._added:
+            return
+        known = {article.path for article in previous.articles}
+        added = tuple(article for article in engine.library.articles if article.path not in known)
+        for listener in self._added if added else ():
+            try:
+                listener(engine, added)
+            except Exception:
+                log.exception("a listener for added articles failed; the reload itself landed")
 
     # --- the clock ------------------------------------------------------------------------
 
