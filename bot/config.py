@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
 
@@ -92,6 +93,30 @@ def _log_level(value: str) -> str:
     return name
 
 
+def _hour(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 23:
+        raise ValueError("must be an hour of the day, 0 to 23")
+    return number
+
+
+def _timezone(value: str) -> str:
+    """An IANA time zone name (``Asia/Shanghai``, ``UTC``), checked against the system's zone data."""
+    name = value.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be a time zone name such as UTC, Europe/Berlin or Asia/Shanghai") from None
+    return name
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError("must be a number above zero")
+    return number
+
+
 def _url_path(value: str) -> str:
     path = value.strip()
     if not path.startswith("/") or any(c.isspace() or c in "?#" for c in path):
@@ -136,6 +161,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("watch", "ARTICLEBOT_WATCH", True,
             "Re-index while `articlebot telegram` runs when corpus files change (SIGHUP and /reload "
             "always do).", _boolean),
+    Setting("following", "ARTICLEBOT_FOLLOWING", True,
+            "Readers may follow tags (/follow): new articles and daily digests are sent to them; false turns "
+            "following off entirely.", _boolean),
+    Setting("digest_hour", "ARTICLEBOT_DIGEST_HOUR", 8,
+            "Hour of the day (0-23, in digest_timezone) the daily digests of followed tags go out.", _hour),
+    Setting("digest_timezone", "ARTICLEBOT_DIGEST_TIMEZONE", "UTC",
+            "Time zone of digest_hour and of a digest's day (an IANA name such as Asia/Shanghai).", _timezone),
+    Setting("broadcast_per_second", "ARTICLEBOT_BROADCAST_RATE", 25.0,
+            "Messages per second the bot sends in all while it delivers to followers (answers count and go "
+            "first); Telegram allows about 30.", _positive_float),
     Setting("telegram_token", "TELEGRAM_BOT_TOKEN", None,
             "Bot token from @BotFather (environment only, never logged).", str, secret=True),
     Setting("telegram_webhook_secret", "TELEGRAM_WEBHOOK_SECRET", None,
@@ -182,6 +217,10 @@ class Settings:
     allowed_chat_ids: frozenset[int] = _default("allowed_chat_ids")
     query_log_days: int = _default("query_log_days")
     watch: bool = _default("watch")
+    following: bool = _default("following")
+    digest_hour: int = _default("digest_hour")
+    digest_timezone: str = _default("digest_timezone")
+    broadcast_per_second: float = _default("broadcast_per_second")
     telegram_token: str | None = field(default=_default("telegram_token"), repr=False)
     telegram_webhook_secret: str | None = field(default=_default("telegram_webhook_secret"), repr=False)
     telegram_api_base_url: str = _default("telegram_api_base_url")
