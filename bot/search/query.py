@@ -27,30 +27,51 @@ ASKED_BOOST = 1.25
 幾錢, a date for 什么时候, a count for how many): of two sentences holding the question's words, the
 one with the answer in it is the answer."""
 
-PRICE, DATE, COUNT, NUMBER = "price", "date", "count", "number"
-_ASKED = [  # in the normal form (Simplified, lower case): 幾錢 is 几钱 here
+PRICE, DATE, DURATION, PERCENT, COUNT, NUMBER = "price", "date", "duration", "percent", "count", "number"
+_ASKED = [  # in the normal form (Simplified, lower case): 幾錢 is 几钱 here; the first that matches wins
     (PRICE, re.compile(r"多少钱|几钱|几多钱|什么价|价格是|价钱|售价|卖多少|花了多少|成本(是|为)?多少|"
                        r"\bhow much (did|does|do|is|was|were|will)\b.*\b(cost|pay|paid|sell|sold|buy|bought|price)|"
                        r"\bwhat (was|is) the price\b|\bat what price\b")),
+    (DURATION, re.compile(r"多久|多长(的)?时间|几(个)?(月|星期|周|天|小时|分钟|秒)(?!前|后|以来)|\bhow long\b")),
     (DATE, re.compile(r"什么时候|何时|几时|哪一?天|哪一?年|几月|几号|几点|什么日子|\bwhen\b|\bwhat (year|date|day|time)\b")),
+    (PERCENT, re.compile(r"比例|占比|百分之几|几成|涨幅|跌幅|增幅|降幅|增速|增长率|收益率|回报率|利润率|毛利率|"
+                         r"(涨|跌|升|降|增长|下降|下跌|上涨|减少|增加|提高|回落|飙升|暴涨|大涨|大跌)(了|咗)?(多少|几)|"
+                         r"\bwhat (percentage|percent|share|rate)\b|"
+                         r"\bhow much (did|does|do|has|have|had|will)\b.*\b(climb|rise|rose|fall|fell|drop|gain|jump|surge|"
+                         r"increase|decrease|decline|grow|grew|slip|slid|sink|sank|soar)")),
     (COUNT, re.compile(r"多少(个|家|人|名|位|辆|台|套|次|款|只|部|条|种|座|所|份|倍)|几(个|家|人|名|位|辆|台|套|次|款|只|部|条|种|倍)|"
                        r"几多|\bhow many\b")),
-    (NUMBER, re.compile(r"多少|几成|多[大长高远久重快]|比例|百分之几|占比|增长了?多少|\bhow (much|long|old|far|big|high|fast)\b|"
-                        r"\bwhat (percentage|share|rate|level)\b")),
+    (NUMBER, re.compile(r"多少|多[大长高远重快]|增长了?多少|\bhow (much|old|far|big|high|fast)\b|"
+                        r"\bwhat (level)\b")),
+]
+_AMOUNTS = [  # what a question asks for by naming it: "净利润 预告", "what gross margin", 上季营收多少
+    (PERCENT, re.compile(r"毛利率|净利率|利润率|收益率|回报率|增长率|通胀率|失业率|利率|税率|汇率|市占率|渗透率|胜率|"
+                         r"\b(margins?|yields?|rates?|percentage|share of)\b")),
+    (PRICE, re.compile(r"营收|收入|利润|净利|盈利|亏损|市值|估值|金额|价格|售价|开价|定价|报价|股价|金价|油价|成本|开支|"
+                       r"资本支出|债务|负债|融资|投资额|工资|薪酬|罚款|赔偿|预算|票房|身家|"
+                       r"\b(sales|revenues?|profits?|earnings|income|worth|valuation|debt|costs?|prices?|spending|budget|"
+                       r"fines?|salary|funding|raised?)\b")),
 ]
 _MONEY = re.compile(r"(?P<n>\d[\d,.]*)\s*(万亿|百万|千万|万|亿|千)?\s*(元|美元|港元|港币|人民币|日元|欧元|英镑|块|美金|"
                     r"usd|hkd|rmb|dollars?|yuan)|[$¥€£]\s*(?P<m>\d[\d,.]*)|(?P<o>\d[\d,.]*)\s*(bn|mn|million|billion)")
 _DATE_TEXT = re.compile(r"(?P<n>\d{4})\s*年|(?P<m>\d{1,2})\s*月|(?P<o>\d{1,2})\s*[日号]|(?P<p>\d{4})-\d{1,2}|"
                         r"\b(?P<q>(19|20)\d{2})\b|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? (?P<r>\d+)")
+_SPAN_TEXT = re.compile(r"(?<![\d.])(?P<n>\d{1,3}(?:\.\d+)?|[一二两三四五六七八九十半]+)\s*(个)?(多)?(月|天|周|星期|小时|分钟|秒|年(?!\d))|"
+                        r"\b(?P<m>\d+(?:\.\d+)?|a|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
+                        r"(days?|weeks?|months?|years?|hours?|minutes?)\b")
+_PERCENT_TEXT = re.compile(r"(?P<n>\d[\d,.]*)\s*(%|个百分点|百分点|percent|pct|成)|百分之(?P<m>[\d一二三四五六七八九十百点.]+)|"
+                           r"(?P<o>[一二三四五六七八九十几]+)成|(?P<p>[\d一二三四五六七八九十]+)分之")
+_KIND_TEXT = {PRICE: _MONEY, DATE: _DATE_TEXT, DURATION: _SPAN_TEXT, PERCENT: _PERCENT_TEXT}
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def asked_for(normalized: str) -> str | None:
-    """What kind of answer the question wants, if it says: a price, a date, a count or another number."""
-    for kind, pattern in _ASKED:
-        if pattern.search(normalized):
-            return kind
-    return None
+    """What kind of answer the question wants, if it says: a price, a span of time, a date, a percentage, a count or
+    another number (涨幅 and 比例 ask for a percentage even in a keyword question)."""
+    kind = next((kind for kind, pattern in _ASKED if pattern.search(normalized)), None)
+    if kind in (None, NUMBER):
+        return next((named for named, pattern in _AMOUNTS if pattern.search(normalized)), kind)
+    return kind
 
 
 def numbers_in(normalized: str) -> frozenset[str]:
@@ -63,8 +84,8 @@ def holds_asked(normalized: str, asked: str | None, known: frozenset[str] = froz
     question does not already state (its "1月" is no answer to "1月营收增长了多少")."""
     if asked is None:
         return False
-    if asked in (PRICE, DATE):
-        pattern = _MONEY if asked == PRICE else _DATE_TEXT
+    pattern = _KIND_TEXT.get(asked)
+    if pattern is not None:
         return any(value.replace(",", "") not in known
                    for match in pattern.finditer(normalized) for value in match.groupdict().values() if value)
     return bool(numbers_in(normalized) - known)
