@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.search.tokens import STOPWORDS, Tokenizer, dictionary_cache_path
+from bot.search.tokens import STOPWORDS, JiebaSegmenter, Tokenizer, dictionary_cache_path
 
 
 def test_full_width_letters_and_digits_match_ascii(tokenizer: Tokenizer) -> None:
@@ -97,8 +97,8 @@ def test_without_bigrams_only_jieba_words_remain(tokenizer: Tokenizer, plain: To
     assert "达股" not in plain("英伟达股价")
 
 
-def test_tokenizers_do_not_share_jieba_state(tokenizer: Tokenizer, plain: Tokenizer) -> None:
-    plain._jieba.add_word("飏是谁的")
+def test_tokenizers_do_not_share_segmenter_state(tokenizer: Tokenizer, plain: Tokenizer) -> None:
+    plain.segmenter.add_word("飏是谁的", 100)
     assert "飏是谁的" in plain("邓飏是谁的")
     assert "飏是谁的" not in tokenizer("邓飏是谁的")
 
@@ -182,8 +182,8 @@ def test_lone_surrogates_are_ignored(tokenizer: Tokenizer) -> None:
 def test_jieba_dictionary_from_our_copy_equals_jiebas_own() -> None:
     import jieba
 
-    Tokenizer()("预热")  # makes sure the copy exists
-    ours = Tokenizer()._jieba
+    Tokenizer(segmenter="jieba")("预热")  # makes sure the copy exists
+    ours = JiebaSegmenter().jieba
     theirs = jieba.Tokenizer()
     theirs.initialize()
     assert ours.FREQ == theirs.FREQ and ours.total == theirs.total
@@ -192,6 +192,6 @@ def test_jieba_dictionary_from_our_copy_equals_jiebas_own() -> None:
 def test_a_broken_dictionary_copy_is_made_again() -> None:
     path = Path(dictionary_cache_path())
     path.write_bytes(b"not a pickle")
-    assert "珊瑚礁" in Tokenizer()("白尾雀鲷的珊瑚礁")
+    assert "珊瑚礁" in Tokenizer(segmenter="jieba")("白尾雀鲷的珊瑚礁")
     freq, total = pickle.loads(path.read_bytes())
     assert total > 0 and freq["珊瑚礁"] > 0
