@@ -3,8 +3,9 @@ each set's recall with weights fitted without it, and each signal's gain (ablati
 
 Every question of every set is read and searched once, as ``articlebot eval`` does (open domain: each
 set's corpus with the whole shared corpus); the signals of its first ``HEAD`` candidates and whether
-each holds a gold answer are kept, and the fit works on those tables alone. Fitting is coordinate
-a softmax over each question's candidates (``fit``), each weight ≥ 0: deterministic, a few seconds.
+each holds a gold answer are kept, and the fit works on those tables alone. Fitting minimises a
+softmax loss over each question's candidates (``fit``, projected Adam steps from BM25 alone, each
+weight ≥ 0): deterministic, a few seconds.
 
 - Cross-validation: a set's reported figures come from weights fitted on the other sets only
   (leave one set out), so no figure is measured on the questions its weights were chosen on.

@@ -4,7 +4,8 @@ Each signal is a number in [0, 1] that says one thing about a passage and the qu
 
 - ``bm25``: its BM25 score against the best of the candidates';
 - ``asked``: whether its best sentence (the one holding most of the question's words) holds what the
-  question asks for: a price for 幾錢, a date for 什么时候, a count for how many, a number it does not state;
+  question asks for and does not state: a price for 幾錢, a date for 什么时候, a span of time for 多久, a
+  percentage for 比例 or 涨幅, an amount for 净利润 or "sales", a count for how many (``query.asked_for``);
 - ``coverage``: the share of the question's weight the passage holds, with its heading and title;
 - ``title``: the share its article's title holds: the article is about what is asked;
 - ``neighbours``: the share its previous or next paragraph holds: the question's context is around it;

@@ -1,6 +1,6 @@
 """The ranker's weights, one per signal (``ranking.SIGNALS``), fitted on the evaluation sets.
 
-Written by ``python -m benchmarks.fit_ranker`` (see benchmarks/README.md, "Fitting the ranker"); edit
+Written by ``python -m benchmarks.fit_ranker`` (its docstring, and the README's "Ranking"); edit
 by refitting, not by hand, so that the figures in the README stay the ones these weights give.
 """
 
