@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from conftest import LONG_PARAGRAPHS, ReferenceBM25, write_files
 
 from bot.config import Settings
 from bot.search.index import Hit
-from bot.search.library import Library, paragraph_tokens
+from bot.search.library import Library, indexed, paragraph_tokens
 from bot.search.tokens import Tokenizer
 
 
@@ -39,6 +40,10 @@ class CountingTokenizer(Tokenizer):
     def iter_tokens(self, text: str) -> Iterator[str]:
         self.calls += 1
         return self.inner.iter_tokens(text)
+
+    def word_tokens(self, normalized: str) -> list[str]:
+        self.calls += 1
+        return self.inner.word_tokens(normalized)
 
     def normalize(self, text: str) -> str:
         return self.inner.normalize(text)
@@ -210,7 +215,7 @@ def test_update_tokenizes_only_the_changed_file_and_equals_a_fresh_build(
     updated = Library.open(settings, tokenizer=counting)
     two_files = CountingTokenizer(tokenizer)
     for article in updated.articles[-2:]:
-        paragraph_tokens(two_files, article)
+        indexed(two_files, article)
     assert [Path(a.path).name for a in updated.articles[-2:]] == ["comcast.en.md", "new.md"]
     assert counting.calls == two_files.calls, "only the changed and the new file were tokenized"
     fresh = Library.open(make_settings(corpus_dir, cache_dir=tmp_path / "fresh-cache"), tokenizer=tokenizer)
@@ -502,3 +507,25 @@ def test_a_future_page_is_indexed_once_its_time_comes_without_any_file_changing(
     time.sleep(max(0.0, soon + 1.5 - time.time()))
     after = Library.open(settings, tokenizer=tokenizer)
     assert after.rebuilt and "Soon" in [a.title for a in after.articles]
+
+
+def test_indexed_tokens_are_the_reference_tokens_as_numbers(tokenizer: Tokenizer) -> None:
+    """The build's per-file path (one normalisation, numpy bigrams, ids) makes each paragraph's bag of
+    tokens exactly as ``paragraph_tokens`` does paragraph by paragraph; and the same folded sentences."""
+    from bot.search.articles import load_article, read_text
+    from bot.search.markup import sentence_spans
+    from bot.search.site import open_site
+
+    root = Path(__file__).parents[1] / "corpus"
+    site = open_site(root)
+    articles = [load_article(path, read_text(path, 10**7), site=site)
+                for path in sorted(root.rglob("*.md")) if path.name != "README.md"]
+    odd = replace(articles[0], title="DeepSeek-V3 的\x00标题 3,870.08 14bn 一一一好")  # the separator in a title
+    for article in [*articles, odd]:
+        folded, encoded = indexed(tokenizer, article)
+        starts = np.concatenate(([0], np.cumsum(encoded.lengths)))
+        got = [Counter(encoded.terms[i] for i in encoded.ids[a:b]) for a, b in zip(starts[:-1], starts[1:])]
+        assert got == [Counter(tokens) for tokens in paragraph_tokens(tokenizer, article)], article.path
+        for before, after in zip(article.paragraphs, folded.paragraphs):
+            spans = sentence_spans(before.text)
+            assert after.folded == tuple(tokenizer.normalize(before.text[a:b]) for a, b in spans)

@@ -61,10 +61,10 @@ from bot.search.articles import (
     read_text,
 )
 from bot.search.boilerplate import Boilerplate, Lines, lines_of
-from bot.search.index import BM25Index, BM25Params, EncodedTokens, Hit, IndexBuilder, Scorer, Terms, encode
+from bot.search.index import BM25Index, BM25Params, EncodedTokens, Hit, IndexBuilder, Scorer, Terms
 from bot.search.markup import sentence_spans
 from bot.search.site import Site, open_site
-from bot.search.tokens import Tokenizer
+from bot.search.tokens import CJK_RANGES, STOP_CHARACTERS, STOPWORDS, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -668,27 +668,125 @@ def _collect_garbage(cache: Path, store: ArticleStore, manifest: Manifest, previ
 
 
 def paragraph_tokens(tokenizer: Tokenizer, article: Article) -> list[list[str]]:
-    """A paragraph is indexed with its heading and its article's title: questions name the topic."""
-    return indexed(tokenizer, article)[1]
+    """A paragraph is indexed with its heading and its article's title: questions name the topic.
+
+    The reference for ``indexed``, which makes the same tokens as numbers (tests hold them equal):
+    each text normalised and tokenized on its own, as a question is.
+    """
+    title = tokenizer(article.title)
+    headings = {h: tokenizer(h) for h in {p.heading for p in article.paragraphs}}
+    tokens = []
+    for paragraph in article.paragraphs:
+        text = paragraph.text
+        normalized = tokenizer.normalize(FOLD_APART.join(text[a:b] for a, b in sentence_spans(text)))
+        tokens.append([*tokenizer.normalized_tokens(normalized), *headings[paragraph.heading], *title])
+    return tokens
 
 
 FOLD_APART = "\x00"
 """Joins a paragraph's sentences for one normalisation (no cleaned text holds it, no token spans it)."""
 
 
-def indexed(tokenizer: Tokenizer, article: Article) -> tuple[Article, list[list[str]]]:
+def indexed(tokenizer: Tokenizer, article: Article) -> tuple[Article, EncodedTokens]:
     """The article with each paragraph's sentences normalised (``Paragraph.folded``), and each
-    paragraph's tokens with its heading's and its article's title's: one normalisation a paragraph
-    serves both."""
-    title = tokenizer(article.title)
-    headings = {h: tokenizer(h) for h in {p.heading for p in article.paragraphs}}
-    paragraphs, tokens = [], []
-    for paragraph in article.paragraphs:
-        text = paragraph.text
-        normalized = tokenizer.normalize(FOLD_APART.join(text[a:b] for a, b in sentence_spans(text)))
-        tokens.append([*tokenizer.normalized_tokens(normalized), *headings[paragraph.heading], *title])
-        paragraphs.append(replace(paragraph, folded=tuple(normalized.split(FOLD_APART))))
-    return replace(article, paragraphs=tuple(paragraphs)), tokens
+    paragraph's tokens (with its heading's and its article's title's) as numbers: what a worker
+    sends back for the index.
+
+    The cost of a cold build is here, run once per file on every core, so the work is done
+    per file rather than per paragraph or per token where it can be: the title, headings and
+    every sentence are normalised in one call (NFKC, case and OpenCC act on each character and
+    phrase, never across the separator, so the pieces come back as they would one by one); each
+    text's Chinese runs are cut in one segmenter call; character bigrams are taken from the
+    file's code points with numpy, and only the distinct ones become strings; the title's and
+    headings' tokens are made once and repeated by index. ``paragraph_tokens`` is the
+    per-paragraph reference the tests hold this to.
+    """
+    headings = list(dict.fromkeys(p.heading for p in article.paragraphs))
+    spans = [sentence_spans(p.text) for p in article.paragraphs]
+    pieces = [article.title, *headings, *(p.text[a:b] for p, found in zip(article.paragraphs, spans)
+                                          for a, b in found)]
+    folded = _normalized_pieces(tokenizer, pieces)
+    texts = folded[:1 + len(headings)]
+    sentences = iter(folded[1 + len(headings):])
+    paragraphs = []
+    for paragraph, found in zip(article.paragraphs, spans):
+        mine = tuple(next(sentences) for _ in found)
+        paragraphs.append(replace(paragraph, folded=mine))
+        texts.append(FOLD_APART.join(mine))
+    ids, starts, terms = _text_tokens(tokenizer, texts)
+    heading_of = {h: 1 + i for i, h in enumerate(headings)}
+    parts = []
+    for number, paragraph in enumerate(article.paragraphs):  # its own text, its heading, the title
+        for text in (1 + len(headings) + number, heading_of[paragraph.heading], 0):
+            parts.append(ids[starts[text]:starts[text + 1]])
+    sizes = np.diff(starts)
+    lengths = np.asarray([sizes[1 + len(headings) + n] + sizes[heading_of[p.heading]] + sizes[0]
+                          for n, p in enumerate(article.paragraphs)], dtype=np.int32)
+    flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+    return replace(article, paragraphs=tuple(paragraphs)), EncodedTokens(terms, flat.astype(np.int32), lengths)
+
+
+def _normalized_pieces(tokenizer: Tokenizer, pieces: list[str]) -> list[str]:
+    """Each piece in ``normalize``'s form, from one call over them all (one by one if a piece holds
+    the separator, or the separators did not come back one for one)."""
+    if not any(FOLD_APART in piece for piece in pieces):
+        folded = tokenizer.normalize(FOLD_APART.join(pieces)).split(FOLD_APART)
+        if len(folded) == len(pieces):
+            return folded
+    return [tokenizer.normalize(piece) for piece in pieces]
+
+
+def _text_tokens(tokenizer: Tokenizer, texts: list[str]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64],
+                                                                    tuple[str, ...]]:
+    """The tokens of normalised texts as positions in one list of distinct terms, text after text:
+    (ids, where each text's ids start, the terms)."""
+    positions: dict[str, int] = {}
+    word_ids: list[int] = []
+    word_counts = np.zeros(len(texts), dtype=np.int64)
+    for number, text in enumerate(texts):
+        before = len(word_ids)
+        word_ids.extend([positions.setdefault(token, len(positions)) for token in tokenizer.word_tokens(text)])
+        word_counts[number] = len(word_ids) - before
+    words = np.asarray(word_ids, dtype=np.int64)
+    word_text = np.repeat(np.arange(len(texts)), word_counts)
+    if tokenizer.bigrams:
+        keys, pair_text = _bigram_keys(texts)
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        spelled = np.fromiter((positions.setdefault(chr(key >> 21) + chr(key & 0x1FFFFF), len(positions))
+                               for key in distinct.tolist()), dtype=np.int64, count=len(distinct))
+        words = np.concatenate((words, spelled[inverse.reshape(-1)]))
+        word_text = np.concatenate((word_text, pair_text))
+    order = np.argsort(word_text, kind="stable")
+    starts = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(word_text, minlength=len(texts)), out=starts[1:])
+    return words[order].astype(np.int32), starts, tuple(positions)
+
+
+_PAIR_CHARACTERS: list[npt.NDArray[np.bool_]] = []
+"""Filled once per process: which code points a character bigram may hold (Chinese, not a stop character)."""
+
+
+def _bigram_keys(texts: list[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every character bigram the tokenizer makes of these texts, as (first << 21 | second) code points,
+    with the text each comes from: pairs of neighbouring Chinese characters (a run's pairs), neither a
+    stop character, the pair not a stop-word."""
+    if not _PAIR_CHARACTERS:
+        table = np.zeros(0x110000, dtype=bool)
+        for low, high in CJK_RANGES:
+            table[low:high + 1] = True
+        table[[ord(c) for c in STOP_CHARACTERS]] = False
+        _PAIR_CHARACTERS.append(table)
+    joined = "\n".join(texts)
+    points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    usable = _PAIR_CHARACTERS[0][points]
+    first = np.flatnonzero(usable[:-1] & usable[1:])
+    keys = (points[first] << 21) | points[first + 1]
+    keep = ~np.isin(keys, _STOP_PAIRS)
+    starts = np.cumsum([0] + [len(text) + 1 for text in texts[:-1]])
+    return keys[keep], np.searchsorted(starts, first[keep], side="right") - 1
+
+
+_STOP_PAIRS = np.asarray(sorted((ord(w[0]) << 21) | ord(w[1]) for w in STOPWORDS if len(w) == 2), dtype=np.int64)
 
 
 Job = tuple[str, int, int]
@@ -705,7 +803,7 @@ def _process_file(tokenizer: Tokenizer, sites: Sequence[Site], job: Job) -> File
     except CorpusError as error:
         return FileResult(None, error, None)
     article, tokens = indexed(tokenizer, article)
-    return FileResult(article, None, encode(tokens), lines_of(article), article.expires)
+    return FileResult(article, None, tokens, lines_of(article), article.expires)
 
 
 _worker_state: tuple[Tokenizer, Sequence[Site]] | None = None

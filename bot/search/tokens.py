@@ -41,7 +41,9 @@ TOKENIZER_VERSION = "9"
 """Bump when tokens change, so that cached indexes are rebuilt."""
 
 _LATIN = re.compile(r"[a-z0-9]+(?:[.\-_'’+&][a-z0-9]+)*")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+"""The characters of a Chinese run (inclusive ranges): what is cut into words and paired into bigrams."""
+_CJK_RUN = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in CJK_RANGES) + "]+")
 _LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.\-_'’+&][a-z0-9]+|(?<=\d),\d{3}(?!\d)[a-z0-9]*)*")
 _SCAN = re.compile(f"{_LATIN.pattern}|{_CJK_RUN.pattern}")
 _PARTS = re.compile(r"[a-z0-9]+")
@@ -75,6 +77,10 @@ much many actually really exactly basically roughly approximately
 """.split())
 
 STOPWORDS = CHINESE_STOPWORDS | ENGLISH_STOPWORDS
+_NOT_WORDS = STOPWORDS | {"\n"}
+"""What a segmenter's output holds that is no token: stop-words, and the line breaks between runs."""
+_LATIN_CACHE = 200_000
+"""Distinct Latin words whose tokens a tokenizer remembers (numbers and names recur across a corpus)."""
 
 
 class Segmenter(Protocol):
@@ -254,6 +260,31 @@ class Tokenizer:
                 if bigrams:
                     yield from _bigrams(piece)
         yield from scaled_numbers(normalized)
+
+    def word_tokens(self, normalized: str) -> list[str]:
+        """``normalized_tokens(normalized, bigrams=False)`` in another order (Latin words, then Chinese
+        words, then values): what the index builder needs, whose bags of tokens ignore order, without a
+        generator step per token. Each distinct Latin word is worked out once per process."""
+        if "," in normalized:
+            normalized = _THOUSANDS.sub("", normalized)
+        tokens: list[str] = []
+        latin = self._latin_cache
+        for word in _LATIN.findall(normalized):
+            found = latin.get(word)
+            if found is None:
+                found = tuple(self._latin(word))
+                if len(latin) < _LATIN_CACHE:
+                    latin[word] = found
+            tokens.extend(found)
+        runs = _CJK_RUN.findall(normalized)
+        if runs:
+            tokens.extend(word for word in self.segmenter.cut("\n".join(runs)) if word not in _NOT_WORDS)
+        tokens.extend(scaled_numbers(normalized))
+        return tokens
+
+    @cached_property
+    def _latin_cache(self) -> dict[str, tuple[str, ...]]:
+        return {}
 
     def _cut_runs(self, runs: Sequence[str]) -> Iterator[list[str]]:
         """Each Chinese run's words without stop-words, from one call of the segmenter: the runs are
