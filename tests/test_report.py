@@ -22,7 +22,7 @@ import pytest
 from support.botapi import MAX_TEXT_UTF16, render_text, utf16_len
 
 from bot.telegram.report import Asked, Day, Disliked, build_report, report_html, report_text
-from bot.telegram.state import State
+from bot.telegram.state import Delivery, State
 
 DAY = 86400.0
 NOON = datetime.combine(date.today(), clock(12)).timestamp()
@@ -184,3 +184,23 @@ def test_articlebot_report_without_a_state_file_says_where_it_looked(tmp_path: P
     bad_days = run_cli("--days", "0", state_path=missing)
     assert bad_days.returncode == 2  # argparse's usage error, before any state file is looked for
     assert "argument --days: must be 1 or more (got 0)" in bad_days.stderr
+
+
+def test_follows_per_tag_and_deliveries_per_day(tmp_path: Path) -> None:
+    state = State(tmp_path / "follows.sqlite")
+    for chat in (1, 2, 3):
+        state.follow(7, chat, "iyiou", "iyiou", False, None)
+    state.follow(7, 2, "ai", "AI", True, "zh")
+    state.queue_deliveries(7, [Delivery("a:new.md", "<b>new</b>", (), (1, 2, 3))], when=NOON - DAY)
+    rows = state.due_deliveries(7, NOON, 10)
+    state.delivered(rows[0].rowid, when=NOON - DAY)
+    state.delivered(rows[1].rowid, when=NOON)
+    state.drop_chat(7, 3, when=NOON)  # blocked: not a delivery
+    report = build_report(state, days=2, now=NOON)
+    assert report.follows == {"iyiou": 2, "AI": 1}
+    assert [(d.messages) for d in report.deliveries] == [1, 1]
+    data = report.as_json()
+    assert data["follows"] == {"iyiou": 2, "AI": 1} and data["deliveries"][1]["messages"] == 1
+    text = report_text(report)
+    assert "follows per tag:" in text and "deliveries to followers per day:" in text
+    assert "Follows per tag" in "".join(report_html(report, "en"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.telegram.state import LOGGED_QUESTION_CHARS, PRUNE_EVERY, ChatSettings, State, day_of
+from bot.telegram.state import LOGGED_QUESTION_CHARS, PRUNE_EVERY, SENT, ChatSettings, Delivery, State, day_of
 
 DAY = 86400.0
 
@@ -183,3 +183,57 @@ def test_concurrent_handlers_count_without_losing_updates(path: Path) -> None:
     assert state.usage(0)["button"] == 400
     assert len(state.logged_questions(0)) == 400
     state.close()
+
+
+# --- following tags: follows and the outbox -----------------------------------------------------
+
+def test_follows_are_per_bot_and_chat_survive_a_restart_and_change_mode(path: Path) -> None:
+    state = State(path)
+    assert state.follow(1, 42, "iyiou", "iyiou", False, "en") is False
+    assert state.follow(1, 42, "iyiou", "iyiou", True, "en") is True  # followed already: now daily
+    state.follow(2, 42, "ai", "AI", False, None)  # another bot on the same file
+    assert state.follow(1, 42, "ai", "AI", False, None, limit=1) is None  # the most one chat may follow
+    state = reopened(path, state)
+    assert [(f.key, f.daily) for f in state.follows_of(1, 42)] == [("iyiou", True)]
+    assert [f.chat_id for f in state.followers(2, ["ai", "nothing"])] == [42]
+    assert state.followers(1, ["iyiou"], daily=False) == []
+    assert state.unfollow(1, 42, "iyiou") and not state.unfollow(1, 42, "iyiou")
+
+
+def test_the_outbox_sends_each_chat_and_item_once_and_resumes_after_a_restart(path: Path) -> None:
+    state = State(path)
+    buttons = (({"label": "Summary", "data": "a:1"},),)
+    first = Delivery("a:fish.md", "<b>fish</b>", buttons, (1, 2, 3))
+    assert state.queue_deliveries(9, [first]) == 3
+    assert state.queue_deliveries(9, [Delivery("a:fish.md", "<b>again</b>", (), (2, 4))]) == 1  # only chat 4 is new
+    due = state.due_deliveries(9, time.time(), 10)
+    assert [(row.chat_id, row.html) for row in due] == [(1, "<b>fish</b>"), (2, "<b>fish</b>"), (3, "<b>fish</b>"),
+                                                        (4, "<b>again</b>")]
+    assert due[0].buttons == buttons
+    state.delivered(due[0].rowid, SENT)
+    state.postpone(due[1].rowid, time.time() + 60)
+    state = reopened(path, state)  # a restart: what was sent stays sent, the rest resumes
+    assert [row.chat_id for row in state.due_deliveries(9, time.time(), 10)] == [3, 4]
+    assert [row.chat_id for row in state.due_deliveries(9, time.time(), 10, skip=[3])] == [4]
+    assert state.pending_deliveries(9) == 3 and state.due_deliveries(8, time.time(), 10) == []
+    state.follow(9, 3, "iyiou", "iyiou", False, None)
+    assert state.drop_chat(9, 3) == 1 and state.drop_chat(9, 3) == 0
+    assert [row.chat_id for row in state.due_deliveries(9, time.time(), 10)] == [4]
+    assert state.outbox_outcomes(9, 0) == {"sent": 1, "pending": 2, "dropped": 1}
+
+
+def test_digest_runs_are_recorded_with_their_digests_and_old_rows_pruned(path: Path) -> None:
+    state = State(path, query_log_days=1)
+    now = time.time()
+    state.record_arrivals([("iyiou", "fish.md", "Fish")], when=now - 10)
+    assert state.arrivals("iyiou", now - 20, now) == [("fish.md", "Fish")]
+    assert state.arrivals("iyiou", now - 5, now) == []
+    state.queue_deliveries(1, [Delivery("d:iyiou:day", "<b>digest</b>", (), (5,))], when=now - 3 * DAY,
+                           digest_moment=now - 3 * DAY)
+    state.queue_deliveries(1, [], digest_moment=now - 2 * DAY)
+    assert state.last_digest(1) == now - 2 * DAY
+    [row] = state.due_deliveries(1, now, 10)
+    state.delivered(row.rowid, when=now - 3 * DAY)
+    assert state.prune_outbox(now) == 1
+    assert state.last_digest(1) == now - 2 * DAY  # the latest run is kept, however old
+    assert state.outbox_outcomes(1, 0) == {}

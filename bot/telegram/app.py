@@ -16,6 +16,8 @@ import gc
 import logging
 import re
 import signal
+import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from telegram import BotCommand, Update
@@ -37,13 +39,14 @@ from bot.engine.reloader import Reloader
 from bot.errors import ConfigError
 from bot.telegram import handlers
 from bot.telegram.delivery import (
+    Broadcaster,
     DurableUpdateQueue,
     ExactlyOnceProcessor,
     RetryingRateLimiter,
     UpdateLedger,
     bot_id_of,
 )
-from bot.telegram.dialogue import Dialogue
+from bot.telegram.dialogue import Dialogue, FollowOptions
 from bot.telegram.handlers import BotData, Context, RateLimiter
 from bot.telegram.strings import command_menu
 from bot.telegram.webhook import Health
@@ -106,27 +109,36 @@ def configure_logging(token: str, level: int | str = logging.INFO, log_format: s
 
 
 def build_application(settings: Settings, dialogue: Dialogue, *, overall_rate: float = 30,
-                      reloader: Reloader | None = None) -> Application:  # type: ignore[type-arg]
+                      reloader: Reloader | None = None,
+                      clock: Callable[[], float] = time.time) -> Application:  # type: ignore[type-arg]
     """The Application with every handler, typed bot_data, retries and command menus.
 
     Updates are recorded in the dialogue's state file, under the bot's id, and answered once
-    (``bot.telegram.delivery``); ``reloader``, if given, serves ``/reload`` and SIGHUP.
+    (``bot.telegram.delivery``); ``reloader``, if given, serves ``/reload`` and SIGHUP, and tells the
+    broadcaster which articles a reload added, for the chats that follow their tags. ``clock`` is the
+    time daily digests go by (tests set it). ``overall_rate`` caps every request per second; it is
+    raised to leave room above ``broadcast_per_second``, which paces the bot itself.
     """
     token = check_token(settings.telegram_token)
     protect_token(token)
     context_types = ContextTypes(context=Context, bot_data=BotData)
     ledger = UpdateLedger(lambda: dialogue.state, bot_id_of(token))
+    dialogue.following = FollowOptions(settings.following, settings.digest_hour, settings.digest_timezone,
+                                       bot_id_of(token))
+    limiter = RetryingRateLimiter(overall_max_rate=max(overall_rate, settings.broadcast_per_second * 1.2),
+                                  max_retries=5, ledger=ledger)
     application = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram_api_base_url)
         .context_types(context_types)
-        .rate_limiter(RetryingRateLimiter(overall_max_rate=overall_rate, max_retries=5, ledger=ledger))
+        .rate_limiter(limiter)
         .update_queue(DurableUpdateQueue(ledger))
         .concurrent_updates(ExactlyOnceProcessor(16, ledger))
         .read_timeout(15)
         .write_timeout(15)
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .build()
     )
     application.bot_data.dialogue = dialogue
@@ -134,6 +146,13 @@ def build_application(settings: Settings, dialogue: Dialogue, *, overall_rate: f
     application.bot_data.reloader = reloader
     application.bot_data.admin_user_ids = settings.admin_user_ids
     application.bot_data.allowed_chat_ids = settings.allowed_chat_ids
+    if settings.following:
+        broadcaster = Broadcaster(dialogue, settings, clock)
+        limiter.pacer = broadcaster.pacer
+        application.bot_data.broadcaster = broadcaster
+        application.bot_data.broadcast_pace = broadcaster.pace
+        if reloader is not None:
+            reloader.when_added(broadcaster.announce)
     add_handlers(application)
     return application
 
@@ -144,7 +163,9 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
     commands = {"start": handlers.start, "help": handlers.help_command, "ask": handlers.ask,
                 "tags": handlers.tags, "tag": handlers.tag, "latest": handlers.latest,
                 "source": handlers.source, "about": handlers.about, "reload": handlers.reload,
-                "settings": handlers.settings_command, "stats": handlers.stats}
+                "settings": handlers.settings_command, "stats": handlers.stats, "follow": handlers.follow,
+                "unfollow": handlers.unfollow, "following": handlers.following,
+                "broadcast_status": handlers.broadcast_status}
     # group -1 runs first for every update: chats not served are refused there, usage counted
     application.add_handler(TypeHandler(Update, handlers.gate), group=-1)
     for name, callback in commands.items():
@@ -177,6 +198,17 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     reloader = application.bot_data.reloader
     if reloader is not None:
         _reload_on_sighup(reloader)
+    broadcaster = application.bot_data.broadcaster
+    if broadcaster is not None:
+        await broadcaster.start(application.bot)
+
+
+async def _post_stop(application: Application) -> None:  # type: ignore[type-arg]
+    """Stop delivering to followers once updates are done: messages in flight are sent and recorded,
+    the rest wait in the outbox for the next start."""
+    broadcaster = application.bot_data.broadcaster
+    if broadcaster is not None:
+        await broadcaster.stop()
 
 
 def _reload_on_sighup(reloader: Reloader) -> None:

@@ -19,6 +19,11 @@ bot's id as well as the update id: update ids are counted per bot.
 The state file is read and written in one thread of the ledger's own, never on the event loop and
 never queued behind the searches in the default executor: the record of an accepted answer must
 follow it at once.
+
+Messages to the followers of a tag (``Broadcaster``) go through an outbox in the same file, with the
+same promise: each (chat, article) at most once, nothing lost across a restart, and in the instant of a
+hard kill the message in flight may go twice. They are paced by the bot (``Pacer``), within Telegram's
+broadcast limits, and give way to answers.
 """
 
 from __future__ import annotations
@@ -27,16 +32,26 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Coroutine
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from telegram import Update
-from telegram.error import BadRequest, NetworkError, TimedOut
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter, SimpleUpdateProcessor
 
-from bot.telegram.state import State, UpdateRecord
+from bot.config import Settings
+from bot.telegram.dialogue import BroadcastPace, Dialogue, latest_digest_moment, next_digest_moment
+from bot.telegram.state import SENT, UNSURE, OutboxMessage, State, UpdateRecord
+
+if TYPE_CHECKING:
+    from bot.engine.engine import Engine
+    from bot.search.articles import Article
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,6 +64,11 @@ PRESS_ENDPOINT = "answerCallbackQuery"
 """The answer to a button press: Telegram takes one per press, and refuses a second."""
 _HANDLING: ContextVar[int | None] = ContextVar("articlebot_update_being_handled", default=None)
 """The update whose handlers are running in this task (set by ExactlyOnceProcessor)."""
+_BROADCASTING: ContextVar[int | None] = ContextVar("articlebot_broadcasting", default=None)
+"""Set while a message to followers is sent (the pacer counted it already): the pacer's pause count
+when its slot was taken, so that a slot taken before a 429 pause is taken again after it."""
+MESSAGE_ENDPOINTS = frozenset({"sendMessage", "editMessageText"})
+"""Requests that count against Telegram's messages per second."""
 
 
 def bot_id_of(token: str) -> int:
@@ -220,11 +240,17 @@ class RetryingRateLimiter(AIORateLimiter):
     def __init__(self, *args: Any, ledger: UpdateLedger | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ledger = ledger
+        self.pacer: Pacer | None = None
+        """Told of every message that is not a broadcast (answers), so broadcasts give way to it."""
 
     async def process_request(  # type: ignore[override]
         self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any, kwargs: dict[str, Any],
         endpoint: str, data: dict[str, Any], rate_limit_args: int | None,
     ) -> Any:
+        if self.pacer is not None and endpoint in MESSAGE_ENDPOINTS:
+            if _BROADCASTING.get() is None:
+                self.pacer.note(_chat_of(data))
+            callback = self._paced(callback, _chat_of(data))
         update_id = _HANDLING.get()
         ledger = self.ledger if update_id is not None else None
         if ledger is not None and update_id is not None and endpoint == PRESS_ENDPOINT \
@@ -238,6 +264,27 @@ class RetryingRateLimiter(AIORateLimiter):
             elif endpoint == PRESS_ENDPOINT:
                 await ledger.press_answered(update_id)
         return result
+
+    def _paced(self, callback: Callable[..., Coroutine[Any, Any, Any]],
+                chat_id: int | None) -> Callable[..., Coroutine[Any, Any, Any]]:
+        """``callback`` telling the pacer of a 429 (everything pauses ``retry_after``), and, for a
+        broadcast message whose slot was taken before such a pause, taking a new slot after it: the
+        messages held by the pause would otherwise all go at once when it ends."""
+        pacer = self.pacer
+        reserved = _BROADCASTING.get()
+
+        async def paced(*args: Any, **kwargs: Any) -> Any:
+            nonlocal reserved
+            if pacer is not None and reserved is not None and chat_id is not None and reserved != pacer.pauses:
+                reserved = await pacer.slot(chat_id)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                if pacer is not None:
+                    pacer.pause(_retry_delay(error, 1.0) + 0.1)
+                raise
+
+        return paced
 
     async def _with_retries(
         self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any, kwargs: dict[str, Any],
@@ -254,3 +301,336 @@ class RetryingRateLimiter(AIORateLimiter):
                 log.warning("%s failed (%s); retry %d in %.1f s", endpoint, error, attempt + 1, delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+
+def _chat_of(data: dict[str, Any]) -> int | None:
+    try:
+        return int(data["chat_id"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class Pacer:
+    """Telegram's broadcast limits, kept by the bot rather than learnt from 429s.
+
+    ``per_second`` messages in all (about 30 is Telegram's limit for a bot), one message a second to a
+    private chat, 20 a minute to a group. Answers are never held here: they are only noted
+    (``note``), which pushes the next broadcast message back, so answers go first and answers plus
+    broadcasts stay within the pace. Broadcast messages take evenly spaced slots (``slot``), never a
+    burst.
+    """
+
+    GROUP_PER_MINUTE = 20
+    PRIVATE_GAP = 1.0
+    STATUS_WINDOW = 10.0
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self.gap = 1.0 / per_second
+        self.clock = clock
+        self._next = 0.0
+        self._chats: dict[int, deque[float]] = {}
+        self._recent: deque[float] = deque()
+        self.pauses = 0
+        """How many 429s paused sending so far (``pause``)."""
+
+    def pause(self, seconds: float) -> None:
+        """Telegram asked for a pause (429 ``retry_after``): no broadcast slot before it ends."""
+        self._next = max(self._next, self.clock() + seconds)
+        self.pauses += 1
+
+    def note(self, chat_id: int | None, at: float | None = None) -> None:
+        """A message goes to ``chat_id`` at ``at`` (now): it takes a slot and counts for its chat."""
+        now = self.clock() if at is None else at
+        self._next = max(self._next, now) + self.gap
+        self._recent.append(now)
+        while self._recent and self._recent[0] < now - self.STATUS_WINDOW:
+            self._recent.popleft()
+        if chat_id is not None:
+            window = self._chats.setdefault(chat_id, deque())
+            window.append(now)
+            while len(window) > self.GROUP_PER_MINUTE:
+                window.popleft()
+
+    async def slot(self, chat_id: int) -> int:
+        """Wait for the next free slot for a broadcast message to ``chat_id`` (the chat is ready);
+        returns the pause count the slot belongs to."""
+        now = self.clock()
+        start = max(self._next, now)
+        self.note(chat_id, start)
+        pauses = self.pauses
+        if start > now:
+            await asyncio.sleep(start - now)
+        return pauses
+
+    def ready_at(self, chat_id: int) -> float:
+        """When ``chat_id`` may get its next message (in the past: now)."""
+        window = self._chats.get(chat_id)
+        if not window:
+            return 0.0
+        if chat_id < 0:
+            return window[0] + 60.0 if len(window) >= self.GROUP_PER_MINUTE else 0.0
+        return window[-1] + self.PRIVATE_GAP
+
+    def waiting(self) -> dict[int, float]:
+        """Chats that may not have a message yet, with when they may; chats long quiet are forgotten."""
+        now = self.clock()
+        waiting = {}
+        for chat_id in list(self._chats):
+            window = self._chats[chat_id]
+            if window[-1] < now - 60.0:
+                del self._chats[chat_id]
+                continue
+            ready = self.ready_at(chat_id)
+            if ready > now:
+                waiting[chat_id] = ready
+        return waiting
+
+    def current(self) -> float:
+        """Messages per second over the last ten seconds."""
+        now = self.clock()
+        return sum(1 for when in self._recent if when >= now - self.STATUS_WINDOW) / self.STATUS_WINDOW
+
+
+def _retry_delay(error: Exception, otherwise: float) -> float:
+    """Seconds to wait before trying a row again: a 429's ``retry_after``, else ``otherwise``."""
+    wait = getattr(error, "_retry_after", None)  # as AIORateLimiter reads it: the property warns in v22
+    return wait.total_seconds() if isinstance(wait, timedelta) else otherwise
+
+
+def _markup(rows: Sequence[Sequence[dict[str, str]]]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b["label"], callback_data=b.get("data"), url=b.get("url"))
+                                  for b in row] for row in rows])
+
+
+class Broadcaster:
+    """Delivers the outbox to followers in the background, paced, answers first.
+
+    New articles (``announce``, from the reloader's thread) and each day's digests (``digest_hour`` in
+    ``digest_timezone`` by ``clock``, which tests set) become outbox rows, one per (chat, item), in one
+    transaction; a task on the event loop sends them. Each row is marked the moment Telegram accepts it,
+    so a restart resumes after the last accepted one. A chat that blocked the bot (403, or "chat not
+    found") loses its follows and its queued messages, logged once; 5xx errors and dropped connections
+    are retried (by the rate limiter, then again later); a timed-out send is not, since Telegram may
+    have delivered it (at most once); a 429 waits ``retry_after``.
+    """
+
+    CONCURRENT = 8
+    """Messages in flight at once: the pace, not the round trip, should bound the rate."""
+    BATCH = 200
+    IDLE_CHECK = 30.0
+    """Seconds between looks at the outbox and the clock when nothing woke the broadcaster."""
+    RETRY_AFTER = 30.0
+    MAX_ATTEMPTS = 6
+    """A row failing with server errors this many times is given up (logged)."""
+
+    def __init__(self, dialogue: Dialogue, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.dialogue = dialogue
+        self.settings = settings
+        self.clock = clock
+        self.pacer = Pacer(settings.broadcast_per_second)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="outbox")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._sending: asyncio.Semaphore | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+        self._in_flight: set[int] = set()
+        self._stopping = False
+        self._digest_done: float | None = None
+
+    @property
+    def bot_id(self) -> int:
+        return self.dialogue.following.bot_id
+
+    def serves(self, chat_id: int) -> bool:
+        """Whether messages may go to ``chat_id``: ``allowed_chat_ids`` applies, and admins' own chats."""
+        allowed = self.settings.allowed_chat_ids
+        return not allowed or chat_id in allowed or chat_id in self.settings.admin_user_ids
+
+    # --- from other threads -------------------------------------------------------------------
+
+    def announce(self, engine: Engine, articles: tuple[Article, ...]) -> None:
+        """New articles (the reloader's thread): queue one message per (article, following chat)."""
+        state = self.dialogue.state
+        deliveries = self.dialogue.announcements(engine, articles, self.serves, when=self.clock())
+        queued = state.queue_deliveries(self.bot_id, deliveries)
+        log.info("%d new article(s): %d message(s) to followers queued", len(articles), queued)
+        self.poke()
+
+    def poke(self) -> None:
+        """Look at the outbox and the clock now (thread-safe)."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    def pace(self) -> BroadcastPace:
+        """The live figures /broadcast_status shows."""
+        now = self.clock()
+        return BroadcastPace(self.pacer.per_second, self.pacer.current(),
+                             next_digest_moment(now, self.settings.digest_hour, self.settings.digest_timezone))
+
+    # --- on the event loop --------------------------------------------------------------------
+
+    async def start(self, bot: Any) -> None:
+        """Begin delivering with ``bot`` (after the application started)."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._sending = asyncio.Semaphore(self.CONCURRENT)
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(bot), name="broadcaster")
+
+    async def stop(self) -> None:
+        """Stop taking rows; the messages in flight are sent and recorded first (the rest wait for the
+        next start)."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+    async def _db(self, work: Callable[[State], T]) -> T:
+        state = self.dialogue.state
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work, state)
+
+    async def _run(self, bot: Any) -> None:
+        pruned = False
+        while not self._stopping:
+            assert self._wake is not None
+            self._wake.clear()  # cleared before looking: a poke while looking cuts the pause short
+            try:
+                if not pruned:
+                    await self._db(lambda state: state.prune_outbox())
+                    pruned = True
+                await self._queue_digests()
+                if not await self._drain(bot) and not self._stopping:
+                    await self._pause(await self._idle_seconds())
+            except Exception:
+                log.exception("delivering to followers failed; trying again in %.0f s", self.IDLE_CHECK)
+                await self._pause(self.IDLE_CHECK)
+        if self._sends:
+            await asyncio.gather(*self._sends, return_exceptions=True)
+
+    async def _idle_seconds(self) -> float:
+        """How long nothing can go: until the next digest, a chat's next slot or a postponed row."""
+        now = self.clock()
+        waits = [self.IDLE_CHECK,
+                 next_digest_moment(now, self.settings.digest_hour, self.settings.digest_timezone) - now]
+        ready = self.pacer.waiting()
+        if ready:
+            waits.append(min(ready.values()) - self.pacer.clock())
+        due = await self._db(lambda state: state.next_due(self.bot_id))
+        if due is not None and not self._in_flight:
+            waits.append(due - time.time())
+        return max(0.02, min(waits))
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if poked (a new article, a send done, stop)."""
+        assert self._wake is not None
+        if self._stopping:
+            return
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def _queue_digests(self) -> None:
+        """Queue the digests of the latest digest moment, once (recorded with them in one transaction)."""
+        moment = latest_digest_moment(self.clock(), self.settings.digest_hour, self.settings.digest_timezone)
+        if self._digest_done is not None and moment <= self._digest_done:
+            return
+
+        def queue(state: State) -> float:
+            last = state.last_digest(self.bot_id)
+            if last is not None and last >= moment:
+                return last
+            since = last if last is not None else moment - 86400
+            deliveries = self.dialogue.daily_digests(moment, since, self.serves)
+            queued = state.queue_deliveries(self.bot_id, deliveries, digest_moment=moment)
+            if queued:
+                log.info("daily digests: %d message(s) to followers queued", queued)
+            state.prune_outbox()
+            return moment
+
+        self._digest_done = await self._db(queue)
+
+    async def _drain(self, bot: Any) -> bool:
+        """Send what is due, paced; False when nothing could go now."""
+        assert self._sending is not None
+        skip = set(self._in_flight) | set(self.pacer.waiting())
+        rows = await self._db(lambda state: state.due_deliveries(self.bot_id, time.time(), self.BATCH, skip))
+        started = 0
+        for row in rows:
+            if self._stopping:
+                break
+            if row.chat_id in self._in_flight or self.pacer.ready_at(row.chat_id) > self.pacer.clock():
+                continue
+            await self._sending.acquire()
+            if self._stopping:
+                self._sending.release()
+                break
+            pauses = await self.pacer.slot(row.chat_id)
+            self._in_flight.add(row.chat_id)
+            task = asyncio.create_task(self._send(bot, row, pauses))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+            started += 1
+        return started > 0
+
+    async def _send(self, bot: Any, row: OutboxMessage, pauses: int) -> None:
+        assert self._sending is not None
+        outcome: str | None = SENT
+        retry_at: float | None = None
+        broadcasting = _BROADCASTING.set(pauses)
+        try:
+            await bot.send_message(row.chat_id, row.html, parse_mode=ParseMode.HTML, reply_markup=_markup(row.buttons),
+                                   link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except Forbidden as error:
+            outcome = None
+            await self._drop(row.chat_id, str(error))
+        except BadRequest as error:
+            if "chat not found" in str(error).lower():
+                outcome = None
+                await self._drop(row.chat_id, str(error))
+            else:
+                outcome = f"failed: {error}"
+                log.warning("a message to followers was refused (chat %d, %s): %s", row.chat_id, row.item, error)
+        except TimedOut:
+            outcome = UNSURE  # Telegram may have delivered it: not sent again (at most once)
+            log.warning("a message to followers timed out (chat %d, %s); not sent again", row.chat_id, row.item)
+        except (RetryAfter, NetworkError) as error:
+            if row.attempts + 1 >= self.MAX_ATTEMPTS:
+                outcome = f"failed: {error}"
+                log.warning("gave up a message to followers after %d attempts (chat %d, %s): %s",
+                            row.attempts + 1, row.chat_id, row.item, error)
+            else:
+                outcome, retry_at = None, time.time() + _retry_delay(error, self.RETRY_AFTER * 2 ** row.attempts)
+        except Exception as error:  # noqa: BLE001 - one bad row must not stop the others
+            outcome = f"failed: {type(error).__name__}"
+            log.exception("a message to followers failed (chat %d, %s)", row.chat_id, row.item)
+        finally:
+            _BROADCASTING.reset(broadcasting)
+        try:
+            if outcome is not None:
+                await self._db(lambda state: state.delivered(row.rowid, outcome))
+            elif retry_at is not None:
+                await self._db(lambda state: state.postpone(row.rowid, retry_at))
+        except sqlite3.Error as error:
+            log.warning("could not record a delivery to followers in the state file: %s", error)
+        finally:
+            self._in_flight.discard(row.chat_id)
+            self._sending.release()
+            if self._wake is not None:
+                self._wake.set()
+
+    async def _drop(self, chat_id: int, why: str) -> None:
+        """The chat blocked the bot, left or is gone: its follows go, and nothing more is tried there."""
+        gone = await self._db(lambda state: state.drop_chat(self.bot_id, chat_id))
+        if gone:
+            log.warning("chat %d cannot be reached (%s): its %d follow(s) removed", chat_id, why, gone)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import logging
 import re
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
+from zoneinfo import ZoneInfo
 
 from bot.engine.engine import Engine
 from bot.errors import QuestionError
@@ -33,11 +35,12 @@ from bot.telegram.replies import (
     visible_length,
 )
 from bot.telegram.report import DEFAULT_DAYS, TAG_PREFIX, build_report, report_html
-from bot.telegram.state import ChatSettings, State
+from bot.telegram.state import SENT, UNSURE, ChatSettings, Delivery, Follow, State
 from bot.telegram.strings import EXAMPLES, LANGUAGES, strings
 
 if TYPE_CHECKING:
     from bot.engine.reloader import ReloadResult
+    from bot.search.articles import Article
     from bot.summaries.catalog import Summarizer
 
 log = logging.getLogger(__name__)
@@ -49,8 +52,16 @@ DIGEST_PER_PAGE = 5
 RELOAD_LISTED = 20
 PAGE_SIZES = (1, 3, 5)
 """Quotes per answer a chat can choose in /settings (the top_k setting is offered too)."""
-TOASTED = ("f:", "cs:")
-"""Callback kinds answered with a toast (answerCallbackQuery text): votes and settings."""
+TOASTED = ("f:", "cs:", "fo:", "uf:", "ul:")
+"""Callback kinds answered with a toast (answerCallbackQuery text): votes, settings and follows."""
+FOLLOW_PRESSES = ("fo:", "uf:", "ul:")
+"""Callback kinds that change what a chat follows: in groups only its admins may press them."""
+MAX_FOLLOWS = 50
+"""Names one chat may follow: /following lists each with a button, and a keyboard holds 100 at most."""
+FOLLOWABLE = ("tag", "topic")
+"""What a name must resolve to for following: a word articles merely mention has no stream of news."""
+DIGEST_ROOM = 200
+"""Characters a daily digest keeps free under Telegram's 4096 for its "… and N more" line."""
 VOTES = {"1": (1, "👍"), "-1": (-1, "👎")}
 FOLLOW_UP_WORDS = 4
 """A question of at most this many words (``question_words``) may follow up on the one before it."""
@@ -106,6 +117,59 @@ class Audience:
     """The chat's language from /settings, else the user's Telegram ``language_code``."""
     k: int
     """Quotes per answer page: the chat's choice, else the top_k setting."""
+
+
+@dataclass(frozen=True)
+class FollowOptions:
+    """How following works for this bot (settings ``following``, ``digest_hour``, ``digest_timezone``)."""
+
+    enabled: bool = True
+    digest_hour: int = 8
+    digest_timezone: str = "UTC"
+    bot_id: int = 0
+    """Follows and the outbox are kept per bot, like the update ledger (0: no bot, the terminal)."""
+
+    @property
+    def digest_time(self) -> str:
+        """When digests go out, as readers are told: ``08:00 UTC``."""
+        return f"{self.digest_hour:02d}:00 {self.digest_timezone}"
+
+
+@dataclass(frozen=True)
+class BroadcastPace:
+    """The pacer's live figures, for /broadcast_status (the rest comes from the state file)."""
+
+    per_second: float
+    """The pace: messages per second in all while delivering (answers counted, and first)."""
+    current: float
+    """Messages per second sent over the last ten seconds."""
+    next_digest: float
+    """When the next daily digests go out (a timestamp)."""
+
+
+def latest_digest_moment(now: float, hour: int, timezone: str) -> float:
+    """The latest moment at or before ``now`` when daily digests were due: ``hour`` o'clock in ``timezone``.
+
+    Days are counted on the wall clock of that zone, so a digest at 08:00 stays at 08:00 across a
+    change to or from summer time.
+    """
+    zone = ZoneInfo(timezone)
+    local = datetime.fromtimestamp(now, zone)
+    moment = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if moment > local:
+        moment = (moment - timedelta(days=1)).replace(hour=hour)
+    return moment.timestamp()
+
+
+def next_digest_moment(now: float, hour: int, timezone: str) -> float:
+    """The first digest moment after ``now``."""
+    latest = datetime.fromtimestamp(latest_digest_moment(now, hour, timezone), ZoneInfo(timezone))
+    return (latest + timedelta(days=1)).replace(hour=hour).timestamp()
+
+
+def digest_day(moment: float, timezone: str) -> str:
+    """The day a digest moment belongs to, in the digest's time zone (YYYY-MM-DD)."""
+    return f"{datetime.fromtimestamp(moment, ZoneInfo(timezone)):%Y-%m-%d}"
 
 
 @dataclass(frozen=True)
@@ -179,6 +243,8 @@ class Dialogue:
         self.bot_username = bot_username
         self.surface: Surface = surface
         """The terminal gets its own help, and lists in text what Telegram offers as buttons."""
+        self.following = FollowOptions(enabled=surface == "telegram")
+        """Following tags: set by the Telegram application from the settings (off in the terminal)."""
 
     # --- the index behind the answers, replaceable while the bot runs ---------------------
 
@@ -417,8 +483,11 @@ class Dialogue:
         html = escape(t["tags_title"].format(page=page, pages=pages, total=len(entries)))
         return Reply(html, tuple(rows), edit=page > 1)
 
-    def tag(self, name: str, page: int, lang: str | None, edit: bool = False) -> Reply:
-        """A tag's (or topic's) articles, newest first, each with a short summary; paged."""
+    def tag(self, name: str, page: int, lang: str | None, edit: bool = False, chat_id: int | None = None) -> Reply:
+        """A tag's (or topic's) articles, newest first, each with a short summary; paged.
+
+        With ``chat_id`` (on Telegram) the page has a Follow or Unfollow button for that chat.
+        """
         t = strings(lang)
         name = name.strip().lstrip("#")
         if not name:
@@ -444,7 +513,11 @@ class Dialogue:
         if digest.page < digest.pages:
             nav.append(Button(f"{t['more']} ▸", data=f"t:{query_id}:{digest.page + 1}", command="more"))
         messages = pack(blocks)
-        return Reply(messages[0], (tuple(nav),) if nav else (), edit=edit, extra=tuple(messages[1:]))
+        rows: list[tuple[Button, ...]] = [tuple(nav)] if nav else []
+        if chat_id is not None and self.following.enabled and digest.kind in FOLLOWABLE:
+            followed = any(f.key == self.name_key(digest.name) for f in self._follows(chat_id))
+            rows.append((self._follow_button(digest.name, followed, digest.page, lang),))
+        return Reply(messages[0], tuple(rows), edit=edit, extra=tuple(messages[1:]))
 
     def latest(self, n: int, lang: str | None) -> Reply:
         t = strings(lang)
@@ -492,12 +565,14 @@ class Dialogue:
             if kind == "tp":
                 return self.tags(int(rest), lang)
             if kind == "tn":
-                return self.tag(rest, 1, lang)
+                return self.tag(rest, 1, lang, chat_id=chat_id)
             if kind == "t":
                 query_id, page = rest.split(":")
                 stored = self.state.recall(int(query_id))
                 if stored and stored.kind == "tag":
-                    return self.tag(stored.text, int(page), lang, edit=int(page) > 1)
+                    return self.tag(stored.text, int(page), lang, edit=int(page) > 1, chat_id=chat_id)
+            if kind in ("fo", "uf", "ul"):
+                return self.follow_press(kind, rest, lang, chat_id, may_change)
         except ValueError:
             pass
         return Reply(escape(strings(lang)["expired"]))
@@ -566,6 +641,270 @@ class Dialogue:
         menu = self.settings(chat_id, lang, chosen)
         return Reply(menu.html, menu.buttons, edit=True, toast=strings(chosen.lang or lang)["saved"])
 
+    # --- following tags ----------------------------------------------------------------------
+
+    def name_key(self, name: str) -> str:
+        """The form followed names are compared in, as the catalog compares names: NFKC, lower case,
+        Simplified, without spaces, hyphens, underscores or dots ("Deep-Seek" is "deepseek")."""
+        return re.sub(r"[\s\-_·.]+", "", self.answerer.library.tokenizer.normalize(name))
+
+    def _follows(self, chat_id: int) -> list[Follow]:
+        try:
+            return self.state.follows_of(self.following.bot_id, chat_id)
+        except sqlite3.Error as error:
+            log.warning("could not read what a chat follows: %s", error)
+            return []
+
+    def _follow_button(self, name: str, followed: bool, page: int, lang: str | None) -> Button:
+        """Follow or Unfollow ``name``; ``page`` is the tag page to redraw (0: a confirmation message)."""
+        t = strings(lang)
+        kind = "uf" if followed else "fo"
+        return Button(t["unfollow_button" if followed else "follow_button"],
+                      data=self._name_data(kind, f"{page}:", name))
+
+    def _name_data(self, kind: str, middle: str, name: str) -> str:
+        """Callback data naming a tag (``kind:middle name``), or its stored id (``kind:middle #id``)
+        when the name would pass Telegram's 64 bytes."""
+        data = f"{kind}:{middle}{name}"
+        if len(data.encode()) > CALLBACK_LIMIT:
+            data = f"{kind}:{middle}#{self.state.remember('tag', name)}"
+        return data
+
+    def _named(self, text: str) -> str | None:
+        """The name a follow button carries (``#id``: a stored one; None when it has expired)."""
+        if not text.startswith("#"):
+            return text
+        stored = self.state.recall(int(text[1:])) if text[1:].isdigit() else None
+        return stored.text if stored is not None and stored.kind == "tag" else None
+
+    def follow(self, chat_id: int, name: str, daily: bool, lang: str | None, may_change: bool = True) -> Reply:
+        """/follow NAME [daily]: follow a tag or topic, named as /tag resolves names, in this chat.
+
+        ``may_change`` is False for a group member who is not its admin. A name that only some
+        articles mention cannot be followed (nothing would say which new article is "of" it); the
+        reply then offers tags to follow instead.
+        """
+        t = strings(lang)
+        if not self.following.enabled:
+            return Reply(escape(t["following_off"]))
+        if not may_change:
+            return Reply(escape(t["admin_only_follow"]))
+        name = name.strip().lstrip("#")
+        if not name:
+            return Reply(escape(t["follow_usage"]))
+        resolution = self.summarizer.resolve(name)
+        if resolution.kind not in FOLLOWABLE:
+            key = "follow_not_a_tag" if resolution.kind == "search" else "follow_unknown"
+            offered = list(resolution.suggestions) or [entry.name for entry in self.summarizer.tags(top_topics=4)]
+            buttons = tuple((Button(f"🔔 #{s}", data=self._name_data("fo", "0:", s)),) for s in offered[:4])
+            return Reply(escape(t[key].format(name=shorten(name, 60))), buttons)
+        written = resolution.name
+        stored = self.state.follow(self.following.bot_id, chat_id, self.name_key(written), written, daily, lang,
+                                   limit=MAX_FOLLOWS)
+        if stored is None:
+            return Reply(escape(t["follow_limit"].format(n=MAX_FOLLOWS)))
+        return self._follow_confirmation(written, daily, lang)
+
+    def _follow_confirmation(self, name: str, daily: bool, lang: str | None) -> Reply:
+        t = strings(lang)
+        text = t["followed_daily" if daily else "followed"].format(name=name, time=self.following.digest_time)
+        return Reply(escape(text), ((self._follow_button(name, True, 0, lang),),))
+
+    def unfollow(self, chat_id: int, name: str, lang: str | None, may_change: bool = True) -> Reply:
+        """/unfollow NAME: stop following it here (named as followed, or as /tag resolves it now)."""
+        t = strings(lang)
+        if not self.following.enabled:
+            return Reply(escape(t["following_off"]))
+        if not may_change:
+            return Reply(escape(t["admin_only_follow"]))
+        name = name.strip().lstrip("#")
+        if not name:
+            return Reply(escape(t["unfollow_usage"]))
+        follow = self._followed_as(chat_id, name)
+        if follow is None or not self.state.unfollow(self.following.bot_id, chat_id, follow.key):
+            return Reply(escape(t["not_following"].format(name=shorten(name, 60))))
+        return Reply(escape(t["unfollowed"].format(name=follow.name)),
+                     ((self._follow_button(follow.name, False, 0, lang),),))
+
+    def _followed_as(self, chat_id: int, name: str) -> Follow | None:
+        """The chat's follow that ``name`` means: its own key, else what the name resolves to now."""
+        follows = {f.key: f for f in self._follows(chat_id)}
+        found = follows.get(self.name_key(name))
+        if found is None:
+            resolution = self.summarizer.resolve(name)
+            if resolution.kind in FOLLOWABLE:
+                found = follows.get(self.name_key(resolution.name))
+        return found
+
+    def following_list(self, chat_id: int, lang: str | None, edit: bool = False) -> Reply:
+        """/following: what this chat follows and how, with an Unfollow button for each."""
+        t = strings(lang)
+        if not self.following.enabled:
+            return Reply(escape(t["following_off"]), edit=edit)
+        follows = self._follows(chat_id)
+        if not follows:
+            return Reply(escape(t["following_none"]), edit=edit)
+        lines = [f"<b>{escape(t['following_title'])}</b>"]
+        for follow in follows:
+            how = t["following_daily"].format(time=self.following.digest_time) if follow.daily \
+                else t["following_each"]
+            lines.append(f"#{escape(follow.name)} · {escape(how)}")
+        buttons = tuple((Button(f"🔕 #{f.name}", data=self._name_data("ul", "", f.name)),) for f in follows)
+        return Reply(pack(["\n".join(lines)])[0], buttons, edit=edit)
+
+    def follow_press(self, kind: str, rest: str, lang: str | None, chat_id: int | None, may_change: bool) -> Reply:
+        """A Follow or Unfollow button: under a tag page (redrawn in place), under a confirmation, or in
+        /following (the list redrawn); answered with a toast."""
+        t = strings(lang)
+        page_text, _, carried = rest.partition(":") if kind != "ul" else ("", "", rest)
+        name = self._named(carried)
+        if chat_id is None or name is None or (kind != "ul" and not page_text.isdigit()):
+            return Reply("", toast=t["expired"])
+        if not self.following.enabled:
+            return Reply("", toast=t["following_off"])
+        if not may_change:
+            return Reply("", toast=t["admin_only_follow"])
+        if kind == "fo":
+            reply = self.follow(chat_id, name, False, lang)
+            followed = self._followed_as(chat_id, name)
+            if followed is None:  # not followable after all, or the chat follows the most it may
+                return Reply("", toast=shorten(html_text(reply.html), 190))
+            toast = t["followed_toast"].format(name=followed.name)
+        else:
+            reply = self.unfollow(chat_id, name, lang)
+            toast = html_text(reply.html)
+        if kind == "ul":
+            return dataclasses.replace(self.following_list(chat_id, lang, edit=True), toast=shorten(toast, 190))
+        page = int(page_text)
+        if page > 0:
+            return dataclasses.replace(self.tag(name, page, lang, edit=True, chat_id=chat_id),
+                                       edit=True, toast=shorten(toast, 190))
+        return dataclasses.replace(reply, edit=True, toast=shorten(toast, 190))
+
+    # --- deliveries to followers (what the broadcaster sends) -----------------------------------
+
+    def article_keys(self, engine: Engine, article: Article) -> dict[str, str]:
+        """The names an article may be followed under (its tags and topics): key → name as written."""
+        names = [*article.tags, *engine.summarizer.topics(article)]
+        return {self.name_key(name): name for name in reversed(names)}
+
+    def announcements(self, engine: Engine, articles: Sequence[Article], serves: Callable[[int], bool],
+                      when: float | None = None) -> list[Delivery]:
+        """The messages that tell followers of new articles: one per (article, chat), whichever and
+        however many of the article's names the chat follows. Rendered once per language and names.
+
+        Also notes each article under its names for the daily digests (``when``: the clock's time).
+        """
+        deliveries: list[Delivery] = []
+        arrivals: list[tuple[str, str, str]] = []
+        for article in articles:
+            keys = self.article_keys(engine, article)
+            arrivals += [(key, article.path, article.title) for key in keys]
+            per_chat: dict[int, list[Follow]] = {}
+            for follow in self.state.followers(self.following.bot_id, keys, daily=False):
+                if serves(follow.chat_id):
+                    per_chat.setdefault(follow.chat_id, []).append(follow)
+            groups: dict[tuple[str | None, tuple[str, ...]], list[int]] = {}
+            for chat, follows in per_chat.items():
+                groups.setdefault((follows[0].lang, tuple(f.name for f in follows)), []).append(chat)
+            if not groups:
+                continue
+            summary = engine.summarizer.summarize(article).text
+            article_id = self.state.remember("article", article.path, article.title)
+            for (lang, names), chats in groups.items():
+                reply = self.announcement(article, summary, names, lang, article_id)
+                deliveries.append(Delivery(f"a:{article.path}", reply.html, _stored_buttons(reply),
+                                           tuple(chats), reply.preview_url))
+        self.state.record_arrivals(arrivals, when)
+        return deliveries
+
+    def announcement(self, article: Article, summary: str, names: Sequence[str], lang: str | None,
+                     article_id: int) -> Reply:
+        """A new article for its followers: title linked to the source, date and the followed names,
+        the summary, and Summary/Source buttons as under answers."""
+        t = strings(lang)
+        tags = " ".join(f"#{escape(name)}" for name in names)
+        html = (f"{_article_link(article.title, article.source_url)}\n"
+                f"<i>{escape(article.date_text or t['no_date'])}</i> · {tags}\n{escape(summary)}")
+        footer = f"<i>{escape(t['new_article_footer'].format(tags=' '.join('#' + n for n in names)))}</i>"
+        html = pack([html], MESSAGE_LIMIT - visible_length(footer) - 2)[0] + "\n\n" + footer
+        row = [Button(t["summary"], data=f"a:{article_id}")]
+        if article.source_url:
+            row.append(Button(t["source"], url=article.source_url))
+        return Reply(html, (tuple(row),), preview_url=None)
+
+    def daily_digests(self, moment: float, since: float, serves: Callable[[int], bool]) -> list[Delivery]:
+        """The digests due at ``moment``: for each name followed daily, the articles that arrived under it
+        in (since, moment], in /tag's format; nothing for a name without new articles."""
+        by_name: dict[str, list[Follow]] = {}
+        for follow in self.state.daily_follows(self.following.bot_id):
+            if serves(follow.chat_id):
+                by_name.setdefault(follow.key, []).append(follow)
+        day = digest_day(moment, self.following.digest_timezone)
+        deliveries = []
+        for key, follows in by_name.items():
+            articles = [a for a in (self.summarizer.article(path) for path, _title in
+                                    self.state.arrivals(key, since, moment)) if a is not None]
+            if not articles:
+                continue
+            langs: dict[str | None, list[int]] = {}
+            for follow in follows:
+                langs.setdefault(follow.lang, []).append(follow.chat_id)
+            for lang, chats in langs.items():
+                reply = self.digest_message(follows[0].name, articles, day, lang)
+                deliveries.append(Delivery(f"d:{key}:{day}", reply.html, _stored_buttons(reply), tuple(chats)))
+        return deliveries
+
+    def digest_message(self, name: str, articles: Sequence[Article], day: str, lang: str | None) -> Reply:
+        """One day's new articles of a followed name, newest first, as /tag shows a page: count, overview,
+        then each title (linked), date and summary; one message, the rest left to /tag."""
+        t = strings(lang)
+        newest = sorted(articles, key=lambda a: a.date or datetime.min, reverse=True)
+        blocks = [f"<b>{escape(t['digest_title'].format(name=name, day=day))}</b>",
+                  f"<b>#{escape(name)}</b> · {escape(count(len(newest), 'article', lang))}"]
+        if len(newest) > 1:
+            lines = [f"• {escape(s)} {_article_link('↗', a.source_url)}" if a.source_url else f"• {escape(s)}"
+                     for s, a in self.summarizer.overview(newest[:8])]
+            if lines:
+                blocks.append("<blockquote>" + "\n".join(lines) + "</blockquote>")
+        shown = 0
+        for number, article in enumerate(newest, 1):
+            block = (f"{number}. {_article_link(article.title, article.source_url)}\n"
+                     f"<i>{escape(article.date_text or t['no_date'])}</i>\n"
+                     f"{escape(self.summarizer.summarize(article).text)}")
+            if visible_length("\n\n".join([*blocks, block])) > MESSAGE_LIMIT - DIGEST_ROOM:
+                break
+            blocks.append(block)
+            shown += 1
+        if shown < len(newest):
+            blocks.append(f"<i>{escape(t['digest_more'].format(n=len(newest) - shown, name=name))}</i>")
+        return Reply(pack(["\n\n".join(blocks)])[0], ((self._tag_button(name),),))
+
+    def broadcast_status(self, pace: BroadcastPace | None, lang: str | None, now: float | None = None) -> Reply:
+        """/broadcast_status (admins): follows, the outbox, the pace and the next digest time."""
+        t = strings(lang)
+        if not self.following.enabled or pace is None:
+            return Reply(escape(t["broadcast_off"]))
+        now = time.time() if now is None else now
+        bot_id = self.following.bot_id
+        counts = self.state.follow_counts()
+        chats, follows, daily = self.state.follow_totals(bot_id)
+        outcomes = self.state.outbox_outcomes(bot_id, now - 86400)
+        failed = sum(n for outcome, n in outcomes.items() if outcome.startswith("failed"))
+        zone = ZoneInfo(self.following.digest_timezone)
+        lines = [f"<b>{escape(t['broadcast_title'])}</b>",
+                 escape(t["broadcast_follows"].format(follows=follows, chats=chats, daily=daily)),
+                 escape(t["broadcast_queue"].format(pending=self.state.pending_deliveries(bot_id),
+                                                    sent=outcomes.get(SENT, 0), dropped=outcomes.get("dropped", 0),
+                                                    unsure=outcomes.get(UNSURE, 0), failed=failed)),
+                 escape(t["broadcast_pace"].format(rate=pace.per_second, current=pace.current)),
+                 escape(t["broadcast_digest"].format(
+                     time=self.following.digest_time,
+                     next=f"{datetime.fromtimestamp(pace.next_digest, zone):%Y-%m-%d %H:%M}"))]
+        if counts:
+            lines.append(escape(", ".join(f"#{name} {n}" for name, n in list(counts.items())[:20])))
+        return Reply(pack(["\n".join(lines)])[0])
+
     # --- admins -----------------------------------------------------------------------------
 
     def stats(self, days: int = DEFAULT_DAYS, lang: str | None = None) -> Reply:
@@ -575,10 +914,13 @@ class Dialogue:
 
     # --- commands without a corpus question ---------------------------------------------
 
-    def start(self, payload: str, lang: str | None) -> Reply:
-        """Welcome, or a deep link: ``t.me/<bot>?start=tag_<name>`` opens that tag."""
+    def start(self, payload: str, lang: str | None, chat_id: int | None = None, may_change: bool = True) -> Reply:
+        """Welcome, or a deep link: ``t.me/<bot>?start=tag_<name>`` opens that tag, ``follow_<name>``
+        follows it in one tap."""
         if payload.startswith("tag_"):
-            return self.tag(payload[4:], 1, lang)
+            return self.tag(payload[4:], 1, lang, chat_id=chat_id)
+        if payload.startswith("follow_") and chat_id is not None:
+            return self.follow(chat_id, payload[7:], False, lang, may_change)
         t = strings(lang)
         html = escape(t["welcome"].format(articles=count(len(self.answerer.library.articles), "article", lang)))
         buttons = tuple((Button(example, data=f"q:{self.state.remember('ask', example)}"),)
@@ -651,6 +993,17 @@ class Dialogue:
         html = pack([html])[0]
         key = hashlib.sha1(article.path.encode()).hexdigest()[:32]
         return InlineResult(key, shorten(article.title, 100), shorten(text, 120), html, article.source_url)
+
+
+def _stored_buttons(reply: Reply) -> tuple[tuple[dict[str, str], ...], ...]:
+    """A reply's buttons as the outbox keeps them (label with callback data or URL)."""
+    return tuple(tuple({k: v for k, v in (("label", b.label), ("data", b.data), ("url", b.url)) if v is not None}
+                       for b in row) for row in reply.buttons)
+
+
+def html_text(markup: str) -> str:
+    """The plain text of a reply's HTML (for a toast, which shows no markup)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
 
 
 def _article_link(title: str, url: str | None) -> str:

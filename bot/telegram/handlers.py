@@ -15,7 +15,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -29,12 +29,20 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
 from bot.engine.reloader import Reloader
-from bot.telegram.dialogue import TOASTED, Audience, Dialogue, InlineResult, Reply
+from bot.telegram.dialogue import (
+    FOLLOW_PRESSES,
+    TOASTED,
+    Audience,
+    BroadcastPace,
+    Dialogue,
+    InlineResult,
+    Reply,
+)
 from bot.telegram.report import DEFAULT_DAYS
 from bot.telegram.strings import strings
 
@@ -61,6 +69,14 @@ class RateLimiter:
         return 0
 
 
+class Background(Protocol):
+    """Work the application runs beside its handlers (the broadcaster, ``bot.telegram.delivery``)."""
+
+    async def start(self, bot: Any) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class BotData:
     """What every handler shares, typed (``context.bot_data`` via ContextTypes)."""
@@ -73,6 +89,10 @@ class BotData:
     """Who may use admin commands (``admin_user_ids`` setting)."""
     allowed_chat_ids: frozenset[int] = frozenset()
     """The only chats answered in (``allowed_chat_ids`` setting); empty: every chat."""
+    broadcaster: Background | None = None
+    """Delivers to the followers of tags; started and stopped with the application (None: following off)."""
+    broadcast_pace: Callable[[], BroadcastPace] | None = None
+    """The broadcaster's live figures for /broadcast_status (None: following is off)."""
 
 
 class Context(CallbackContext[ExtBot[None], dict, dict, BotData]):  # type: ignore[type-arg]
@@ -165,11 +185,13 @@ def _args(context: Context) -> str:
 
 
 async def start(update: Update, context: Context) -> None:
-    """/start, with deep links such as ?start=tag_iyiou."""
-    if update.effective_message:
-        payload = _args(context)
-        reply = await _from_dialogue(update, context, lambda d, who: d.start(payload, who.lang))
-        await send(update.effective_message, reply, context)
+    """/start, with deep links such as ?start=tag_iyiou and ?start=follow_iyiou."""
+    message = update.effective_message
+    if message:
+        payload, chat_id = _args(context), message.chat_id
+        may_change = await may_change_follows(update, context) if payload.startswith("follow_") else True
+        reply = await _from_dialogue(update, context, lambda d, who: d.start(payload, who.lang, chat_id, may_change))
+        await send(message, reply, context)
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -201,10 +223,11 @@ async def tags(update: Update, context: Context) -> None:
 
 async def tag(update: Update, context: Context) -> None:
     """/tag NAME."""
-    if update.effective_message and await _allowed(update, context):
-        name = _args(context)
-        reply = await _from_dialogue(update, context, lambda d, who: d.tag(name, 1, who.lang))
-        await send(update.effective_message, reply, context)
+    message = update.effective_message
+    if message and await _allowed(update, context):
+        name, chat_id = _args(context), message.chat_id
+        reply = await _from_dialogue(update, context, lambda d, who: d.tag(name, 1, who.lang, chat_id=chat_id))
+        await send(message, reply, context)
 
 
 async def latest(update: Update, context: Context) -> None:
@@ -302,10 +325,74 @@ async def stats(update: Update, context: Context) -> None:
     await send(message, reply, context)
 
 
+# --- following tags --------------------------------------------------------------------
+
+FOLLOW_ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+
+
+async def may_change_follows(update: Update, context: Context) -> bool:
+    """Whether the sender may change what this chat follows: anyone in a private chat; in a group its
+    admins (as Telegram says, or the group itself writing as an anonymous admin) and the bot's admins."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or chat.type == ChatType.PRIVATE or is_admin(update, context):
+        return True
+    message = update.effective_message
+    if message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id:
+        return True
+    if user is None:
+        return False
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    return member.status in FOLLOW_ADMINS
+
+
+async def follow(update: Update, context: Context) -> None:
+    """/follow NAME [daily]."""
+    message = update.effective_message
+    if message is None or not await _allowed(update, context):
+        return
+    words = list(context.args or [])
+    daily = len(words) > 1 and words[-1].lower() in ("daily", "每日", "每天")
+    name, chat_id = " ".join(words[:-1] if daily else words), message.chat_id
+    may_change = await may_change_follows(update, context) if name else True
+    reply = await _from_dialogue(update, context, lambda d, who: d.follow(chat_id, name, daily, who.lang, may_change))
+    await send(message, reply, context)
+
+
+async def unfollow(update: Update, context: Context) -> None:
+    """/unfollow NAME."""
+    message = update.effective_message
+    if message is None or not await _allowed(update, context):
+        return
+    name, chat_id = _args(context), message.chat_id
+    may_change = await may_change_follows(update, context) if name else True
+    reply = await _from_dialogue(update, context, lambda d, who: d.unfollow(chat_id, name, who.lang, may_change))
+    await send(message, reply, context)
+
+
+async def following(update: Update, context: Context) -> None:
+    """/following: what this chat follows, with Unfollow buttons."""
+    message = update.effective_message
+    if message:
+        chat_id = message.chat_id
+        reply = await _from_dialogue(update, context, lambda d, who: d.following_list(chat_id, who.lang))
+        await send(message, reply, context)
+
+
+async def broadcast_status(update: Update, context: Context) -> None:
+    """/broadcast_status (admins only): follows, the outbox, the pace, the next digests."""
+    message = await _admin_message(update, context)
+    if message is None:
+        return
+    pace = context.bot_data.broadcast_pace
+    figures = pace() if pace is not None else None
+    reply = await _from_dialogue(update, context, lambda d, who: d.broadcast_status(figures, who.lang))
+    await send(message, reply, context)
+
+
 # --- access and usage: runs before every other handler --------------------------------
 
 KNOWN_COMMANDS = frozenset({"start", "help", "ask", "tags", "tag", "latest", "source", "about", "settings",
-                            "stats", "reload"})
+                            "stats", "reload", "follow", "unfollow", "following", "broadcast_status"})
 """Commands counted by name; others count as "/other", so strangers cannot fill the counters."""
 
 
@@ -463,6 +550,8 @@ async def button(update: Update, context: Context) -> None:
     chat = message.chat if message is not None else None
     user = update.effective_user
     may_change = chat is not None and (chat.type == ChatType.PRIVATE or is_admin(update, context))
+    if chat is not None and not may_change and data.startswith(FOLLOW_PRESSES):
+        may_change = await may_change_follows(update, context)
     reply = await asyncio.to_thread(_dialogue(context).press, data, _user_lang(update),
                                     user.id if user else None, chat.id if chat else None, may_change)
     if toasted:

@@ -37,6 +37,14 @@ class Day:
 
 
 @dataclass(frozen=True)
+class Delivered:
+    """Messages to the followers of tags that Telegram accepted on one day."""
+
+    day: str
+    messages: int
+
+
+@dataclass(frozen=True)
 class Asked:
     """A question (or tag) and how often it was asked."""
 
@@ -72,6 +80,10 @@ class Report:
     down: int
     tags: tuple[Asked, ...]
     usage: dict[str, int]
+    follows: dict[str, int]
+    """Chats following each tag or topic, now, most followed first."""
+    deliveries: tuple[Delivered, ...]
+    """Messages to followers (new articles, daily digests) per day of the report."""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,7 +120,14 @@ def build_report(state: State, days: int = DEFAULT_DAYS, now: float | None = Non
         tags=tuple(Asked(name[len(TAG_PREFIX):], n) for name, n in sorted(usage.items(), key=_by_count)
                    if name.startswith(TAG_PREFIX))[:top],
         usage={name: n for name, n in sorted(usage.items()) if not name.startswith(TAG_PREFIX)},
+        follows=state.follow_counts(),
+        deliveries=_deliveries(state.deliveries_per_day(since), first, days),
     )
+
+
+def _deliveries(per_day: dict[str, int], first: datetime, days: int) -> tuple[Delivered, ...]:
+    names = [f"{first + timedelta(days=n):%Y-%m-%d}" for n in range(days)]
+    return tuple(Delivered(name, per_day.get(name, 0)) for name in names)
 
 
 def _by_count(item: tuple[str, int]) -> tuple[int, str]:
@@ -175,6 +194,10 @@ def report_text(report: Report) -> str:
          [f"  {d.down:>4}👎 {d.up}👍  {shorten(d.question, SHOWN_CHARS)}" for d in report.disliked]),
         ("tags opened most:", [f"  {a.times:>4}×  {a.text}" for a in report.tags]),
         ("requests:", [f"  {n:>6}  {name}" for name, n in report.usage.items()]),
+        ("follows per tag:", [f"  {n:>6}  {name}" for name, n in report.follows.items()]),
+        ("deliveries to followers per day:",
+         [f"  {d.day}  {d.messages:>5}" for d in report.deliveries] if any(d.messages for d in report.deliveries)
+         else []),
     ]
     for title, body in sections:
         lines += ["", title] + (body or ["  (none)"])
@@ -197,6 +220,10 @@ def report_html(report: Report, lang: str | None) -> list[str]:
         (t["report_disliked"], [f"{d.down}👎 {d.up}👍 {shorten(d.question, SHOWN_CHARS)}" for d in report.disliked]),
         (t["report_tags"], [f"{a.times}× #{a.text}" for a in report.tags]),
         (t["report_usage"], [", ".join(f"{name} {n}" for name, n in report.usage.items())] if report.usage else []),
+        (t["report_follows"], [", ".join(f"#{name} {n}" for name, n in report.follows.items())]
+         if report.follows else []),
+        (t["report_deliveries"], [f"{d.day}: {d.messages}" for d in report.deliveries]
+         if any(d.messages for d in report.deliveries) else []),
     ]
     blocks = [head] + [f"<b>{escape(title)}</b>\n" + escape("\n".join(body or [t["report_none"]]))
                        for title, body in sections]

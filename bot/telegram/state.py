@@ -13,10 +13,11 @@ after ``query_log_days``) and the 👍/👎 each user gave an answer.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,58 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 """What readers do (settings, counters, questions, votes); a separate script so the tables that
 make buttons and updates work stay readable on their own."""
+FOLLOW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS follows (
+    bot_id INTEGER NOT NULL,
+    chat_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    daily INTEGER NOT NULL DEFAULT 0,
+    lang TEXT,
+    created REAL NOT NULL,
+    PRIMARY KEY (bot_id, chat_id, key)
+);
+CREATE INDEX IF NOT EXISTS follows_by_key ON follows (bot_id, key);
+CREATE TABLE IF NOT EXISTS outbox_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    html TEXT NOT NULL,
+    buttons TEXT NOT NULL,
+    preview_url TEXT,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    bot_id INTEGER NOT NULL,
+    chat_id INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    queued REAL NOT NULL,
+    not_before REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    done REAL,
+    outcome TEXT,
+    PRIMARY KEY (bot_id, chat_id, item)
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (bot_id, queued) WHERE outcome IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_done ON outbox (done);
+CREATE TABLE IF NOT EXISTS arrivals (
+    key TEXT NOT NULL,
+    path TEXT NOT NULL,
+    title TEXT NOT NULL,
+    arrived REAL NOT NULL,
+    PRIMARY KEY (key, path)
+);
+CREATE TABLE IF NOT EXISTS digest_runs (
+    bot_id INTEGER NOT NULL,
+    moment REAL NOT NULL,
+    PRIMARY KEY (bot_id, moment)
+);
+"""
+"""Following tags: who follows what (per bot: a chat follows through the bot it wrote to), the outbox of
+messages to followers (each (chat, item) once: the primary key), which new articles arrived under which
+followed names (for daily digests), and which digest moments were done."""
+SENT, DROPPED, UNSURE = "sent", "dropped", "unsure"
+"""Outcomes of an outbox row: Telegram accepted it; the chat blocked the bot (its follows went); the send
+timed out (Telegram may have delivered it, so it is not sent again). Any other outcome is "failed: …"."""
 QUERY_LOG_DAYS = 30
 """Default retention of the question log and the votes (setting ``query_log_days``)."""
 LOGGED_QUESTION_CHARS = 500
@@ -119,6 +172,41 @@ class UpdateRecord:
 
     handled: bool
     press_answered: bool
+
+
+@dataclass(frozen=True)
+class Follow:
+    """A chat following a tag or topic: ``key`` is the name as compared, ``name`` as shown."""
+
+    chat_id: int
+    key: str
+    name: str
+    daily: bool
+    lang: str | None
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One message to send to one follower, as stored (``buttons``: rows of {label, data, url})."""
+
+    rowid: int
+    chat_id: int
+    item: str
+    html: str
+    buttons: tuple[tuple[dict[str, str], ...], ...]
+    preview_url: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What to put in the outbox: one rendered message for each of ``chats``, under ``item``."""
+
+    item: str
+    html: str
+    buttons: tuple[tuple[dict[str, str], ...], ...]
+    chats: tuple[int, ...]
+    preview_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +260,7 @@ class State:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._db.executescript(USAGE_SCHEMA)
+        self._db.executescript(FOLLOW_SCHEMA)
         _key_updates_by_bot(self._db)
         self._lock = threading.Lock()
         self.query_log_days = query_log_days
@@ -394,6 +483,218 @@ class State:
             links = self._db.execute(f"DELETE FROM replies WHERE query_id IN ({expired})", (cutoff,)).rowcount
             buttons = self._db.execute(f"DELETE FROM queries WHERE id IN ({expired})", (cutoff,)).rowcount
         return logged + voted + links + buttons
+
+    # --- following tags -----------------------------------------------------------------------
+    # Follows and the outbox are kept per bot (``bot_id``), as the update ledger is: one state file
+    # used by two bots must not make one deliver to the other's followers.
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Statements run inside commit together or not at all (the caller holds the lock)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def follow(self, bot_id: int, chat_id: int, key: str, name: str, daily: bool, lang: str | None,
+               limit: int | None = None) -> bool | None:
+        """Follow ``key`` in ``chat_id`` (each article, or a ``daily`` digest); following it again changes
+        the mode. Returns whether the chat followed it already, or None when it follows ``limit`` names."""
+        with self._lock, self._transaction():
+            known = self._db.execute("SELECT 1 FROM follows WHERE bot_id = ? AND chat_id = ? AND key = ?",
+                                     (bot_id, chat_id, key)).fetchone() is not None
+            if not known and limit is not None:
+                total = self._db.execute("SELECT COUNT(*) FROM follows WHERE bot_id = ? AND chat_id = ?",
+                                         (bot_id, chat_id)).fetchone()[0]
+                if total >= limit:
+                    return None
+            self._db.execute("INSERT INTO follows (bot_id, chat_id, key, name, daily, lang, created) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bot_id, chat_id, key) DO UPDATE SET "
+                             "name = excluded.name, daily = excluded.daily, lang = excluded.lang",
+                             (bot_id, chat_id, key, name, int(daily), lang, time.time()))
+        return known
+
+    def unfollow(self, bot_id: int, chat_id: int, key: str) -> bool:
+        """Stop following ``key`` in ``chat_id``; whether it was followed."""
+        with self._lock:
+            return self._db.execute("DELETE FROM follows WHERE bot_id = ? AND chat_id = ? AND key = ?",
+                                    (bot_id, chat_id, key)).rowcount > 0
+
+    def follows_of(self, bot_id: int, chat_id: int) -> list[Follow]:
+        """What ``chat_id`` follows, in the order it began following."""
+        with self._lock:
+            rows = self._db.execute("SELECT chat_id, key, name, daily, lang FROM follows WHERE bot_id = ? "
+                                    "AND chat_id = ? ORDER BY created, key", (bot_id, chat_id)).fetchall()
+        return [Follow(int(c), str(k), str(n), bool(d), lang) for c, k, n, d, lang in rows]
+
+    def followers(self, bot_id: int, keys: Iterable[str], daily: bool | None = None) -> list[Follow]:
+        """The follows of any of ``keys`` (only the daily ones, or only the others, if ``daily`` is given)."""
+        keys = sorted(set(keys))
+        if not keys:
+            return []
+        marks = ", ".join("?" * len(keys))
+        mode = "" if daily is None else f" AND daily = {int(daily)}"
+        with self._lock:
+            rows = self._db.execute(f"SELECT chat_id, key, name, daily, lang FROM follows WHERE bot_id = ? "
+                                    f"AND key IN ({marks}){mode} ORDER BY created, chat_id",
+                                    (bot_id, *keys)).fetchall()
+        return [Follow(int(c), str(k), str(n), bool(d), lang) for c, k, n, d, lang in rows]
+
+    def daily_follows(self, bot_id: int) -> list[Follow]:
+        """Every follow that asked for a daily digest."""
+        with self._lock:
+            rows = self._db.execute("SELECT chat_id, key, name, daily, lang FROM follows WHERE bot_id = ? "
+                                    "AND daily = 1 ORDER BY key, chat_id", (bot_id,)).fetchall()
+        return [Follow(int(c), str(k), str(n), bool(d), lang) for c, k, n, d, lang in rows]
+
+    def follow_counts(self) -> dict[str, int]:
+        """Followers per followed name (as shown), most followed first, over every bot of the file."""
+        with self._lock:
+            rows = self._db.execute("SELECT name, COUNT(*) AS n FROM follows GROUP BY key "
+                                    "ORDER BY n DESC, name").fetchall()
+        return {str(name): int(n) for name, n in rows}
+
+    def follow_totals(self, bot_id: int) -> tuple[int, int, int]:
+        """(chats that follow something, follows, daily follows) of one bot."""
+        with self._lock:
+            row = self._db.execute("SELECT COUNT(DISTINCT chat_id), COUNT(*), COALESCE(SUM(daily), 0) FROM follows "
+                                   "WHERE bot_id = ?", (bot_id,)).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def queue_deliveries(self, bot_id: int, deliveries: Iterable[Delivery], when: float | None = None,
+                         digest_moment: float | None = None) -> int:
+        """Put messages into the outbox, in one transaction; returns how many rows were new.
+
+        A (chat, item) already in the outbox (sent, pending or dropped) is left as it is: that is what
+        makes each article reach a chat at most once, whichever of its tags the chat follows and however
+        often it is announced. With ``digest_moment`` the digest run of that moment is recorded in the
+        same transaction, so a crash leaves it either done with its digests queued or not done at all.
+        """
+        now = time.time() if when is None else when
+        added = 0
+        with self._lock, self._transaction():
+            for delivery in deliveries:
+                if not delivery.chats:
+                    continue
+                message = self._db.execute(
+                    "INSERT INTO outbox_messages (html, buttons, preview_url, created) VALUES (?, ?, ?, ?)",
+                    (delivery.html, json.dumps(delivery.buttons, ensure_ascii=False), delivery.preview_url,
+                     now)).lastrowid
+                added += self._db.executemany(
+                    "INSERT OR IGNORE INTO outbox (bot_id, chat_id, item, message_id, queued) VALUES (?, ?, ?, ?, ?)",
+                    [(bot_id, chat, delivery.item, message, now) for chat in delivery.chats]).rowcount
+            if digest_moment is not None:
+                self._db.execute("INSERT OR IGNORE INTO digest_runs (bot_id, moment) VALUES (?, ?)",
+                                 (bot_id, digest_moment))
+        return added
+
+    def due_deliveries(self, bot_id: int, now: float, limit: int, skip: Iterable[int] = ()) -> list[OutboxMessage]:
+        """Pending outbox rows that may go now, oldest first, none for the chats in ``skip``."""
+        skipped = sorted(set(skip))
+        marks = ", ".join("?" * len(skipped))
+        without = f" AND o.chat_id NOT IN ({marks})" if skipped else ""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT o.rowid, o.chat_id, o.item, m.html, m.buttons, m.preview_url, o.attempts FROM outbox o "
+                "JOIN outbox_messages m ON m.id = o.message_id WHERE o.bot_id = ? AND o.outcome IS NULL "
+                f"AND o.not_before <= ?{without} ORDER BY o.queued, o.rowid LIMIT ?",
+                (bot_id, now, *skipped, limit)).fetchall()
+        return [OutboxMessage(int(rowid), int(chat), str(item), str(html),
+                              tuple(tuple(row) for row in json.loads(buttons)), preview, int(attempts))
+                for rowid, chat, item, html, buttons, preview, attempts in rows]
+
+    def pending_deliveries(self, bot_id: int) -> int:
+        """Outbox rows not yet sent (nor given up)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM outbox WHERE bot_id = ? AND outcome IS NULL",
+                                        (bot_id,)).fetchone()[0])
+
+    def next_due(self, bot_id: int) -> float | None:
+        """When the earliest pending row may go (None: nothing pending)."""
+        with self._lock:
+            row = self._db.execute("SELECT MIN(not_before) FROM outbox WHERE bot_id = ? AND outcome IS NULL",
+                                   (bot_id,)).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def delivered(self, rowid: int, outcome: str = SENT, when: float | None = None) -> None:
+        """Record the outcome of an outbox row (``SENT``, ``UNSURE``, "failed: …"): it is not sent again.
+
+        Committed before the next row goes, so a restart (even a SIGKILL) resumes after it. Not flushed
+        to disk as the update ledger is: a power cut may send the last second's rows again.
+        """
+        with self._lock:
+            self._db.execute("UPDATE outbox SET outcome = ?, done = ?, attempts = attempts + 1 WHERE rowid = ?",
+                             (outcome, time.time() if when is None else when, rowid))
+
+    def postpone(self, rowid: int, until: float) -> None:
+        """Try an outbox row again at ``until`` (after a server error), counting the attempt."""
+        with self._lock:
+            self._db.execute("UPDATE outbox SET not_before = ?, attempts = attempts + 1 WHERE rowid = ?",
+                             (until, rowid))
+
+    def drop_chat(self, bot_id: int, chat_id: int, when: float | None = None) -> int:
+        """The chat blocked the bot or is gone: forget its follows and cancel what is queued for it.
+
+        Returns how many follows went (0: dropped already, e.g. by a send that failed at the same time).
+        """
+        with self._lock, self._transaction():
+            gone = self._db.execute("DELETE FROM follows WHERE bot_id = ? AND chat_id = ?",
+                                    (bot_id, chat_id)).rowcount
+            self._db.execute("UPDATE outbox SET outcome = ?, done = ? WHERE bot_id = ? AND chat_id = ? "
+                             "AND outcome IS NULL", (DROPPED, time.time() if when is None else when, bot_id, chat_id))
+        return gone
+
+    def deliveries_per_day(self, since: float) -> dict[str, int]:
+        """Messages to followers Telegram accepted, per local day from the day of ``since`` on."""
+        with self._lock:
+            rows = self._db.execute("SELECT done FROM outbox WHERE outcome = ? AND done >= ?",
+                                    (SENT, since)).fetchall()
+        days: dict[str, int] = {}
+        for (done,) in rows:
+            days[day_of(done)] = days.get(day_of(done), 0) + 1
+        return days
+
+    def outbox_outcomes(self, bot_id: int, since: float) -> dict[str, int]:
+        """Outbox rows by outcome ("pending" for those not done) queued from ``since`` on."""
+        with self._lock:
+            rows = self._db.execute("SELECT COALESCE(outcome, 'pending'), COUNT(*) FROM outbox WHERE bot_id = ? "
+                                    "AND queued >= ? GROUP BY 1", (bot_id, since)).fetchall()
+        return {str(outcome): int(n) for outcome, n in rows}
+
+    def record_arrivals(self, arrivals: Iterable[tuple[str, str, str]], when: float | None = None) -> None:
+        """Note new articles as (key, path, title) under each followed name, for that name's daily digest."""
+        now = time.time() if when is None else when
+        with self._lock:
+            self._db.executemany("INSERT OR IGNORE INTO arrivals (key, path, title, arrived) VALUES (?, ?, ?, ?)",
+                                 [(key, path, title, now) for key, path, title in arrivals])
+
+    def arrivals(self, key: str, since: float, until: float) -> list[tuple[str, str]]:
+        """(path, title) of the articles that arrived under ``key`` in (since, until], oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT path, title FROM arrivals WHERE key = ? AND arrived > ? "
+                                    "AND arrived <= ? ORDER BY arrived, path", (key, since, until)).fetchall()
+        return [(str(path), str(title)) for path, title in rows]
+
+    def last_digest(self, bot_id: int) -> float | None:
+        """The latest digest moment whose digests were queued (None: none yet)."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(moment) FROM digest_runs WHERE bot_id = ?", (bot_id,)).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def prune_outbox(self, now: float | None = None) -> int:
+        """Forget outbox rows, messages and arrivals older than ``query_log_days`` (deliveries done by then)."""
+        cutoff = (time.time() if now is None else now) - self.query_log_days * 86400
+        with self._lock, self._transaction():
+            rows = self._db.execute("DELETE FROM outbox WHERE outcome IS NOT NULL AND done < ?", (cutoff,)).rowcount
+            self._db.execute("DELETE FROM outbox_messages WHERE created < ? AND id NOT IN "
+                             "(SELECT message_id FROM outbox)", (cutoff,))
+            self._db.execute("DELETE FROM arrivals WHERE arrived < ?", (cutoff,))
+            self._db.execute("DELETE FROM digest_runs WHERE moment < ? AND moment < "
+                             "(SELECT MAX(moment) FROM digest_runs d WHERE d.bot_id = digest_runs.bot_id)", (cutoff,))
+        return rows
 
     def close(self) -> None:
         with self._lock:

@@ -59,6 +59,56 @@ _TEXTS: dict[str, tuple[str, str]] = {
                             "抱歉，只有本机器人的管理员可以更改本群的设置。"),
     "not_allowed": ("Sorry, this bot only answers in the chats it was set up for.", "抱歉，本机器人只在指定的聊天中回答。"),
     "stats_usage": ("Usage: /stats [DAYS], e.g. /stats 7", "用法：/stats [天数]，例如 /stats 7"),
+    # --- following tags ----------------------------------------------------------------------
+    "follow_usage": ("Usage: /follow NAME, or /follow NAME daily for one digest a day, e.g. /follow iyiou. "
+                     "/following lists what this chat follows.",
+                     "用法：/follow 名称，或 /follow 名称 daily 每天一份摘要，例如 /follow iyiou。"
+                     "/following 列出本聊天关注的标签。"),
+    "unfollow_usage": ("Usage: /unfollow NAME, e.g. /unfollow iyiou. /following lists what this chat follows.",
+                       "用法：/unfollow 名称，例如 /unfollow iyiou。/following 列出本聊天关注的标签。"),
+    "followed": ("Following #{name}: each new article of it comes here with its summary. "
+                 "/unfollow {name} stops it.",
+                 "已关注 #{name}：每篇新文章都会连同摘要发到这里。发送 /unfollow {name} 取消关注。"),
+    "followed_daily": ("Following #{name}: a digest of its new articles comes here every day at {time} "
+                       "(none on days without any). /unfollow {name} stops it.",
+                       "已关注 #{name}：每天 {time} 发来当天新文章的摘要（没有新文章则不发）。"
+                       "发送 /unfollow {name} 取消关注。"),
+    "follow_not_a_tag": ("“{name}” is no tag or topic, only a word some articles mention; only tags and topics "
+                         "can be followed. Try one of these:",
+                         "“{name}”不是标签或主题，只是部分文章提到的词；只能关注标签和主题。试试这些："),
+    "follow_unknown": ("I know no tag or topic called “{name}”. Try one of these:",
+                       "没有名为“{name}”的标签或主题。试试这些："),
+    "follow_limit": ("This chat follows {n} tags and topics already, the most it can; /unfollow one first.",
+                     "本聊天已关注 {n} 个标签和主题，已达上限；请先用 /unfollow 取消一个。"),
+    "followed_toast": ("Following #{name}.", "已关注 #{name}。"),
+    "unfollowed": ("No longer following #{name}.", "已取消关注 #{name}。"),
+    "not_following": ("This chat does not follow “{name}”. /following lists what it follows.",
+                      "本聊天没有关注“{name}”。/following 列出已关注的标签。"),
+    "following_title": ("This chat follows:", "本聊天关注："),
+    "following_none": ("This chat follows no tag or topic yet: /follow NAME, or the Follow button under a "
+                       "tag's articles (/tags).",
+                       "本聊天还没有关注任何标签或主题：发送 /follow 名称，或在标签的文章列表（/tags）下点“关注”。"),
+    "following_each": ("each new article", "每篇新文章"),
+    "following_daily": ("a daily digest at {time}", "每天 {time} 的摘要"),
+    "follow_button": ("🔔 Follow", "🔔 关注"),
+    "unfollow_button": ("🔕 Unfollow", "🔕 取消关注"),
+    "admin_only_follow": ("Sorry, only this group's admins can change what it follows.",
+                          "抱歉，只有本群管理员可以更改本群关注的标签。"),
+    "following_off": ("Following tags is turned off for this bot.", "本机器人未开启标签关注功能。"),
+    "new_article_footer": ("You follow {tags} · /following", "你关注了 {tags} · /following"),
+    "digest_title": ("Daily digest of #{name}, {day}", "#{name} 每日摘要（{day}）"),
+    "digest_more": ("… and {n} more: /tag {name}", "……另有 {n} 篇：/tag {name}"),
+    "broadcast_title": ("Deliveries to followers", "关注推送"),
+    "broadcast_follows": ("Follows: {follows} in {chats} chat(s); {daily} of them daily",
+                          "关注：{chats} 个聊天共 {follows} 个，其中每日摘要 {daily} 个"),
+    "broadcast_queue": ("Queued now: {pending}; last 24 h: {sent} sent, {dropped} to chats that blocked the bot, "
+                        "{unsure} timed out, {failed} failed",
+                        "待发送：{pending}；最近 24 小时：已发送 {sent}，对方已屏蔽 {dropped}，超时 {unsure}，失败 {failed}"),
+    "broadcast_pace": ("Pace: up to {rate:g} messages/s in all (answers first), 20/min per group; "
+                       "sending now at {current:.1f}/s",
+                       "速率：总计每秒至多 {rate:g} 条（先回答提问），每个群每分钟 20 条；当前每秒 {current:.1f} 条"),
+    "broadcast_digest": ("Daily digests at {time}; next {next}", "每日摘要时间 {time}；下一次 {next}"),
+    "broadcast_off": ("Following is turned off (setting following).", "关注功能已关闭（设置 following）。"),
     # --- /settings and votes -------------------------------------------------------------------
     "settings_title": ("Settings for this chat", "本聊天的设置"),
     "settings_language": ("Language: {value}", "语言：{value}"),
@@ -90,6 +140,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "report_tags": ("Tags opened most", "最常打开的标签"),
     "report_usage": ("Requests", "请求"),
     "report_none": ("none", "无"),
+    "report_follows": ("Follows per tag", "各标签的关注数"),
+    "report_deliveries": ("Deliveries to followers per day", "每日推送给关注者的消息"),
     # --- the terminal chat -------------------------------------------------------------------
     "nothing_to_turn": ("Ask a question first: “more” and “back” turn the pages of an answer (or of /tags, /tag NAME).",
                         "请先提问：“more” 和 “back” 用于翻看回答（或 /tags、/tag 名称）的各页。"),
@@ -121,6 +173,8 @@ Just type a question, e.g. <i>DeepSeek V3 的训练成本是多少？</i>
 /latest [N]: the newest articles
 /source QUERY: links to the original articles
 /about: what I have read
+/follow NAME [daily]: new articles of a tag come here (or a daily digest)
+/unfollow NAME, /following: stop, or see what this chat follows
 /settings: this chat's language and quotes per answer
 In groups, mention me or reply to my message. In any chat, type @{bot} and a question.""",
              """<b>articlebot</b> 引用已收录文章的原文来回答问题，并附上原文链接。
@@ -132,6 +186,8 @@ In groups, mention me or reply to my message. In any chat, type @{bot} and a que
 /latest [N]：最新文章
 /source 关键词：原文链接
 /about：收录情况
+/follow 名称 [daily]：关注标签，新文章会发到这里（或每天一份摘要）
+/unfollow 名称、/following：取消关注，或查看本聊天关注的标签
 /settings：本聊天的语言和每次回答的引文数
 在群组中请 @我 或回复我的消息；在任意聊天中输入 @{bot} 加问题即可内联搜索。"""),
     "help_terminal": ("""<b>articlebot</b> answers questions by quoting the articles it has read, with links to the originals.
@@ -183,6 +239,8 @@ COMMAND_MENU: tuple[tuple[str, str, str], ...] = (
     ("latest", "The newest articles", "最新文章"),
     ("source", "Links to the original articles", "原文链接"),
     ("about", "What I have read", "收录情况"),
+    ("follow", "Follow a tag: new articles come here", "关注标签：新文章发到这里"),
+    ("following", "What this chat follows", "本聊天关注的标签"),
     ("settings", "Language and quotes per answer", "语言与每次回答的引文数"),
     ("help", "How to use me", "使用说明"),
 )

@@ -481,6 +481,8 @@ class BotState:
         self.commands: dict[tuple[str, str], list[JsonDict]] = {}
         self.menu_buttons: dict[Any, JsonDict] = {}
         self.webhook_url = ""
+        self.admins: dict[int, list[int]] = {}  # group chat id -> its administrators' user ids
+        self.blocked: dict[int, str] = {}  # chat id -> the 403 description sends there get
         self.methods = {name[4:].replace("_", ""): getattr(self, name) for name in dir(self)
                         if name.startswith("api_")}
 
@@ -650,8 +652,14 @@ class BotState:
         self.commands.pop(self._commands_key(params), None)
         return True
 
+    def _reachable(self, chat: JsonDict) -> None:
+        """A chat that blocked the bot (or removed it) answers every send with Telegram's 403."""
+        if chat["id"] in self.blocked:
+            raise ApiError(403, self.blocked[chat["id"]])
+
     def api_send_message(self, params: JsonDict) -> JsonDict:
         chat = self._chat(params.get("chat_id"))
+        self._reachable(chat)
         check_reply_markup(params.get("reply_markup"))
         text, entities = self._render(params.get("text"), params)
         reply_to = self._reply_target(chat, params)
@@ -733,6 +741,23 @@ class BotState:
         return copy.deepcopy(self._chat(params.get("chat_id"))) | {
             "accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": gifts}
 
+    def api_get_chat_member(self, params: JsonDict) -> JsonDict:
+        """A member's status: "creator" or "administrator" for the group's admins (``set_admins``),
+        "member" for everyone else; a private chat's own user is its "member"."""
+        chat = self._chat(params.get("chat_id"))
+        user_id = params.get("user_id")
+        user = copy.deepcopy(self.users.get(user_id) or {"id": user_id, "is_bot": False, "first_name": "Someone"})
+        admins = self.admins.get(chat["id"], [])
+        if admins[:1] == [user_id]:
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        if user_id in admins:
+            rights = dict.fromkeys(("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
+                                    "can_manage_video_chats", "can_restrict_members", "can_promote_members",
+                                    "can_change_info", "can_invite_users", "can_post_stories",
+                                    "can_edit_stories", "can_delete_stories"), False)
+            return {"status": "administrator", "user": user} | rights
+        return {"status": "member", "user": user}
+
     def api_close(self, params: JsonDict) -> bool:
         return True
 
@@ -796,6 +821,8 @@ class BotApiServer:
         self.state = BotState(token, bot_username, strict_ampersand)
         self.log: list[str] = []
         self._faults: dict[str, deque[Fault]] = {}
+        self._flood_limit: int | None = None
+        self._flood: deque[float] = deque()
         self._stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.api = self
@@ -850,6 +877,9 @@ class BotApiServer:
                         malformed):
             if refusal is not None:
                 return self._reply(Call(method, params, refusal.code, refusal.body(), arrived))
+        flooded = self._flooded(method, arrived)
+        if flooded is not None:
+            return self._reply(Call(method, params, 429, flooded.body(), arrived))
         fault = self._take_fault(method)
         if fault is not None and fault.kind != "slow":
             return self._faulted(fault, Call(method, params, 0, None, arrived))
@@ -903,6 +933,35 @@ class BotApiServer:
         with self.state.cond:
             queue = self._faults.setdefault(method.lower(), deque())
             queue.extend(Fault(kind, retry_after, delay) for _ in range(times))
+
+    def flood_control(self, per_second: int | None) -> None:
+        """Refuse messages (sendMessage, editMessageText) beyond ``per_second`` in any second with 429
+        retry_after 1, as Telegram's flood control does (None: no limit, the default)."""
+        with self.state.cond:
+            self._flood_limit = per_second
+            self._flood.clear()
+
+    def _flooded(self, method: str, arrived: float) -> ApiError | None:
+        if self._flood_limit is None or method.lower() not in ("sendmessage", "editmessagetext"):
+            return None
+        with self.state.cond:
+            while self._flood and self._flood[0] <= arrived - 1.0:
+                self._flood.popleft()
+            if len(self._flood) >= self._flood_limit:
+                return ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+            self._flood.append(arrived)
+        return None
+
+    def block(self, chat_id: int, description: str = "Forbidden: bot was blocked by the user") -> None:
+        """From now on every message to ``chat_id`` gets 403 (a user who blocked the bot, a group that
+        removed it: "Forbidden: bot was kicked from the group chat")."""
+        with self.state.cond:
+            self.state.blocked[chat_id] = description
+
+    def set_admins(self, chat_id: int, user_ids: list[int]) -> None:
+        """The group's administrators, as getChatMember reports them (the first one is its creator)."""
+        with self.state.cond:
+            self.state.admins[chat_id] = list(user_ids)
 
     def clear_faults(self) -> None:
         """Forget the faults not yet used: from now on every call is answered normally."""

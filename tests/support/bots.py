@@ -34,9 +34,9 @@ behind them is counted (and fails the test that expected one)."""
 class RunningBot:
     """The Application polling the stand-in from a background thread, until ``stop``."""
 
-    def __init__(self, api: BotApiServer, settings: Settings, dialogue: Dialogue) -> None:
+    def __init__(self, api: BotApiServer, settings: Settings, dialogue: Dialogue, **options: Any) -> None:
         self.api = api
-        self.application = build_application(settings, dialogue, overall_rate=1000)
+        self.application = build_application(settings, dialogue, overall_rate=1000, **options)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
@@ -53,6 +53,8 @@ class RunningBot:
                 await asyncio.sleep(0.05)
             await self.application.updater.stop()
             await self.application.stop()
+            if self.application.post_stop:  # as run_polling does
+                await self.application.post_stop(self.application)
 
     def start(self) -> RunningBot:
         self._thread.start()
