@@ -189,15 +189,24 @@ class IndexBuilder:
     def add(self, encoded: EncodedTokens) -> int:
         """Append a file's paragraphs; returns the number of the first one."""
         first = self.n_docs
-        lookup = np.fromiter((self.vocabulary.setdefault(t, len(self.vocabulary)) for t in encoded.terms),
-                             dtype=np.int32, count=len(encoded.terms))
-        self._pending.append(lookup[encoded.ids])
+        self._pending.append(self._ids(encoded.terms)[encoded.ids])
         self._pending_lengths.append(encoded.lengths)
         self._pending_tokens += len(encoded.ids)
         self.n_docs += len(encoded.lengths)
         if self._pending_tokens >= BLOCK_TOKENS:
             self._flush()
         return first
+
+    def _ids(self, terms: Sequence[str]) -> npt.NDArray[np.int32]:
+        """The terms' ids, new terms numbered as they come: looked up in one ``map`` (most of a file's
+        terms are known after the first few hundred files), only the new ones one by one."""
+        vocabulary = self.vocabulary
+        ids = list(map(vocabulary.get, terms))
+        if None in ids:
+            for i, found in enumerate(ids):
+                if found is None:
+                    ids[i] = vocabulary.setdefault(terms[i], len(vocabulary))
+        return np.asarray(ids, dtype=np.int32)
 
     def add_documents(self, documents: Sequence[Sequence[str]]) -> int:
         return self.add(encode(documents))

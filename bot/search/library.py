@@ -109,15 +109,37 @@ fingerprints what else the file's article is made of (values cascaded onto it, f
 
 
 @dataclass(frozen=True)
-class FileResult:
-    """One file, parsed and tokenized (or the reason it could not be)."""
+class Facts:
+    """What the manifest keeps of an article (so the parent of a build never unpickles articles)."""
 
-    article: Article | None
+    paragraphs: int
+    tags: tuple[str, ...]
+    day: int
+    """The article's date as a day number (``date.toordinal``), 0 for none."""
+    includes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, article: Article) -> Facts:
+        return cls(len(article.paragraphs), article.tags, article.date.toordinal() if article.date else 0,
+                   article.includes)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One file, parsed and tokenized (or the reason it could not be).
+
+    The article comes back as its compressed pickle, ready for articles.sqlite: compressing is
+    done in the worker (on every core), and the parent only stores the bytes.
+    """
+
+    facts: Facts | None
     error: CorpusError | None
     tokens: EncodedTokens | None
     lines: Lines | None = None
     recheck: float | None = None
     """When this result goes stale by the clock alone (a future page goes live, a page expires)."""
+    frozen: bytes = b""
+    """The article, as ``ArticleStore`` stores it."""
 
 
 def article_key(path: str, size: int, mtime: int, context: str = "") -> str:
@@ -229,11 +251,12 @@ class ArticleStore:
             blobs = dict(self._db.execute("SELECT key, blob FROM articles"))
         return [_thaw(blobs[key]) for key in keys]
 
-    def put_many(self, items: Sequence[tuple[str, Article, Lines]]) -> None:
-        """Articles with their lines' fingerprints (what finding boilerplate counts, without reading them)."""
+    def put_many(self, items: Sequence[tuple[str, bytes, Lines]]) -> None:
+        """Articles (as ``freeze`` makes them) with their lines' fingerprints (what finding boilerplate
+        counts, without reading them)."""
         with self._lock, self._db:
             self._db.executemany("INSERT OR REPLACE INTO articles VALUES (?, ?)",
-                                 ((key, _freeze(article)) for key, article, _ in items))
+                                 ((key, frozen) for key, frozen, _ in items))
             self._db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?)",
                                  ((key, lines.to_bytes()) for key, _, lines in items))
 
@@ -266,7 +289,7 @@ class ArticleStore:
             self._db.close()
 
 
-def _freeze(article: Article) -> bytes:
+def freeze(article: Article) -> bytes:
     return zlib.compress(pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL), 6)
 
 
@@ -593,21 +616,22 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
     todo = [path for path in stats if path not in unchanged]
     jobs = [(path, settings.max_file_bytes, _owner(path, sites)) for path in todo]
     results = _process_files(jobs, settings.workers, tokenizer, sites, progress, len(stats) - len(todo))
-    fresh: list[tuple[str, Article, Lines]] = []
+    fresh: list[tuple[str, bytes, Lines]] = []
     for path, result in zip(todo, results):
         files[path] = stats[path]
         if result.recheck is not None and result.recheck > now:
             rechecks[path] = result.recheck
-        if result.article is not None and result.tokens is not None:
-            if result.article.includes:
-                includes[path] = result.article.includes
-                files[path] = _including(stats[path], result.article.includes, stats)
+        facts = result.facts
+        if facts is not None and result.tokens is not None and result.lines is not None:
+            if facts.includes:
+                includes[path] = facts.includes
+                files[path] = _including(stats[path], facts.includes, stats)
             builder.add(result.tokens)
             paths.append(path)
-            paragraphs.append(len(result.article.paragraphs))
-            tags.append(_interned(result.article.tags))
-            days.append(result.article.date.toordinal() if result.article.date else 0)
-            fresh.append((article_key(path, *files[path]), result.article, result.lines or lines_of(result.article)))
+            paragraphs.append(facts.paragraphs)
+            tags.append(_interned(facts.tags))
+            days.append(facts.day)
+            fresh.append((article_key(path, *files[path]), result.frozen, result.lines))
             if len(fresh) >= 256:
                 store.put_many(fresh)
                 fresh = []
@@ -752,8 +776,11 @@ def _text_tokens(tokenizer: Tokenizer, texts: list[str]) -> tuple[npt.NDArray[np
     if tokenizer.bigrams:
         keys, pair_text = _bigram_keys(texts)
         distinct, inverse = np.unique(keys, return_inverse=True)
-        spelled = np.fromiter((positions.setdefault(chr(key >> 21) + chr(key & 0x1FFFFF), len(positions))
-                               for key in distinct.tolist()), dtype=np.int64, count=len(distinct))
+        pairs = np.empty((len(distinct), 2), dtype=np.uint32)  # spelled in one decode, sliced apart
+        pairs[:, 0], pairs[:, 1] = distinct >> 21, distinct & 0x1FFFFF
+        letters = pairs.tobytes().decode("utf-32-le")
+        spelled = np.asarray([positions.setdefault(letters[i:i + 2], len(positions))
+                              for i in range(0, len(letters), 2)], dtype=np.int64)
         words = np.concatenate((words, spelled[inverse.reshape(-1)]))
         word_text = np.concatenate((word_text, pair_text))
     order = np.argsort(word_text, kind="stable")
@@ -803,7 +830,7 @@ def _process_file(tokenizer: Tokenizer, sites: Sequence[Site], job: Job) -> File
     except CorpusError as error:
         return FileResult(None, error, None)
     article, tokens = indexed(tokenizer, article)
-    return FileResult(article, None, tokens, lines_of(article), article.expires)
+    return FileResult(Facts.of(article), None, tokens, lines_of(article), article.expires, freeze(article))
 
 
 _worker_state: tuple[Tokenizer, Sequence[Site]] | None = None
