@@ -29,15 +29,16 @@ from bot.telegram.replies import answer_text, plural, title_line
 
 
 def _progress_bar() -> Callable[[int, int], None]:
-    """A tqdm bar on stderr that appears only when there is work to show."""
-    from tqdm import tqdm
-
-    bar: list[tqdm] = []
+    """A tqdm bar on stderr that appears only when there is work to show (tqdm is imported only then:
+    a start on an unchanged corpus never pays for it)."""
+    bar: list[Any] = []
 
     def update(done: int, total: int) -> None:
         if not bar:
             if done >= total:
                 return
+            from tqdm import tqdm
+
             # initial: files unchanged since the last build don't count towards the rate and ETA.
             bar.append(tqdm(total=total, initial=done, unit="file", desc="indexing", file=sys.stderr,
                             leave=False, disable=None))  # None: only on a terminal, not into logs or pipes
