@@ -9,6 +9,11 @@ the TextRank and LexRank baselines)::
 ``--abstracts``: a folder of articles with a ``## 摘要`` section (see ``bot.rouge``);
 ``--news``: any folder of articles, timed with 100 of them chosen at random (seed 1).
 Prints the Markdown tables that ``benchmarks/summaries.md`` holds.
+
+``--readability DIR [DIR ...]`` alone reads every tag's summaries of each collection as a reader
+would (``bot.summaries.rouge.readability``) and prints the shares of sentences that trip one up::
+
+    python benchmarks/summaries_eval.py --readability /path/to/corpus/news /path/to/corpus/wechat
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 from bot.config import Settings
 from bot.search.library import Library
 from bot.summaries.catalog import Summarizer
-from bot.summaries.rouge import ALL_SYSTEMS, evaluate_summaries
+from bot.summaries.rouge import ALL_SYSTEMS, Readability, evaluate_summaries, readability, readability_table
 
 
 def quality(folder: Path, budget: int, cache: Path) -> dict[str, Any]:
@@ -61,7 +66,7 @@ def speed(folder: Path, cache: Path, count: int = 100, repeats: int = 5) -> dict
         time.perf_counter() - started)
 
     summarizer = Summarizer(library)
-    for step, work in (("learn style", lambda: summarizer.style), ("repeated-sentence table", summarizer._repeated),
+    for step, work in (("learn style", lambda: summarizer.style),
                        ("topics of all articles + name table", summarizer._names)):
         started = time.perf_counter()
         work()
@@ -87,6 +92,12 @@ def speed(folder: Path, cache: Path, count: int = 100, repeats: int = 5) -> dict
     return timings
 
 
+def readabilities(folders: list[Path], cache: Path) -> dict[str, Readability]:
+    """Each collection's readability, keyed by its folder's name."""
+    return {folder.name: readability(Summarizer(Library.open(Settings(corpus=(folder,), cache_dir=cache))))
+            for folder in folders}
+
+
 def markdown(results: dict[str, Any], timings: dict[str, Any]) -> str:
     lines = ["| system | half | articles | ROUGE-1 F1 | ROUGE-2 F1 | ROUGE-L F1 |", "|---|---|---|---|---|---|"]
     for half, result in results.items():
@@ -107,12 +118,24 @@ def markdown(results: dict[str, Any], timings: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=UserWarning)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--abstracts", type=Path, required=True)
-    parser.add_argument("--news", type=Path, required=True)
+    parser.add_argument("--abstracts", type=Path)
+    parser.add_argument("--news", type=Path)
+    parser.add_argument("--readability", type=Path, nargs="+", metavar="DIR")
     parser.add_argument("--cache", type=Path, default=Path(".articlebot-cache"))
     parser.add_argument("--budget", type=int, default=150)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    if args.readability:
+        results = readabilities(args.readability, args.cache)
+        print(readability_table(results))
+        if args.json:
+            args.json.write_text(json.dumps({name: {"sentences": r.sentences, "summaries": r.summaries,
+                                                    "counts": r.counts, "examples": r.examples}
+                                             for name, r in results.items()}, ensure_ascii=False, indent=2),
+                                 encoding="utf-8")
+        return 0
+    if not (args.abstracts and args.news):
+        parser.error("--abstracts and --news are needed (or --readability DIR ...)")
     timings = speed(args.news, args.cache)
     results = quality(args.abstracts, args.budget, args.cache)
     print(markdown(results, timings))

@@ -8,6 +8,7 @@ corpus has well over six paragraphs.
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from pathlib import Path
 
@@ -16,12 +17,20 @@ import pytest
 from bot.config import Settings
 from bot.search.articles import Article, Paragraph
 from bot.search.library import Library
+from bot.search.markup import sentence_spans
 from bot.summaries.catalog import Summarizer, newest_first
 from bot.summaries.extracts import (
+    Candidate,
+    Summary,
     SummaryStyle,
+    _blocks,
+    _choose,
+    _sentences,
+    _worths,
     author_text_summary,
     display_text,
     fill_budget,
+    is_site_text,
     sentence_candidates,
     summary_length,
 )
@@ -240,10 +249,14 @@ def test_an_author_summary_is_preferred(library: Library, summarizer: Summarizer
     assert summarizer.summarize(article, from_body_only=True).source == "extract"
 
 
-def test_a_truncated_lead_is_not_an_author_summary(library: Library, summarizer: Summarizer) -> None:
+def test_a_truncated_lead_is_completed_from_the_body(library: Library, summarizer: Summarizer) -> None:
     article = by_name(library, "deepseek-iyiou.md")
-    assert article.summary is None
-    assert summarizer.summarize(article).source == "extract"
+    assert article.summary is None  # the front matter's "…" lead is not a summary as it stands
+    summary = summarizer.summarize(article)
+    assert summary.source == "author"
+    assert summary.sentences == ("上一次AI行业引起全民震动还是2022年11月ChatGPT的横空出世，此后AI行业每逢重大变革，"
+                                 "都被称为是“ChatGPT时刻”。",)
+    assert_verbatim_in_order(article, summary.sentences)
 
 
 def test_a_wechat_abstract_is_the_author_summary_without_its_labels(library: Library,
@@ -333,14 +346,14 @@ def test_a_digest_is_newest_first_and_paged(summarizer: Summarizer) -> None:
     assert summarizer.digest("iyiou", page=99, per_page=2).page == 2
 
 
-def test_the_overview_quotes_different_articles_verbatim(summarizer: Summarizer) -> None:
-    digest = summarizer.digest("关税")
-    assert 2 <= len(digest.overview) <= 3
-    assert len({o.article.path for o in digest.overview}) == len(digest.overview)
-    for sentence in digest.overview:
-        texts = [p.text for p in sentence.article.paragraphs] + [sentence.article.summary or ""]
-        assert any(sentence.text in text for text in texts), sentence.text
-    assert summarizer.digest("关税", page=2, per_page=1).overview == ()
+def test_the_overview_describes_the_articles_with_claims_taken_from_them(summarizer: Summarizer) -> None:
+    digest = summarizer.digest("iyiou")
+    articles = summarizer.resolve("iyiou").articles
+    texts = [o.text for o in digest.overview]
+    assert 2 <= len(texts) <= 3
+    assert texts[0] == "共 3 篇文章，发布于 2025年2月10日至2月12日。"
+    assert f"《{articles[0].title}》" in texts[-1] and "2025年2月12日" in texts[-1]
+    assert summarizer.digest("iyiou", page=2, per_page=1).overview == ()
 
 
 def test_a_digest_of_nothing_carries_suggestions(summarizer: Summarizer) -> None:
@@ -445,3 +458,184 @@ def test_many_threads_summarize_and_browse_one_fresh_summarizer_at_once(library:
     for thread in threads:
         thread.join()
     assert failures == [] and mismatches == []
+
+
+# --- summaries a reader can follow ---------------------------------------------------------
+
+def _filler(n: int, place: str) -> str:
+    """Sentences about something else in ``place`` (each article its own, so that no line repeats
+    across articles), indented as the bodies below are: the budget has to choose."""
+    topics = ["公园里的樱花今年开得比往年早一些，游客络绎不绝。", "图书馆延长了周末的开放时间，方便学生自习。",
+              "本地的篮球联赛进入了季后赛阶段，比赛十分激烈。", "天气预报说下周会有一场降温，提醒市民添衣。",
+              "老城区的咖啡馆越来越多，成了年轻人聚会的地方。", "社区医院开设了夜间门诊，缓解了看病难的问题。"]
+    return "\n\n        ".join(place + topics[i % len(topics)] for i in range(n))
+
+
+RULES = {
+    "metro.md": _news("地铁新线路获批", "2025-02-10 08:00:00", "city", "zh-CN", f"""
+        城市交通拥堵问题由来已久，许多市民每天通勤要花两个小时。
+
+        地铁新线路的规划历经五年讨论，终于在今年获得批准。
+
+        但地铁新线路建成后，地铁新线路沿线的通勤时间将缩短一半，地铁新线路预计明年通车。
+
+        {_filler(6, "东城")}
+        """),
+    "interview.md": _news("对话何小鹏：做一个真正的CEO", "2025-02-11 08:00:00", "city", "zh-CN", f"""
+        为什么做CEO这么难，做CEO的人都这么累？
+
+        晚点：你现在想做CEO了吗？
+
+        何小鹏：想做CEO，做CEO就是要对公司的CEO职责全部负责，我已经学会了做CEO。
+
+        {_filler(3, "西城")}
+        """),
+    "site.md": _news("华为发布鸿蒙新版本", "2025-02-12 08:00:00", "city", "zh-CN", f"""
+        作者：华为鸿蒙
+
+        立即試用華為鸿蒙「信號」全方位華為鸿蒙分析系統，運用100+華為鸿蒙條件。
+
+        欢迎参加华为鸿蒙开发者大会！
+
+        右上角，华为鸿蒙的华为鸿蒙设置；
+
+        华为发布了鸿蒙系统的新版本，鸿蒙系统的设备数量已经超过十亿台。
+
+        免责声明：华为鸿蒙相关内容不构成投资建议。
+
+        {_filler(6, "南城")}
+        """),
+    "colon.md": _news("芯片出口新规", "2025-02-13 08:00:00", "city", "zh-CN", f"""
+        芯片出口新规的芯片企业和芯片行业回应如下：
+
+        芯片企业表示将调整芯片供应链，芯片行业整体影响有限。
+
+        {_filler(6, "北城")}
+        """, summary="完全不同的开头，与正文的第一句并不相同的一段文字..."),
+}
+REPEATED_LINE = "华为观察家每周与您聊华为新机和华为芯片的华为故事。"
+for number in range(3):
+    RULES[f"repeated-{number}.md"] = _news(
+        f"华为新闻第{number}期", f"2025-02-0{number + 1} 08:00:00", "city", "zh-CN", f"""
+        华为本周发布了第{number}款折叠屏手机，华为折叠屏手机的销量持续增长。
+
+        {REPEATED_LINE}
+
+        {_filler(4, f"第{number}区")}
+        """)
+
+
+@pytest.fixture(scope="module")
+def rules(tmp_path_factory: pytest.TempPathFactory) -> Summarizer:
+    root = tmp_path_factory.mktemp("rules")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in RULES.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    return Summarizer(Library.open(Settings(corpus=(corpus,), cache_dir=root / "cache", workers=1)))
+
+
+def _summary(summarizer: Summarizer, name: str) -> Summary:
+    return summarizer.summarize(by_name(summarizer.library, name))
+
+
+def test_a_sentence_that_points_back_comes_right_after_its_predecessor(rules: Summarizer) -> None:
+    summary = _summary(rules, "metro.md")
+    dependent = "但地铁新线路建成后，地铁新线路沿线的通勤时间将缩短一半，地铁新线路预计明年通车。"
+    assert dependent in summary.sentences  # the article's most informative sentence: picked, with what it needs
+    at = summary.sentences.index(dependent)
+    assert at > 0 and summary.sentences[at - 1] == "地铁新线路的规划历经五年讨论，终于在今年获得批准。"
+    assert summary.follows[at]
+
+
+def test_blocks_never_start_by_pointing_back_nor_end_leading_on() -> None:
+    texts = ["但这句话开头就在转折，说的是前面的事情。", "芯片行业的回应如下：", "芯片企业会调整供应链，影响有限。",
+             "这个结论来自上面的调查，调查覆盖了百家企业。", "为什么芯片这么重要，没有人说得清楚？",
+             "记者：芯片企业现在最担心什么？", "张总：最担心的是供应链的稳定，其次才是价格。"]
+    sentences, totals = _sentences([Candidate(t, n, n) for n, t in enumerate(texts)], "zh", str.lower)
+    blocks = _blocks(sentences)
+    assert (1, 2) in blocks and (2, 3) in blocks  # a lead-in with its continuation; "这…" after its predecessor
+    assert all(not sentences[b[0]].depends and not sentences[b[-1]].leads_on for b in blocks)
+    assert not any(0 in b or 4 in b for b in blocks)  # nothing before the first; a rhetorical question
+    assert (5, 6) in blocks and (6,) not in blocks and (5,) not in blocks  # an interview's question with its answer
+    worths = _worths(totals, sum(totals[0].values()), 300.0, None)
+    chosen = _choose(sentences, [(3,), (2, 3)], worths, 40, totals)
+    assert 3 not in chosen or 2 in chosen
+
+
+def test_a_question_is_shown_only_as_an_interview_question_with_its_answer(rules: Summarizer) -> None:
+    summary = _summary(rules, "interview.md")
+    assert "为什么做CEO这么难，做CEO的人都这么累？" not in summary.sentences
+    question = "晚点：你现在想做CEO了吗？"
+    assert question in summary.sentences
+    at = summary.sentences.index(question)
+    assert summary.sentences[at + 1].startswith("何小鹏：想做CEO") and summary.follows[at + 1]
+
+
+def test_advertising_bylines_greetings_captions_and_disclaimers_are_never_picked(rules: Summarizer) -> None:
+    summary = _summary(rules, "site.md")
+    assert summary.source == "extract"
+    assert "华为发布了鸿蒙系统的新版本，鸿蒙系统的设备数量已经超过十亿台。" in summary.sentences
+    for text in ("作者", "立即試用", "欢迎参加", "右上角", "免责声明"):
+        assert text not in summary.text
+
+
+@pytest.mark.parametrize("text", [
+    "立即試用EJFQ「信號」全方位股票分析系統，運用100+選股條件篩選值博股", "作者：张三", "记者 李四 报道",
+    "By Jane Doe, Reuters", "免责声明：本文不构成投资建议。", "本文来自华尔街见闻，欢迎下载APP查看更多",
+    "欢迎参加人工智能行动峰会！", "右上角，艺术风格迁移；", "扫码关注公众号，获取更多资料。", "责任编辑：王五"])
+def test_site_text_is_recognised(rules: Summarizer, text: str) -> None:
+    assert is_site_text(text, rules.library.tokenizer.normalize(text))
+
+
+@pytest.mark.parametrize("text", [
+    "二维码支付在中国已经非常普及。", "作者认为，关税政策的不确定性会让企业更难做长期投资计划。",
+    "The company said revenue rose 12% in the fourth quarter.", "记者会上，发言人回应了关于芯片出口的问题。"])
+def test_the_articles_own_sentences_are_not_site_text(rules: Summarizer, text: str) -> None:
+    assert not is_site_text(text, rules.library.tokenizer.normalize(text))
+
+
+def test_lines_a_source_repeats_are_never_picked(rules: Summarizer) -> None:
+    article = by_name(rules.library, "repeated-0.md")
+    paragraph = next(p for p in article.paragraphs if REPEATED_LINE in p.text)
+    lines = [paragraph.text[a:b].strip() for a, b in sentence_spans(paragraph.text)]
+    flags = rules.library.boilerplate.lines(article, paragraph)
+    assert [line for line, flag in zip(lines, flags) if flag] == [REPEATED_LINE]  # found from the collection
+    assert not is_site_text(REPEATED_LINE, REPEATED_LINE)  # and by nothing else
+    for number in range(3):
+        summary = _summary(rules, f"repeated-{number}.md")
+        assert summary.sentences and REPEATED_LINE not in summary.text
+
+
+def test_a_lead_in_is_shown_with_its_continuation_and_never_last(rules: Summarizer) -> None:
+    summary = _summary(rules, "colon.md")
+    assert summary.source == "extract"  # its cut-off summary does not start the body: no completion
+    for at, sentence in enumerate(summary.sentences):
+        if sentence.endswith(("：", "；")):
+            assert at + 1 < len(summary.sentences) and summary.follows[at + 1]
+    assert "芯片出口新规的芯片企业和芯片行业回应如下：芯片企业表示将调整芯片供应链" in summary.text
+
+
+def test_an_overviews_counts_dates_titles_and_topics_come_from_its_articles(summarizer: Summarizer) -> None:
+    articles = summarizer.library.articles
+    overview = summarizer.overview(articles)
+    text = "".join(o.text for o in overview)
+    assert f"共 {len(articles)} 篇文章" in text
+    dates = sorted(a.date for a in articles if a.date)
+    assert f"{dates[0].year}年{dates[0].month}月{dates[0].day}日" in text
+    assert f"{dates[-1].month}月{dates[-1].day}日" in text
+    for topic, count in re.findall(r"[：、]([^：、（]+)（(\d+) 篇）", text):
+        holding = [a for a in articles if topic in summarizer.topics(a)]
+        assert len(holding) == int(count) >= 2
+        normalize = summarizer.library.tokenizer.normalize
+        assert all(normalize(topic) in normalize(a.title) or topic in a.topics for a in holding)
+    newest = newest_first(articles)[0]
+    assert f"《{newest.title}》" in text
+    assert all(o.article in articles for o in overview)
+
+
+def test_an_overview_of_english_articles_is_in_english(summarizer: Summarizer) -> None:
+    bitcoin = by_name(summarizer.library, "bitcoin-en.md")
+    overview = summarizer.overview([bitcoin, bitcoin])
+    assert overview[0].text == "2 articles, published Feb 9, 2025."
+    assert overview[-1].text == f"Newest: “{bitcoin.title}” (Feb 9, 2025)."

@@ -22,20 +22,13 @@ from bot.search.answers import Answerer
 from bot.search.articles import Article
 from bot.search.library import Library
 from bot.search.query import Query
-from bot.summaries.extracts import (
-    OVERVIEW_SENTENCES,
-    Extractor,
-    Normalize,
-    OverviewSentence,
-    Summary,
-    SummaryStyle,
-)
+from bot.summaries.extracts import Extractor, Normalize, Summary, SummaryStyle, is_chinese
 from bot.summaries.topics import Topics
 
 ResolutionKind = Literal["tag", "topic", "search", "none"]
 
-OVERVIEW_ARTICLES = 8
-"""A digest's overview covers this many of the newest articles."""
+RECURRING_TOPICS = 3
+"""An overview names at most this many topics, each found in two or more of its articles."""
 
 MENTION_FLOOR = 0.6
 """Share of a name's idf weight an article must contain to count as mentioning it (search fallback)."""
@@ -57,6 +50,12 @@ class Resolution:
     """Newest first."""
     suggestions: tuple[str, ...] = ()
 
+class OverviewSentence(NamedTuple):
+    """One sentence of a digest's overview and the article to link it to; unpacks as ``text, article``."""
+
+    text: str
+    article: Article
+
 class DigestItem(NamedTuple):
     """An article with its summary; unpacks as ``article, summary``."""
 
@@ -74,7 +73,7 @@ class Digest:
     pages: int
     items: tuple[DigestItem, ...]
     overview: tuple[OverviewSentence, ...]
-    """On page 1: two or three sentences from different recent articles covering what they say."""
+    """On page 1: two or three sentences describing all the articles (``Summarizer.overview``)."""
     suggestions: tuple[str, ...] = ()
 
 class TagCount(NamedTuple):
@@ -112,9 +111,48 @@ class Summarizer:
     def style(self) -> SummaryStyle | None:
         return self.extractor.style
 
-    def overview(self, articles: Sequence[Article], max_sentences: int = OVERVIEW_SENTENCES
-                 ) -> tuple[OverviewSentence, ...]:
-        return self.extractor.overview(articles, max_sentences)
+    def overview(self, articles: Sequence[Article], name: str | None = None) -> tuple[OverviewSentence, ...]:
+        """Two or three sentences that describe the articles together: how many and over which dates,
+        the topics that recur across them (``name`` itself left out), and the newest headline.
+
+        Nothing in it is invented: every claim is a count of these articles, a date of one, a
+        title, or a topic (a title word or wiki link, ``Topics``) that two or more of them have.
+        The words around those are the overview's own, in the language most of the articles are
+        written in, as their summaries are.
+        """
+        if not articles:
+            return ()
+        newest = newest_first(articles)
+        words = _OVERVIEW_WORDS[_overview_language(articles)]
+        dates = [a.date for a in articles if a.date is not None]
+        span = _span(min(dates), max(dates), words) if dates else ""
+        sentences = [OverviewSentence(words["count"].format(n=len(articles), span=span), newest[0])]
+        recurring = self._recurring(newest, name)
+        if recurring:
+            listed = words["sep"].join(words["topic"].format(topic=t, n=n) for t, n, _ in recurring)
+            sentences.append(OverviewSentence(words["topics"].format(topics=listed), recurring[0][2]))
+        when = _date(newest[0].date, words) if newest[0].date else ""
+        sentences.append(OverviewSentence(
+            words["newest" if when else "newest_undated"].format(title=newest[0].title, date=when), newest[0]))
+        return tuple(sentences)
+
+    def _recurring(self, newest: Sequence[Article], name: str | None) -> list[tuple[str, int, Article]]:
+        """(topic, how many of the articles have it, the newest that has it), most shared first."""
+        normalize = self.library.tokenizer.normalize
+        skip = _key(normalize, name) if name else None
+        counts: Counter[str] = Counter()
+        first: dict[str, Article] = {}
+        labels: dict[str, str] = {}
+        for article in newest:
+            keys = {_key(normalize, t): t for t in self.topics(article)}
+            for key, topic in keys.items():
+                if not key or key == skip:
+                    continue
+                counts[key] += 1
+                first.setdefault(key, article)
+                labels.setdefault(key, topic)
+        ranked = sorted((key for key, n in counts.items() if n >= 2), key=lambda k: -counts[k])
+        return [(labels[k], counts[k], first[k]) for k in ranked[:RECURRING_TOPICS]]
 
     def topics(self, article: Article) -> tuple[str, ...]:
         return self.topic_finder.topics(article)
@@ -255,9 +293,54 @@ class Summarizer:
         page = min(max(page, 1), pages)
         shown = resolution.articles[(page - 1) * per_page:page * per_page]
         items = tuple(DigestItem(a, self.summarize(a)) for a in shown)
-        overview = self.overview(resolution.articles[:OVERVIEW_ARTICLES]) if page == 1 and total > 1 else ()
+        overview = self.overview(resolution.articles, resolution.name) if page == 1 and total > 1 else ()
         return Digest(resolution.name, resolution.kind, total, page, pages, items, overview,
                       resolution.suggestions)
+
+
+_OVERVIEW_WORDS = {
+    "zh": {"count": "共 {n} 篇文章{span}。", "span_days": "，发布于 {a}至{b}", "span_day": "，发布于 {a}",
+           "topics": "反复出现的话题：{topics}。", "topic": "{topic}（{n} 篇）", "sep": "、",
+           "newest": "最新一篇：《{title}》（{date}）。", "newest_undated": "最新一篇：《{title}》。",
+           "date": "{y}年{m}月{d}日", "same_year": "{m}月{d}日"},
+    "zh-hant": {"count": "共 {n} 篇文章{span}。", "span_days": "，發佈於 {a}至{b}", "span_day": "，發佈於 {a}",
+                "topics": "反覆出現的話題：{topics}。", "topic": "{topic}（{n} 篇）", "sep": "、",
+                "newest": "最新一篇：《{title}》（{date}）。", "newest_undated": "最新一篇：《{title}》。",
+                "date": "{y}年{m}月{d}日", "same_year": "{m}月{d}日"},
+    "en": {"count": "{n} articles{span}.", "span_days": ", published {a} to {b}", "span_day": ", published {a}",
+           "topics": "Recurring topics: {topics}.", "topic": "{topic} ({n} articles)", "sep": ", ",
+           "newest": "Newest: “{title}” ({date}).", "newest_undated": "Newest: “{title}”.",
+           "date": "{mon} {d}, {y}", "same_year": "{mon} {d}"},
+}
+"""The overview's own words around its counts, dates, titles and topics, per language of the articles."""
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_TRADITIONAL = ("zh-hk", "zh-tw", "zh-mo", "zh-hant")
+
+
+def _overview_language(articles: Sequence[Article]) -> str:
+    """The language most of the articles are in: Simplified or Traditional Chinese, else English."""
+    langs = Counter("zh-hant" if a.lang.lower().startswith(_TRADITIONAL) else "zh" if is_chinese(a.lang) else "en"
+                    for a in articles)
+    return max(langs, key=lambda lang: (langs[lang], lang == "zh"))
+
+
+def _date(when: datetime | None, words: Mapping[str, str], year: bool = True) -> str:
+    if when is None:
+        return ""
+    return words["date" if year else "same_year"].format(y=when.year, m=when.month, d=when.day,
+                                                         mon=_MONTHS[when.month - 1])
+
+
+def _span(first: datetime, last: datetime, words: Mapping[str, str]) -> str:
+    """", published Feb 7 to Feb 14, 2025": the year once when both dates share it."""
+    if first.date() == last.date():
+        return words["span_day"].format(a=_date(last, words))
+    if first.year == last.year:
+        chinese = "{y}" in words["date"].split("{m}")[0]
+        a = _date(first, words) if chinese else _date(first, words, year=False)
+        b = _date(last, words, year=False) if chinese else _date(last, words)
+        return words["span_days"].format(a=a, b=b)
+    return words["span_days"].format(a=_date(first, words), b=_date(last, words))
 
 
 def _key(normalize: Normalize, name: str) -> str:

@@ -21,6 +21,15 @@ Where the library has author-written summaries (WeChat's 摘要, front-matter su
 a summary than in a body (``SummaryStyle``). Written summaries name products, figures and
 outcomes and rarely say 我/觉得/真的, so this moves the choice towards sentences that state
 facts. ``benchmarks/summaries.md`` measures both, against lead, TextRank and LexRank.
+
+What a reader must be able to follow. A summary is read as a paragraph, so the objective
+chooses among *blocks*, not loose sentences: a sentence that needs the one before it (it opens
+with 但, 同时, 也就是说, 这, 该, However, This …) comes with its predecessor, and one that needs
+the one after it (it ends on a colon, a semicolon or an opening quote; an interview's question)
+comes with its continuation, or neither is picked. Never picked at all: what a site puts
+around an article (advertising, calls to action, bylines, credits, editor's notes, copyright
+notices and disclaimers, greetings, captions), the lines its source repeats in three or more
+articles (``bot.search.boilerplate``), questions other than an interview's, and fragments.
 """
 
 from __future__ import annotations
@@ -31,12 +40,23 @@ import re
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Generic, Literal, NamedTuple, TypeVar
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Generic, Literal, TypeVar
 
-from bot.search.articles import ABSTRACT_HEADINGS, Article
+from bot.errors import CorpusError
+from bot.search.articles import (
+    ABSTRACT_HEADINGS,
+    SUMMARY_KEYS,
+    Article,
+    Paragraph,
+    is_truncated_lead,
+    read_text,
+)
+from bot.search.boilerplate import Boilerplate
 from bot.search.library import Library
-from bot.search.markup import split_sentences
+from bot.search.markup import clean_inline, sentence_spans, split_sentences
+from bot.search.metadata import split_front_matter
 
 SummarySource = Literal["author", "extract"]
 REFERENCE_SCALE = 4.0
@@ -55,14 +75,14 @@ UNTERMINATED_FACTOR = 2
 
 MAX_LINES = 4
 """A "sentence" joined from more lines than this is a list (of headlines, of names), not a sentence."""
-REPEATED_IN = 3
-"""A sentence found word for word in this many articles is the site's boilerplate."""
+MAX_BLOCK = 3
+"""A sentence with the ones it needs (before and after it) is picked as one block of at most this
+many sentences; a longer chain is a passage to read, not a summary's sentence."""
 
-EDGE_PARAGRAPHS = 3
-"""Boilerplate is looked for in each article's first and last few paragraphs (where sites put it)."""
-MIN_REPEATED_CHARS = 8
-
-OVERVIEW_SENTENCES = 3
+MIN_COMPLETED = 10
+"""A cut-off front-matter summary shorter than this (characters without spaces) is too little to
+say that the body starts with the same words."""
+MAX_FILE_BYTES = 5 * 1024 * 1024
 CACHE_SIZE = 4096
 
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
@@ -70,16 +90,140 @@ _SENTENCE_END = re.compile(r"[。！？!?；;…][”’」』）)\"']*\s*$")
 
 _OPENS_WITH_PUNCT = re.compile(r"^\s*[，。、：；！？）》」』”’,.:;!?)\]]")
 _BULLET = re.compile(r"^\s*•\s*")
+_NO_SPACE = re.compile(r"\s+")
 
 _CLAUSE_END = re.compile(r"[，、；：,;:]")
-_BOILERPLATE = re.compile(
-    r"https?://|www\.|点击|关注我们|关注公众号|扫码|二维码|长按|阅读原文|原文链接|责任编辑|免责声明|版权所有|"
-    r"转载|商务合作|图片来源|图源|三连|星标|点个?赞.{0,8}(?:在看|转发)|(?:在看|转发).{0,8}(?:点赞|三连)|"
-    r"click here|subscribe|sign up|newsletter|follow us|read more|all rights reserved|disclaimer|"
-    r"getty images|reporting by|editing by|^\s*(?:photo|image|credit|source)\s*:", re.IGNORECASE)
+
+# What a summary never quotes. Matched against ``normalize``d text (NFKC, lower case, Simplified
+# script), so one pattern covers Traditional and Simplified, full- and half-width. The patterns
+# are the phrases that address the reader (扫码关注, 点击阅读原文), not the topics: an article about
+# QR codes, app stores or copyright law is summarised like any other.
+_PROMOTION = re.compile(
+    r"https?://|www\.|"
+    r"点击(?:这里|此处|链接|下方|上方|文末|底部|原文|阅读|查看|关注|订阅|购买|报名|领取|下载|进入|蓝字|卡片|名片|小程序|"
+    r"播放|收听|观看)|点此|戳(?:这里|链接|下方|原文)|扫.{0,8}(?:二维码|小程序码)|扫码(?:关注|添加|加入|进|入|报名|领取|购买|下载|订阅|咨询|阅读|收听|观看|看|参与|预约|了解)|扫一扫|"
+    r"长按(?:识别|扫码|二维码|图片|关注|添加|保存)|阅读原文|原文链接[:：]|"
+    r"点(?:个|一下)关注|(?<![重焦要])点关注|关注(?:我们|本号|本公众号|公众号|我的公众号|我公众号|微信号|官方账号)|关注.{0,12}公众号|"
+    r"下载.{0,10}(?:app|客户端)|app.{0,4}下载|(?:立即|马上|现在就|赶快|赶紧|快来|点击)(?:试用|体验|下载|注册|购买|订阅|报名|领取|"
+    r"开户|预约|咨询|抢购|加入|查看|收看|收听)|(?:欢迎|点击|免费|一键)订阅|订阅(?:我们|本号|本刊|本频道|专栏|公众号|频道)|"
+    r"欢迎(?:大家|各位|关注|订阅|转发|分享|点赞|留言|投稿|转载|加入|扫码|私信|报名|收看|收听|访问|在评论区|向我们)|报料|"
+    r"名额有限|报满即止|先到先得|(?:详见|详情见|搜索)(?:微信)?公众号|关注.{0,8}微信(?:号|公众号)?[:：]?[a-z0-9_]{4,}|最新版app|"
+    r"评论区(?:留言|交流|见|聊聊|告诉我)|商务合作|广告合作|(?:扫码|拉你|加我|欢迎)(?:进|入|加)群|"
+    r"(?:加|添加).{0,6}(?:小助手|客服)微信|(?:设为|加个?|给个?|点个?)星标|星标(?:我们|本号|公众号)|"
+    r"(?:一键|求个?|点个?|来个?|顺手|随手)三连|点个?赞.{0,8}(?:在看|转发)|(?:在看|转发).{0,8}(?:点赞|三连)|"
+    r"click here|tap here|\bsubscribe\b|\bsign up\b|\bnewsletter\b|follow us|read more|"
+    r"download (?:the|our) app|\bsponsored\b|\blearn more\b|\bfind out more\b|attorney advertising|"
+    r"[\w.-]+@[\w-]+\.(?:com|net|org|cn)\b")
+"""Advertising and calls to action: download the app, scan the code, follow, click, try now, subscribe."""
+
+_CREDIT = re.compile(
+    r"^[\W_]{0,3}(?:原标题|原文标题|图片来源|图源|题图|封面图?|来源|稿源|编者按|编者注|编辑注|小编注)\s*[：:｜|丨]|"
+    r"^[\W_]{0,3}(?:本文(?:来自|来源|转载|转自|首发|系|由|经|作者)|文章来源|原文来自|编者按|编者的话|编按)|"
+    r"[(（【\[][^)）】\]]{0,20}来源\s*[：:｜|丨]|[(（【\[]图[：:/]|图片来源于|"
+    r"reporting by|editing by|writing by|additional reporting|written by|compiled by|editor['’]?s note")
+"""Credits and editor's notes: where an article or its pictures came from, what its editor adds."""
+_BYLINE = re.compile(
+    r"^[\W_]{0,3}(?:本文作者|作者|记者|编辑|责任编辑|责编|主编|审核|审校|校对|排版|美编|监制|出品人?|策划|统筹|撰文|"
+    r"撰稿|采写|整理|编译|翻译|译者|文字|摄影|视觉|图片|文|图|photos?|images?|credits?|sources?)"
+    r"\s*[：:｜|丨/／]\s*(?P<rest>.*)$|"
+    r"^[\W_]{0,3}(?:记者|通讯员|特约记者)\s*\S{2,4}(?:\s+\S{2,4}){0,3}\s*(?:报道|摄|采写|发自\S*)?[\W_]*$|"
+    r"^[\W_]{0,3}\S{1,10}(?:记者|通讯员)\s+\S{2,4}(?:\s+\S{2,4}){0,3}(?:\s*(?:报道|摄))?[\W_]*$")
+"""Bylines: 作者：… / 记者 … 报道 / 文｜… / Photo: … (a label and a few names)."""
+_BYLINE_EN = re.compile(r"^\W{0,3}By\s+[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|&|,))*"
+                        r"(?:\s*[,|–—-]\s*[A-Z][\w .'’&-]{0,40})?\W*$")
+"""An English byline, "By Jane Doe, Reuters" (read from the text as written: names are capitalised)."""
+_NAME_UNIT = re.compile(r"[\u3400-\u9fff]|[a-z0-9]+")
+
+BYLINE_REST = 12
+"""A labelled line with more than this (characters, or words) after 作者：/记者：/Photo: is what
+someone said or a field being explained, not a byline."""
+
+_DISCLAIMER = re.compile(
+    r"免责声明[:：]|^[\W_]{0,3}(?:免责声明|风险提示|特别提示)|风险提示[:：]|不构成(?:任何)?(?:投资|买卖|操作|交易)?建议|"
+    r"投资有风险|入市需谨慎|仅供参考|版权(?:所有|声明)|版权归.{0,8}所有|著作权归|"
+    r"未经.{0,8}(?:授权|许可|同意).{0,8}(?:转载|使用|复制|摘编)|不得(?:转载|复制|摘编)|(?:禁止|谢绝|欢迎)转载|"
+    r"转载(?:请|须|需|时|务必|自)|如有侵权|侵权(?:必究|请|删|联系)|联系删除|"
+    r"不代表(?:本|我们的)?(?:站|网|平台|公众号|号|媒体)?(?:的)?(?:观点|立场)|仅代表作者|(?:图片|素材|内容)(?:来源于|来自)网络|"
+    r"all rights reserved|copyright\s*(?:©|\(c\)|\d{4})|©|\bdisclaimer\b|"
+    r"(?:not|nor) (?:constitute|be construed as|intended as|intended to be) (?:\w+ ){0,3}advice|"
+    r"\bnot\b.{0,80}\b(?:investment|financial|legal|tax|other) advice\b|"
+    r"for (?:informational|information) purposes only|past performance is no|风险自担|特此声明")
+"""Copyright notices, reprint terms and disclaimers (免责声明, 风险提示, 不构成投资建议)."""
+
+_GREETING = re.compile(
+    r"^[\W_]{0,3}(?:大家好|各位(?:读者|朋友|观众|听众|同学|老师|家人)?们?好|哈喽|嗨[，,!！]|(?:你|您)好[，,!！。]|"
+    r"(?:早上|中午|下午|晚上)好|早安|晚安|新年快乐|欢迎(?:来到|参加|收看|收听|阅读|回到|光临|大家)|"
+    r"hello\b|hi\b|hey\b|good (?:morning|afternoon|evening)\b|welcome (?:to|back)\b|"
+    r"thanks? (?:you )?for (?:reading|watching|listening)\b)")
+"""Greetings and sign-offs: they address the reader, they say nothing about the article."""
+_CAPTION = re.compile(
+    r"^[\W_]{0,3}(?:[如上下左右首配题附]图|图\s*\d+|图为|图注|截图|(?:左|右)(?:上|下)(?:角|方|图)|"
+    r"(?:上|下|左|右)边(?:是|为|的)|(?:photo|image|pictured|above|below)\s*[:：(]|pictured\b)")
+"""Captions: a sentence about the picture beside it (右上角，艺术风格迁移；图为…; 如图所示)."""
+
+_QUESTION_END = re.compile(r"[？?][！!？?」』”’）)\"'\s]*$")
+_INTERVIEW_QUESTION = re.compile(r"^[\W_]{0,3}(?:q\d*|问|提问|记者|主持人|interviewer)\s*[：:]")
+"""An interview's question line (Q: / 问： / 记者：)."""
+_SPEAKER = re.compile(r"^[\W_]{0,3}[^\s：:，,。！？!?]{1,12}\s*[：:]")
+"""A line that names who speaks ("何小鹏：…", "Q:"): a question there is an interview's."""
+_LEADS_ON = re.compile(r"(?:[：:；;]|[「『“‘《（(【\[])[\s*_]*$")
+"""A sentence ending on a colon, a semicolon or an opening quote or bracket: its point is in what follows."""
+
+_DEPENDS_ZH = re.compile(
+    r"^[\W_]{0,2}(?:但(?!凡)|而(?![今已])|然而|不过|可是|只是|同时|与此同时|此外|另外|另一方面|并且|况且|甚至|"
+    r"因此|所以|于是|因而|从而|由此|对此|为此|也就是说|换句话说|换言之|总之|总而言之|反之|相反|否则|"
+    r"此[时后前外举]|这(?!几天|两天|几年|些年|周|一年)|那(?:么|些|个|时|就|样)|该|其|他|她|它|前者|后者|后来|接着|随后|之后|然后|最后|"
+    r"再者|其次|同样|也(?!许)|还(?!原)|又|更重要|当然)")
+"""Chinese openings that point back (但, 同时, 也就是说, 这, 该, 他…): the sentence needs the one before."""
+_DEPENDS_EN = re.compile(
+    r"^\W{0,2}(?:however|but|and|or|yet|so|also|moreover|furthermore|in addition|additionally|meanwhile|"
+    r"therefore|thus|hence|consequently|as a result|instead|nevertheless|nonetheless|besides|likewise|"
+    r"similarly|in contrast|on the other hand|otherwise|still|then|that is|in other words|this|that|these|"
+    r"those|it|its|it's|he|she|they|his|her|their|them|such|the latter|the former)\b")
+"""English openings that point back (However, This, It, They…)."""
+
+
+def is_site_text(text: str, normalized: str) -> bool:
+    """Whether a sentence is what a site puts around an article rather than what the article says:
+    advertising and calls to action, bylines and credits, editor's notes, copyright notices and
+    disclaimers, greetings and captions. ``normalized`` is the sentence in ``Tokenizer.normalize``'s
+    form, so Traditional and Simplified Chinese are recognised alike."""
+    if (_PROMOTION.search(normalized) or _DISCLAIMER.search(normalized) or _CREDIT.search(normalized)
+            or _GREETING.match(normalized) or _CAPTION.match(normalized)):
+        return True
+    for line in normalized.split("\n"):
+        byline = _BYLINE.match(line.strip())
+        if byline:
+            rest = byline.group("rest")
+            if rest is None or (len(_NAME_UNIT.findall(rest)) <= BYLINE_REST and not _QUESTION_END.search(rest)):
+                return True
+    return any(_BYLINE_EN.match(line.strip()) for line in text.split("\n"))
+
+
+def is_question(text: str) -> bool:
+    return bool(_QUESTION_END.search(text.rstrip()))
+
+
+def is_interview_question(text: str, normalized: str) -> bool:
+    """A question a speaker label introduces (Q: / 问： / 记者： / 何小鹏：…): its answer follows."""
+    return is_question(text) and bool(_INTERVIEW_QUESTION.match(normalized) or _SPEAKER.match(normalized))
+
+
+def leads_on(text: str) -> bool:
+    """Whether a sentence ends on a colon, a semicolon or an opening quote or bracket."""
+    return bool(_LEADS_ON.search(text.rstrip()))
+
+
+def depends_on_previous(normalized: str, chinese: bool) -> bool:
+    """Whether a sentence opens with a connective or a pronoun that points at the sentence before it.
+    Chinese articles quote English and the other way round, so both lists are tried; ``chinese``
+    says which one is tried first only."""
+    text = normalized.lstrip()
+    patterns = (_DEPENDS_ZH, _DEPENDS_EN) if chinese else (_DEPENDS_EN, _DEPENDS_ZH)
+    return any(pattern.match(text) for pattern in patterns)
+
 
 _SPACES = re.compile(r"\s+")
-_PIECES = re.compile(r"(?<=[。！？!?])\s*|\s*\n\s*|(?<=[.!?])\s+(?=[A-Z0-9\"“])")
 
 
 @dataclass(frozen=True)
@@ -94,12 +238,11 @@ class Summary:
     """"author": the article's own summary; "extract": sentences chosen from its body."""
     paragraphs: tuple[int, ...] = ()
     """For an extract, the ``Paragraph.position`` each sentence comes from."""
+    follows: tuple[bool, ...] = ()
+    """For each sentence, whether it is the one right after the sentence before it in the article
+    (a question and its answer, a sentence and the one it points back to): what is read as one
+    passage. Empty when unknown."""
 
-class OverviewSentence(NamedTuple):
-    """One sentence of a digest's overview and the article to link it to; unpacks as ``text, article``."""
-
-    text: str
-    article: Article
 
 @dataclass(frozen=True)
 class Candidate:
@@ -108,6 +251,13 @@ class Candidate:
     text: str
     paragraph: int
     order: int
+    boilerplate: bool = False
+    """A line its source repeats across articles (``bot.search.boilerplate``): never picked."""
+
+
+Lines = Callable[[Paragraph], Sequence[bool]]
+"""For a paragraph, whether each of its sentences (``markup.sentence_spans``) is boilerplate."""
+
 
 def is_chinese(lang: str) -> bool:
     return lang.lower().startswith(("zh", "cn", "ja"))
@@ -118,43 +268,59 @@ def summary_length(text: str, lang: str) -> int:
         return len(text) - sum(map(str.isspace, text))
     return len(text.split())
 
+def _body(article: Article, body_only: bool) -> list[Paragraph]:
+    abstract = article.abstract or ""
+    return [paragraph for paragraph in article.paragraphs
+            if not (body_only and (paragraph.heading.strip(" :：").casefold() in ABSTRACT_HEADINGS
+                                   or (abstract and paragraph.text in abstract)))]
+
 def body_paragraphs(article: Article, body_only: bool = True) -> list[tuple[int, str]]:
     """(position, text) of the paragraphs an extract draws from.
 
     With ``body_only``, paragraphs of a summary section (摘要 / Summary / TL;DR, or text that
     is part of ``Article.abstract``) are left out, so that an extract is the body's own.
     """
-    abstract = article.abstract or ""
-    kept = []
-    for paragraph in article.paragraphs:
-        if body_only and (paragraph.heading.strip(" :：").casefold() in ABSTRACT_HEADINGS
-                          or (abstract and paragraph.text in abstract)):
-            continue
-        kept.append((paragraph.position, paragraph.text))
-    return kept
+    return [(paragraph.position, paragraph.text) for paragraph in _body(article, body_only)]
 
-def sentence_candidates(article: Article, body_only: bool = True) -> list[Candidate]:
+def sentence_candidates(article: Article, body_only: bool = True, boilerplate: Lines | None = None) -> list[Candidate]:
     """Every sentence of the body, verbatim, in reading order.
 
     ``split_sentences`` also ends a sentence at a line break, and WeChat posts break lines
     mid-sentence ("让大家\\n一起用AI，来交个朋友\\n。"), so a piece without a closing mark is
     joined with the next one in the same paragraph (list items stay apart). The joined
-    text is still a verbatim slice of the paragraph.
+    text is still a verbatim slice of the paragraph. ``boilerplate`` marks the lines a source
+    repeats; such a line is never joined with the article's own text around it.
     """
     candidates: list[Candidate] = []
     chinese = is_chinese(article.lang)
-    for position, text in body_paragraphs(article, body_only):
-        pieces: list[str] = []
-        for piece in split_sentences(text):
-            if pieces and _continues(pieces[-1], piece, chinese):
-                pieces[-1] += piece
+    for paragraph in _body(article, body_only):
+        pieces = [piece for piece in split_sentences(paragraph.text) if piece.strip()]
+        flags = list(boilerplate(paragraph)) if boilerplate else []
+        if len(flags) != len(pieces):
+            flags = [False] * len(pieces)
+        joined: list[tuple[str, bool]] = []
+        for piece, flag in zip(pieces, flags):
+            if joined and joined[-1][1] == flag and _continues(joined[-1][0], piece, chinese):
+                joined[-1] = (joined[-1][0] + piece, flag)
             else:
-                pieces.append(piece)
-        for piece in pieces:
+                joined.append((piece, flag))
+        for piece, flag in joined:
             piece = _BULLET.sub("", piece.strip())
             if piece:
-                candidates.append(Candidate(piece, position, len(candidates)))
+                candidates.append(Candidate(piece, paragraph.position, len(candidates), flag))
     return candidates
+
+def boilerplate_lines(boilerplate: Boilerplate, article: Article, normalize: Normalize) -> Lines:
+    """``Boilerplate.lines`` for an article's paragraphs, normalising the ones that were never
+    indexed (an article read apart from the library, as the ROUGE benchmark reads them)."""
+    def lines(paragraph: Paragraph) -> Sequence[bool]:
+        if not len(boilerplate):
+            return ()
+        if not paragraph.folded:
+            text = paragraph.text
+            paragraph = replace(paragraph, folded=tuple(normalize(text[a:b]) for a, b in sentence_spans(text)))
+        return boilerplate.lines(article, paragraph)
+    return lines
 
 def _continues(previous: str, piece: str, chinese: bool) -> bool:
     """Whether ``piece`` goes on the sentence ``previous`` began (that line had no closing mark).
@@ -267,25 +433,73 @@ class _Sentence:
     """Its length as the budget counts it."""
     units: int
     grams: Grams
+    banned: bool = False
+    """Never shown: site text, a repeated line, a question outside an interview, a fragment."""
+    depends: bool = False
+    """Opens by pointing back: shown only after the sentence before it."""
+    leads_on: bool = False
+    """Ends on a colon, a semicolon or an opening quote, or asks an interview's question: shown only
+    before the sentence after it."""
 
 def _sentences(candidates: Sequence[Candidate], lang: str,
                normalize: Normalize) -> tuple[list[_Sentence], tuple[Counter[str], Counter[str], Counter[str]]]:
-    """The candidates with their n-grams, and the n-gram counts of all of them together."""
+    """The candidates with their n-grams and what they need, and the n-gram counts of all of them."""
     chinese = is_chinese(lang)
     texts = [c.text for c in candidates]
     normalized = normalize(_SEPARATOR.join(texts)).split(_SEPARATOR)
     if len(normalized) != len(texts):
         normalized = [normalize(text) for text in texts]
-    sentences = []
+    candidates, normalized = _site_lines_apart(candidates, normalized)
+    sentences: list[_Sentence] = []
     everything: tuple[list[str], list[str], list[str]] = ([], [], [])
     for candidate, text in zip(candidates, normalized):
         grams = ngrams(content_units(text, chinese), chinese)
         for total, found in zip(everything, grams):
             total.extend(found)
         counts = [Counter(found) for found in grams]
-        sentences.append(_Sentence(candidate, summary_length(candidate.text, lang), len(grams[0]),
-                                   (list(counts[0].items()), list(counts[1].items()), list(counts[2].items()))))
+        sentence = _Sentence(candidate, summary_length(candidate.text, lang), len(grams[0]),
+                             (list(counts[0].items()), list(counts[1].items()), list(counts[2].items())))
+        interview = is_interview_question(candidate.text, text)
+        question = is_question(candidate.text)
+        answers = bool(sentences) and sentences[-1].leads_on and is_question(sentences[-1].candidate.text)
+        sentence.banned = (candidate.boilerplate or is_site_text(candidate.text, text)
+                           or not _sentence_like(sentence, chinese) or (question and not interview))
+        sentence.depends = depends_on_previous(text, chinese) or (answers and not question)
+        sentence.leads_on = interview or leads_on(candidate.text)
+        sentences.append(sentence)
     return sentences, (Counter(everything[0]), Counter(everything[1]), Counter(everything[2]))
+
+def _sentence_like(sentence: _Sentence, chinese: bool) -> bool:
+    """Long enough to say something, and a sentence rather than a caption or a run of list lines."""
+    text = sentence.candidate.text
+    minimum = MIN_UNITS["zh" if chinese else "en"]
+    if not _SENTENCE_END.search(text) and not leads_on(text):
+        minimum *= UNTERMINATED_FACTOR
+    return sentence.units >= minimum and text.count("\n") < MAX_LINES
+
+def _site_lines_apart(candidates: Sequence[Candidate], normalized: Sequence[str]) -> tuple[
+        list[Candidate], list[str]]:
+    """Candidates joined from lines, with a byline, credit or promotion line taken apart from the
+    lines around it ("作者 | 某某\\n进入2025年，……" is a byline and a sentence), both verbatim."""
+    kept: list[Candidate] = []
+    texts: list[str] = []
+    for candidate, text in zip(candidates, normalized):
+        lines, folded = candidate.text.split("\n"), text.split("\n")
+        flags = ([is_site_text(line, low) for line, low in zip(lines, folded)]
+                 if len(lines) > 1 and len(lines) == len(folded) else [])
+        if not any(flags) or all(flags):
+            kept.append(replace(candidate, order=len(kept)))
+            texts.append(text)
+            continue
+        start = 0
+        for end in range(1, len(lines) + 1):
+            if end == len(lines) or flags[end] != flags[start]:
+                piece = "\n".join(lines[start:end]).strip()
+                if piece:
+                    kept.append(replace(candidate, text=piece, order=len(kept)))
+                    texts.append("\n".join(folded[start:end]).strip())
+                start = end
+    return kept, texts
 
 _SEPARATOR = "\x1e"
 """Joins sentences so that they are normalised in one call (OpenCC per call is the cost)."""
@@ -303,8 +517,8 @@ class _ArticleModel:
     def chinese(self) -> bool:
         return is_chinese(self.lang)
 
-def _article_model(article: Article, body_only: bool, normalize: Normalize) -> _ArticleModel:
-    sentences, totals = _sentences(sentence_candidates(article, body_only), article.lang, normalize)
+def _article_model(article: Article, body_only: bool, normalize: Normalize, lines: Lines | None) -> _ArticleModel:
+    sentences, totals = _sentences(sentence_candidates(article, body_only, lines), article.lang, normalize)
     return _ArticleModel(article.lang, sentences, totals, sum(totals[0].values()))
 
 def _worths(totals: Sequence[Counter[str]], length: float, scale: float,
@@ -321,76 +535,104 @@ def _worths(totals: Sequence[Counter[str]], length: float, scale: float,
                 worth[key] *= lifts[key]
     return worths
 
-def _select(sentences: Sequence[_Sentence], worths: Sequence[dict[str, float]], budget: int,
-            eligible: Callable[[int], bool], max_sentences: int | None = None,
-            group: Callable[[int], object] | None = None,
-            counts: Sequence[Counter[str]] | None = None, per_size: bool = True) -> list[int]:
-    """Greedy budgeted maximisation of covered worth, with lazy re-evaluation.
-
-    ``per_size`` ranks by gain per unit of budget (filling a budget well); without it, by
-    gain alone (a few sentences that each say much, for the overview).
-
-    Gains only shrink as coverage grows, so a stale gain is an upper bound: the top of
-    the heap is re-scored and taken only if it still beats every other bound. An n-gram
-    that no other sentence has (most triples) always adds the same, so it is summed once
-    instead of being tracked; ``counts`` (the n-grams of all ``sentences``) tells which.
-    """
-    if counts is None:
-        counts = [Counter(), Counter(), Counter()]
-        for sentence in sentences:
-            for total, grams in zip(counts, sentence.grams):
-                for key, count in grams:
-                    total[key] += count
-    covered: dict[str, int] = {}
-    shared: dict[int, list[tuple[str, int, float]]] = {}
-    own: dict[int, float] = {}
-    heap = []
+def _blocks(sentences: Sequence[_Sentence]) -> list[tuple[int, ...]]:
+    """What an extract picks from: each sentence with the ones it needs, the sentence before it
+    when it points back and the one after it when it leads on (at most ``MAX_BLOCK`` in all).
+    A block is left out when one of them may not be shown, or when it would still start by
+    pointing back or end by leading on (the first or last sentence of the body)."""
+    blocks: set[tuple[int, ...]] = set()
     for i, sentence in enumerate(sentences):
-        if not sentence.size or not eligible(i):
+        if sentence.banned:
             continue
+        start, end = i, i
+        while sentences[start].depends and start > 0 and end - start < MAX_BLOCK:
+            start -= 1
+        while sentences[end].leads_on and end + 1 < len(sentences) and end - start < MAX_BLOCK:
+            end += 1
+        if (end - start < MAX_BLOCK and not sentences[start].depends and not sentences[end].leads_on
+                and not any(s.banned for s in sentences[start:end + 1])):
+            blocks.add(tuple(range(start, end + 1)))
+    return sorted(blocks)
+
+def _choose(sentences: Sequence[_Sentence], blocks: Sequence[tuple[int, ...]], worths: Sequence[dict[str, float]],
+            budget: int, counts: Sequence[Counter[str]]) -> list[int]:
+    """Greedy budgeted maximisation of covered worth over blocks, with lazy re-evaluation.
+
+    A block costs and earns only what its sentences not yet chosen add: a dependent sentence whose
+    predecessor is already in the summary costs itself alone. Gains only shrink as coverage grows,
+    so a stale gain per character is an upper bound, and the top of the heap is re-scored and taken
+    only if it still beats every other bound; when a block's cost shrinks (a sentence of it was
+    chosen with another block) it is re-scored and pushed again, so bounds stay bounds. An n-gram
+    that no other sentence has (most triples) always adds the same, so it is summed once instead of
+    being tracked; ``counts`` (the n-grams of all ``sentences``) tells which.
+    """
+    own: dict[int, float] = {}
+    shared: dict[int, list[tuple[str, int, float]]] = {}
+    for i in sorted({i for block in blocks for i in block}):
         mine = []
         alone = 0.0
-        for grams, worth, total in zip(sentence.grams, worths, counts):
+        for grams, worth, total in zip(sentences[i].grams, worths, counts):
             for key, count in grams:
                 limit = worth.get(key, 0.0)
                 if total[key] == count:
                     alone += count if count < limit else limit  # noqa: FURB136 (no call: hot loop)
                 else:
                     mine.append((key, count, limit))
-        shared[i], own[i] = mine, alone
-        first = alone + sum(c if c < limit else limit for _, c, limit in mine)  # noqa: FURB136
-        heap.append((-first / (sentence.size if per_size else 1), i))
-    heapq.heapify(heap)
+        own[i], shared[i] = alone, mine
+    covered: dict[str, int] = {}
+    taken: set[int] = set()
 
-    def gain(i: int) -> float:
-        total = own[i]
-        for key, count, limit in shared[i]:
+    def value(b: int) -> tuple[float, int]:
+        """(gain, cost) of block ``b`` now."""
+        members = [i for i in blocks[b] if i not in taken]
+        total = sum(own[i] for i in members)
+        grams = shared[members[0]] if len(members) == 1 else _merged(shared, members)
+        for key, count, limit in grams:
             have = covered.get(key, 0)
             if have < limit:
                 total += min(have + count, limit) - have
-        return total
+        return total, sum(sentences[i].size for i in members)
 
-    chosen: list[int] = []
-    groups: set[object] = set()
+    containing: dict[int, list[int]] = {}
+    heap = []
+    for b, block in enumerate(blocks):
+        for i in block:
+            containing.setdefault(i, []).append(b)
+        gain, cost = value(b)
+        if cost:
+            heap.append((-gain / cost, b))
+    heapq.heapify(heap)
     used = 0
-    while heap and (max_sentences is None or len(chosen) < max_sentences):
-        _, i = heapq.heappop(heap)
-        size = sentences[i].size
-        if used + size > budget or (group is not None and group(i) in groups):
+    while heap:
+        _, b = heapq.heappop(heap)
+        gain, cost = value(b)
+        if not cost or used + cost > budget:
             continue
-        ratio = gain(i) / (size if per_size else 1)
+        ratio = gain / cost
         if heap and ratio < -heap[0][0]:
-            heapq.heappush(heap, (-ratio, i))
+            heapq.heappush(heap, (-ratio, b))
             continue
         if ratio <= 0:
             break
-        chosen.append(i)
-        used += size
-        if group is not None:
-            groups.add(group(i))
-        for key, count, _ in shared[i]:
-            covered[key] = covered.get(key, 0) + count
-    return chosen
+        fresh = [i for i in blocks[b] if i not in taken]
+        used += cost
+        taken.update(fresh)
+        for i in fresh:
+            for key, count, _ in shared[i]:
+                covered[key] = covered.get(key, 0) + count
+        for other in {o for i in fresh for o in containing[i]} - {b}:
+            gain, cost = value(other)
+            if cost:
+                heapq.heappush(heap, (-gain / cost, other))
+    return sorted(taken)
+
+def _merged(shared: dict[int, list[tuple[str, int, float]]], members: Sequence[int]) -> list[tuple[str, int, float]]:
+    """The shared n-grams of several sentences, counts of one n-gram added up."""
+    merged: dict[str, tuple[int, float]] = {}
+    for i in members:
+        for key, count, limit in shared[i]:
+            merged[key] = (merged.get(key, (0, limit))[0] + count, limit)
+    return [(key, count, limit) for key, (count, limit) in merged.items()]
 
 def _clip(text: str, budget: int, lang: str) -> str:
     """A sentence longer than the whole budget: its head, cut after the last clause that keeps
@@ -408,7 +650,7 @@ def _clip(text: str, budget: int, lang: str) -> str:
     marks = [m.start() for m in _CLAUSE_END.finditer(head)]
     if marks and marks[-1] >= len(head) // 2:
         head = head[:marks[-1]]
-    return head.rstrip() + "…"
+    return head.rstrip().rstrip("「『“‘《（(【[") + "…"
 
 def author_summary(article: Article) -> str | None:
     """The article's own summary: front matter first (it is meant as one), then a 摘要 section."""
@@ -416,7 +658,8 @@ def author_summary(article: Article) -> str | None:
 
 def author_text_summary(text: str, lang: str, budget: int) -> Summary:
     """An author's summary fitted to the budget: its leading sentences, without label lines
-    such as "1) 一句话总结" (short lines with no closing mark followed by more text)."""
+    such as "1) 一句话总结" (short lines with no closing mark followed by more text), and
+    without a last sentence that would end on a colon, a semicolon or an opening quote."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     lines = [line for i, line in enumerate(lines)
              if i == len(lines) - 1 or _SENTENCE_END.search(line) or summary_length(line, lang) > 16]
@@ -429,9 +672,42 @@ def author_text_summary(text: str, lang: str, budget: int) -> Summary:
             break
         chosen.append(sentence)
         used += size
+    while len(chosen) > 1 and leads_on(chosen[-1]):
+        chosen.pop()
     if not chosen and sentences:
         chosen = [_clip(sentences[0], budget, lang)]
-    return Summary(display_text(chosen, lang), tuple(chosen), "author")
+    return Summary(display_text(chosen, lang), tuple(chosen), "author", follows=(False,) + (True,) * (len(chosen) - 1))
+
+def cut_summary(article: Article) -> str | None:
+    """The front matter's summary when a feed cut it off ("…"): ``Article.summary`` keeps only
+    complete ones, so it is read back from the article's file; ``None`` without one."""
+    path = Path(article.path)
+    try:
+        metadata, _ = split_front_matter(path, read_text(path, MAX_FILE_BYTES))
+    except (CorpusError, OSError, ValueError):
+        return None
+    lowered = {str(key).lower(): value for key, value in metadata.items()}
+    for key in SUMMARY_KEYS:
+        value = lowered.get(key)
+        text = clean_inline(value) if isinstance(value, str) else ""
+        if text:
+            return text if is_truncated_lead(text) else None
+    return None
+
+def completed(cut: str, candidates: Sequence[Candidate]) -> list[Candidate] | None:
+    """The body's first sentences, up to the end of the one where ``cut`` (a summary a feed cut
+    off with "…") stops, when the body starts with the same words (spaces aside); else ``None``."""
+    head = _NO_SPACE.sub("", cut).rstrip(".…")
+    if len(head) < MIN_COMPLETED:
+        return None
+    taken: list[Candidate] = []
+    text = ""
+    for candidate in candidates:
+        if len(text) >= len(head):
+            break
+        taken.append(candidate)
+        text += _NO_SPACE.sub("", candidate.text)
+    return taken if text.startswith(head) else None
 
 
 class Extractor:
@@ -449,7 +725,6 @@ class Extractor:
         self._style_ready = False
         self._models: _Recent[_ArticleModel] = _Recent()
         self._summaries: _Recent[Summary] = _Recent()
-        self._repeated_pieces: frozenset[str] | None = None
 
     def budget(self, lang: str) -> int:
         return self.budget_zh if is_chinese(lang) else self.budget_en_words
@@ -464,6 +739,8 @@ class Extractor:
         return self._style
 
     def _learn_style(self) -> SummaryStyle | None:
+        """From complete author summaries only: a cut-off lead completed from the body is the body's
+        first sentence, and would teach that summaries look like first sentences."""
         examples = []
         for article in self.library.articles:
             written = author_summary(article)
@@ -475,8 +752,9 @@ class Extractor:
         return SummaryStyle.learn(examples, self.library.tokenizer.normalize)
 
     def summarize(self, article: Article, from_body_only: bool = False) -> Summary:
-        """The author's summary if the article has one (and ``from_body_only`` is false), else
-        the sentences of its body that best cover what it says, within the budget."""
+        """The author's summary if the article has one (and ``from_body_only`` is false): complete,
+        or cut off by a feed and completed from the body; else the sentences of its body that best
+        cover what it says, within the budget."""
         key = (article.path, hash(article.paragraphs), from_body_only)
         cached = self._summaries.get(key)
         if cached is not None:
@@ -484,7 +762,7 @@ class Extractor:
         budget = self.budget(article.lang)
         written = None if from_body_only else author_summary(article)
         summary = (author_text_summary(written, article.lang, budget) if written
-                   else self._extract(article, budget))
+                   else (None if from_body_only else self._completed(article, budget)) or self._extract(article, budget))
         self._summaries.put(key, summary)
         return summary
 
@@ -492,97 +770,49 @@ class Extractor:
         key = (article.path, hash(article.paragraphs), body_only)
         model = self._models.get(key)
         if model is None:
-            model = _article_model(article, body_only, self.library.tokenizer.normalize)
+            normalize = self.library.tokenizer.normalize
+            model = _article_model(article, body_only, normalize,
+                                   boilerplate_lines(self.library.boilerplate, article, normalize))
             self._models.put(key, model)
         return model
+
+    def _completed(self, article: Article, budget: int) -> Summary | None:
+        """A feed's cut-off summary completed from the body, when the body starts with its words
+        and every sentence of it may be shown."""
+        cut = cut_summary(article)
+        if cut is None:
+            return None
+        sentences = self._model(article).sentences
+        lead = completed(cut, [s.candidate for s in sentences])
+        if not lead or any(s.banned for s in sentences[:len(lead)]) or sentences[len(lead) - 1].leads_on:
+            return None
+        texts = [c.text for c in lead]
+        summary = author_text_summary("\n".join(texts), article.lang, budget)
+        return replace(summary, paragraphs=tuple(c.paragraph for c in lead[:len(summary.sentences)]))
 
     def _extract(self, article: Article, budget: int) -> Summary:
         model = self._model(article)
         sentences = model.sentences
-        if not sentences:
+        blocks = _blocks(sentences)
+        if not blocks:
             return Summary("", (), "extract")
         worths = _worths(model.totals, model.length, REFERENCE_SCALE * budget, self.style)
-        usable = [self._usable(s, model.chinese) for s in sentences]
-        if not any(usable):
-            usable = [True] * len(sentences)
-        chosen = sorted(_select(sentences, worths, budget, usable.__getitem__, counts=model.totals))
+        chosen = _choose(sentences, blocks, worths, budget, model.totals)
         if not chosen:
-            best = usable.index(True)
-            clipped = _clip(sentences[best].candidate.text, budget, article.lang)
-            return Summary(display_text([clipped], article.lang), (clipped,), "extract",
-                           (sentences[best].candidate.paragraph,))
+            alone = [block[0] for block in blocks if len(block) == 1]
+            if not alone:
+                return Summary("", (), "extract")
+            best = sentences[alone[0]].candidate
+            clipped = _clip(best.text, budget, article.lang)
+            return Summary(display_text([clipped], article.lang), (clipped,), "extract", (best.paragraph,), (False,))
         texts = tuple(sentences[i].candidate.text for i in chosen)
+        follows = tuple(n > 0 and chosen[n - 1] == i - 1 for n, i in enumerate(chosen))
         return Summary(display_text(texts, article.lang), texts, "extract",
-                       tuple(sentences[i].candidate.paragraph for i in chosen))
-
-    def _usable(self, sentence: _Sentence, chinese: bool) -> bool:
-        """Whether a sentence can stand in a summary: long enough to say something, a sentence
-        rather than a caption or a run of list lines, and not the site's boilerplate."""
-        minimum = MIN_UNITS["zh" if chinese else "en"]
-        text = sentence.candidate.text
-        if not _SENTENCE_END.search(text):
-            minimum *= UNTERMINATED_FACTOR
-        return (sentence.units >= minimum and text.count("\n") < MAX_LINES
-                and not _BOILERPLATE.search(text) and not self._repeated_text(text))
-
-    def _repeated_text(self, text: str) -> bool:
-        """Mostly made of sentences that several articles share word for word (disclaimers,
-        promotions, source credits): the site's text, not the article's."""
-        repeated = self._repeated()
-        if not repeated:
-            return False
-        pieces = [p.strip(" •") for p in _PIECES.split(text)]
-        shared = sum(len(p) for p in pieces if p in repeated)
-        return shared * 2 >= len(text.strip())
-
-    def _repeated(self) -> frozenset[str]:
-        if self._repeated_pieces is None:
-            seen: Counter[str] = Counter()
-            for article in self.library.articles:
-                paragraphs = article.paragraphs
-                edges = paragraphs if len(paragraphs) <= 2 * EDGE_PARAGRAPHS else (
-                    paragraphs[:EDGE_PARAGRAPHS] + paragraphs[-EDGE_PARAGRAPHS:])
-                seen.update({piece.strip(" •") for p in edges for piece in _PIECES.split(p.text)
-                             if len(piece) >= MIN_REPEATED_CHARS})
-            self._repeated_pieces = frozenset(k for k, n in seen.items() if n >= REPEATED_IN)
-        return self._repeated_pieces
-
-    def overview(self, articles: Sequence[Article], max_sentences: int = OVERVIEW_SENTENCES) -> tuple[
-            OverviewSentence, ...]:
-        """Sentences from different articles that together cover what they say (multi-document).
-
-        The pool is each article's summary sentences; what they should cover is the articles'
-        pooled n-gram shares, each article weighing the same, so that a long article does not
-        drown the others and two reports of the same news are not both quoted.
-        """
-        pool: list[_Sentence] = []
-        owners: list[Article] = []
-        shares: tuple[dict[str, float], dict[str, float], dict[str, float]] = ({}, {}, {})
-        for article in articles:
-            for share, counts in zip(shares, self._model(article).totals):
-                size = sum(counts.values())
-                for key, count in counts.items():
-                    share[key] = share.get(key, 0.0) + count / size
-            summary = self.summarize(article)
-            paragraphs = summary.paragraphs or (-1,) * len(summary.sentences)
-            candidates = [Candidate(text, paragraph, len(pool) + n)
-                          for n, (text, paragraph) in enumerate(zip(summary.sentences, paragraphs))]
-            pool.extend(_sentences(candidates, article.lang, self.library.tokenizer.normalize)[0])
-            owners.extend([article] * len(candidates))
-        if not pool:
-            return ()
-        budget = 2 * max(self.budget(a.lang) for a in articles)
-        scale = REFERENCE_SCALE * budget / len(articles)
-        worths = tuple({key: scale * share for key, share in order.items()} for order in shares)
-        chosen = sorted(_select(pool, worths, budget, lambda i: True, max_sentences,
-                                group=lambda i: owners[i].path, per_size=False))
-        return tuple(OverviewSentence(display_text([pool[i].candidate.text], owners[i].lang), owners[i])
-                     for i in chosen)
+                       tuple(sentences[i].candidate.paragraph for i in chosen), follows)
 
     def warm(self) -> None:
-        """Learn the summary style and find the repeated sentences now (the first summary would)."""
+        """Learn the summary style now (the first summary would)."""
         _ = self.style
-        self._repeated()
 
 
 V = TypeVar("V")

@@ -1,4 +1,5 @@
-"""ROUGE for extractive summaries, and the benchmark that scores them against written abstracts.
+"""ROUGE for extractive summaries, the benchmark that scores them against written abstracts, and the
+readability check that reads every tag's summaries of a collection as a reader would.
 
 Why characters for Chinese: Chinese has no spaces, and a word segmenter would make the score
 depend on that segmenter's choices (jieba cuts the summary and the reference differently when
@@ -18,24 +19,36 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
 from bot.errors import CorpusError
-from bot.search.articles import ABSTRACT_HEADINGS, Article, load_article, read_text
+from bot.search.articles import ABSTRACT_HEADINGS, Article, Paragraph, load_article, read_text
 from bot.search.library import Library
 from bot.search.markup import clean_block, clean_inline
 from bot.summaries.catalog import Summarizer
-from bot.summaries.extracts import SummaryStyle, display_text, fill_budget, sentence_candidates
+from bot.summaries.extracts import (
+    SummaryStyle,
+    boilerplate_lines,
+    depends_on_previous,
+    display_text,
+    fill_budget,
+    is_chinese,
+    is_question,
+    is_site_text,
+    leads_on,
+    sentence_candidates,
+)
 
 SYSTEMS = ("articlebot", "lead", "textrank", "lexrank")
 """The systems ``evaluate_summaries`` scores by default; textrank and lexrank need ``pip install sumy``."""
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[a-z0-9]+")
+_SPACE = re.compile(r"\s+")
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _NUMBERED = re.compile(r"^(\d{1,3})([.)])")
 """A sub-heading "### 1) 一句话总结" must read like its bold twin "**1) 一句话总结**", not as a list item."""
@@ -300,3 +313,105 @@ def evaluate_summaries(folder: Path, budget: int = 150, systems: Iterable[str] =
 
 
 ALL_SYSTEMS = SYSTEMS + ("articlebot-nostyle",)
+
+
+# --- readability: what a reader of every tag's summaries trips over -------------------------
+
+READABILITY_CHECKS = ("question", "opens_pointing_back", "points_back_alone", "ends_leading_on", "left_hanging",
+                      "site_text", "fragment")
+"""What ``readability`` counts in summary sentences:
+
+- ``question``: ends on a question mark (an interview's question shown with its answer too);
+- ``opens_pointing_back``: opens with a connective or pronoun that points at the sentence before
+  (但, 同时, 也就是说, 这, 该, However, This …), whether or not that sentence is shown before it;
+- ``points_back_alone``: the same, without the sentence it points at right before it;
+- ``ends_leading_on``: ends on a colon, a semicolon or an opening quote or bracket;
+- ``left_hanging``: the same, without the sentence that continues it right after it;
+- ``site_text``: advertising, a call to action, a byline, credit, disclaimer, greeting or caption
+  (the extractor's own patterns), or a line the source repeats in three or more articles;
+- ``fragment``: under ``FRAGMENT_CHARS`` characters (spaces not counted).
+"""
+FRAGMENT_CHARS = 8
+
+
+@dataclass(frozen=True)
+class Readability:
+    """Counts of summary sentences that trip a reader up, over every tag's summaries of a collection."""
+
+    sentences: int
+    summaries: int
+    counts: dict[str, int]
+    examples: dict[str, list[str]]
+    """A few sentences of each kind, to read."""
+
+    def shares(self) -> dict[str, float]:
+        return {check: self.counts.get(check, 0) / max(self.sentences, 1) for check in READABILITY_CHECKS}
+
+
+def sentence_problems(sentence: str, normalized: str, chinese: bool, after_previous: bool, before_next: bool,
+                      boilerplate: bool) -> list[str]:
+    """The checks of ``READABILITY_CHECKS`` one summary sentence fails. ``after_previous``: it is shown
+    right after the sentence before it in the article; ``before_next``: the next sentence shown is the
+    one after it in the article; ``boilerplate``: its source repeats it across articles."""
+    problems = []
+    if is_question(sentence):
+        problems.append("question")
+    if depends_on_previous(normalized, chinese):
+        problems.append("opens_pointing_back")
+        if not after_previous:
+            problems.append("points_back_alone")
+    if leads_on(sentence):
+        problems.append("ends_leading_on")
+        if not before_next:
+            problems.append("left_hanging")
+    if boilerplate or is_site_text(sentence, normalized):
+        problems.append("site_text")
+    if len(_SPACE.sub("", sentence)) < FRAGMENT_CHARS:
+        problems.append("fragment")
+    return problems
+
+
+def readability(summarizer: Summarizer, examples: int = 5) -> Readability:
+    """Every tag's summaries of the summarizer's library checked as a reader reads them: each name
+    ``Summarizer.tags`` lists (tags, and the most shared topics), the overview of its digest and the
+    summary of each of its articles (an article in several tags is read once)."""
+    library = summarizer.library
+    normalize = library.tokenizer.normalize
+    counts: Counter[str] = Counter()
+    found: dict[str, list[str]] = {check: [] for check in READABILITY_CHECKS}
+    seen: set[str] = set()
+    shown: list[tuple[Article, Sequence[str], Sequence[bool]]] = []
+    for entry in summarizer.tags():
+        resolution = summarizer.resolve(entry.name)
+        for line in summarizer.overview(resolution.articles, resolution.name):
+            shown.append((line.article, (line.text,), (False,)))
+        for article in resolution.articles:
+            if article.path not in seen:
+                seen.add(article.path)
+                summary = summarizer.summarize(article)
+                shown.append((article, summary.sentences, summary.follows or (False,) * len(summary.sentences)))
+    total = 0
+    for article, sentences, follows in shown:
+        lines = boilerplate_lines(library.boilerplate, article, normalize)
+        chinese = is_chinese(article.lang)
+        for n, sentence in enumerate(sentences):
+            repeated = any(lines(Paragraph(0, sentence)))
+            after_next = n + 1 < len(sentences) and follows[n + 1]
+            problems = sentence_problems(sentence, normalize(sentence), chinese, follows[n], after_next, repeated)
+            total += 1
+            counts.update(problems)
+            for problem in problems:
+                if len(found[problem]) < examples:
+                    found[problem].append(sentence)
+    return Readability(total, len(shown), dict(counts), found)
+
+
+def readability_table(results: Mapping[str, Readability]) -> str:
+    """Shares per collection as a Markdown table, one row per check."""
+    names = list(results)
+    lines = ["| check | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    lines.append("| summary sentences | " + " | ".join(f"{results[n].sentences:,}" for n in names) + " |")
+    for check in READABILITY_CHECKS:
+        lines.append(f"| {check.replace('_', ' ')} | "
+                     + " | ".join(f"{results[n].shares()[check]:.1%}" for n in names) + " |")
+    return "\n".join(lines)
