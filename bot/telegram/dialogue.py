@@ -864,7 +864,7 @@ class Dialogue:
                   f"<b>#{escape(name)}</b> · {escape(count(len(newest), 'article', lang))}"]
         if len(newest) > 1:
             lines = [f"• {escape(s)} {_article_link('↗', a.source_url)}" if a.source_url else f"• {escape(s)}"
-                     for s, a in self.summarizer.overview(newest[:8])]
+                     for s, a in self.summarizer.overview(newest, name)]
             if lines:
                 blocks.append("<blockquote>" + "\n".join(lines) + "</blockquote>")
         shown = 0
