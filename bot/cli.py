@@ -306,7 +306,8 @@ def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
-    """Summarize one article (by path, or the best match for a query), or score summaries with --eval."""
+    """Summarize one article (by path, or the best match for a query), score summaries with --eval, or check
+    every tag's summaries with --readability."""
     if args.eval:
         from bot.summaries.rouge import evaluate_summaries
 
@@ -321,8 +322,18 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
         for note in result.get("notes", []):
             print(f"note: {note}")
         return 0
+    if args.readability:
+        from bot.summaries.rouge import readability, readability_table
+
+        checked = readability(_summarizer(settings, quiet=args.json))
+        if args.json:
+            print(json.dumps({"sentences": checked.sentences, "summaries": checked.summaries,
+                              "shares": checked.shares(), "examples": checked.examples}, ensure_ascii=False))
+        else:
+            print(readability_table({"share of summary sentences": checked}))
+        return 0
     if not args.target:
-        raise ConfigError("summarize needs a PATH or a QUERY (or --eval DIR)")
+        raise ConfigError("summarize needs a PATH or a QUERY (or --eval DIR, or --readability)")
     target = " ".join(args.target)
     summarizer = _summarizer(settings, quiet=args.json)
     item = summarizer.summarize_path(target) or summarizer.best_for(target)
@@ -477,6 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--eval", type=Path, metavar="DIR",
                            help="score summaries against the articles' 摘要 sections (ROUGE)")
     summarize.add_argument("--budget", type=positive, default=150, metavar="CHARS", help="summary length for --eval")
+    summarize.add_argument("--readability", action="store_true",
+                           help="check every tag's summaries of the corpus: questions, sentences pointing back or "
+                                "left hanging, site text, fragments")
     summarize.add_argument("--json", action="store_true", help="print JSON")
     summarize.set_defaults(run=cmd_summarize)
 
