@@ -13,16 +13,21 @@ from hypothesis import strategies as st
 
 from bot.config import Settings
 from bot.search.library import Library
+from bot.summaries.catalog import Summarizer
 from bot.summaries.rouge import (
+    READABILITY_CHECKS,
     evaluate_summaries,
     file_half,
     lcs_length,
     load_samples,
+    readability,
+    readability_table,
     reference_text,
     rouge,
     rouge_l,
     rouge_n,
     rouge_units,
+    sentence_problems,
     split_abstract,
 )
 
@@ -164,3 +169,42 @@ def test_an_unknown_system_is_an_error(folder: Path) -> None:
 def test_halves_are_fixed_by_file_name() -> None:
     assert {file_half(f"post{i}.md") for i in range(20)} == {"a", "b"}
     assert file_half("/some/where/post1.md") == file_half("post1.md")
+
+
+# --- readability ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("sentence", "after", "before", "repeated", "expected"), [
+    ("DeepSeek发布了新的推理模型，价格下降一半。", False, False, False, []),
+    ("你现在想做 CEO 了吗？", False, True, False, ["question"]),
+    ("但在海外，泡泡玛特反而赌赢得很快。", False, False, False, ["opens_pointing_back", "points_back_alone"]),
+    ("但在海外，泡泡玛特反而赌赢得很快。", True, False, False, ["opens_pointing_back"]),
+    ("However, the bill still needs a vote in the House.", False, False, False,
+     ["opens_pointing_back", "points_back_alone"]),
+    ("DeepSeek在技术论文中已经有过回应：", False, False, False, ["ends_leading_on", "left_hanging"]),
+    ("DeepSeek在技术论文中已经有过回应：", False, True, False, ["ends_leading_on"]),
+    ("立即试用EJFQ「信号」全方位股票分析系统，运用100+选股条件", False, False, False, ["site_text"]),
+    ("华为观察家每周与您聊华为新机。", False, False, True, ["site_text"]),
+    ("晚安。", False, False, False, ["site_text", "fragment"]),
+    ("涨了三成。", False, False, False, ["fragment"]),
+])
+def test_each_readability_check_fires_on_its_kind_of_sentence(sentence: str, after: bool, before: bool,
+                                                              repeated: bool, expected: list[str]) -> None:
+    chinese = not sentence.isascii()
+    assert sentence_problems(sentence, sentence.lower(), chinese, after, before, repeated) == expected
+
+
+def test_readability_reads_every_tags_overview_and_each_article_once(folder: Path, tmp_path: Path) -> None:
+    library = Library.open(Settings(corpus=(folder,), cache_dir=tmp_path / "cache", workers=1))
+    summarizer = Summarizer(library)
+    checked = readability(summarizer)
+    names = summarizer.tags()
+    assert names  # the wiki links make a topic of every article
+    articles = {a.path for entry in names for a in summarizer.resolve(entry.name).articles}
+    several = [e for e in names if len(summarizer.resolve(e.name).articles) > 1]
+    overviews = sum(len(summarizer.overview(summarizer.resolve(e.name).articles, e.name)) for e in several)
+    summaries = sum(len(summarizer.summarize(a).sentences) for a in library.articles if a.path in articles)
+    assert (checked.summaries, checked.sentences) == (len(several) + len(articles), overviews + summaries)
+    assert set(checked.shares()) == set(READABILITY_CHECKS)
+    assert all(share <= 1 for share in checked.shares().values())
+    table = readability_table({"demo": checked})
+    assert table.count("\n") == len(READABILITY_CHECKS) + 2 and "| demo |" in table

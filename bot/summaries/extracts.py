@@ -656,14 +656,19 @@ def author_summary(article: Article) -> str | None:
     """The article's own summary: front matter first (it is meant as one), then a 摘要 section."""
     return article.summary or article.abstract or None
 
-def author_text_summary(text: str, lang: str, budget: int) -> Summary:
+def author_text_summary(text: str, lang: str, budget: int, normalize: Normalize | None = None) -> Summary:
     """An author's summary fitted to the budget: its leading sentences, without label lines
     such as "1) 一句话总结" (short lines with no closing mark followed by more text), and
-    without a last sentence that would end on a colon, a semicolon or an opening quote."""
+    without a last sentence that would end on a colon, a semicolon or an opening quote.
+
+    With ``normalize``, what an extract would never show is left out of it too: site text (a
+    link, a contact address, a credit), questions and fragments ("1.", "而是…")."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     lines = [line for i, line in enumerate(lines)
              if i == len(lines) - 1 or _SENTENCE_END.search(line) or summary_length(line, lang) > 16]
     sentences = [_BULLET.sub("", s.strip()) for line in lines for s in split_sentences(line) if s.strip()]
+    if normalize is not None:
+        sentences = [s for s in sentences if _showable(s, normalize(s), lang)]
     chosen: list[str] = []
     used = 0
     for sentence in sentences:
@@ -677,6 +682,12 @@ def author_text_summary(text: str, lang: str, budget: int) -> Summary:
     if not chosen and sentences:
         chosen = [_clip(sentences[0], budget, lang)]
     return Summary(display_text(chosen, lang), tuple(chosen), "author", follows=(False,) + (True,) * (len(chosen) - 1))
+
+def _showable(sentence: str, normalized: str, lang: str) -> bool:
+    chinese = is_chinese(lang)
+    units = len(content_units(normalized, chinese))
+    return (units >= MIN_UNITS["zh" if chinese else "en"] and not is_question(sentence)
+            and not is_site_text(sentence, normalized))
 
 def cut_summary(article: Article) -> str | None:
     """The front matter's summary when a feed cut it off ("…"): ``Article.summary`` keeps only
@@ -761,8 +772,10 @@ class Extractor:
             return cached
         budget = self.budget(article.lang)
         written = None if from_body_only else author_summary(article)
-        summary = (author_text_summary(written, article.lang, budget) if written
-                   else (None if from_body_only else self._completed(article, budget)) or self._extract(article, budget))
+        summary = (author_text_summary(written, article.lang, budget, self.library.tokenizer.normalize)
+                   if written else None)
+        if summary is None or not summary.sentences:
+            summary = (None if from_body_only else self._completed(article, budget)) or self._extract(article, budget)
         self._summaries.put(key, summary)
         return summary
 

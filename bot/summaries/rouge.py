@@ -374,7 +374,8 @@ def sentence_problems(sentence: str, normalized: str, chinese: bool, after_previ
 def readability(summarizer: Summarizer, examples: int = 5) -> Readability:
     """Every tag's summaries of the summarizer's library checked as a reader reads them: each name
     ``Summarizer.tags`` lists (tags, and the most shared topics), the overview of its digest and the
-    summary of each of its articles (an article in several tags is read once)."""
+    summary of each of its articles (an article in several tags is read once). ``summaries`` counts
+    the overviews and the article summaries read."""
     library = summarizer.library
     normalize = library.tokenizer.normalize
     counts: Counter[str] = Counter()
@@ -383,8 +384,9 @@ def readability(summarizer: Summarizer, examples: int = 5) -> Readability:
     shown: list[tuple[Article, Sequence[str], Sequence[bool]]] = []
     for entry in summarizer.tags():
         resolution = summarizer.resolve(entry.name)
-        for line in summarizer.overview(resolution.articles, resolution.name):
-            shown.append((line.article, (line.text,), (False,)))
+        overview = summarizer.overview(resolution.articles, resolution.name) if len(resolution.articles) > 1 else ()
+        if overview:  # as a digest shows it: over more than one article
+            shown.append((overview[0].article, tuple(line.text for line in overview), (False,) * len(overview)))
         for article in resolution.articles:
             if article.path not in seen:
                 seen.add(article.path)
