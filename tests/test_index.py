@@ -13,7 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import IndexCacheError
-from bot.search.index import BM25Index, BM25Params, Hit, IndexBuilder, encode
+from bot.search.index import (
+    EXHAUSTIVE,
+    BM25Index,
+    BM25Params,
+    Hit,
+    IndexBuilder,
+    Segmented,
+    encode,
+    frequencies_in,
+    load_segmented,
+    positions_in,
+    save_delta,
+)
 
 VOCABULARY = [f"w{i}" for i in range(40)]
 COMMON = "common"
@@ -255,3 +267,108 @@ def test_encoded_tokens_spell_each_token_once() -> None:
     assert encoded.terms == ("a", "b", "c")
     assert encoded.ids.tolist() == [0, 1, 0, 1, 2]
     assert encoded.lengths.tolist() == [3, 0, 2]
+
+
+def segmented(old: list[list[str]], dropped: set[int], added: list[list[str]],
+              p: BM25Params = BM25Params(), scorer: object = None) -> Segmented:
+    """``old`` as a base, its ``dropped`` paragraphs deleted and ``added`` as the delta."""
+    base = BM25Index.build(old, p)
+    deleted = np.asarray(sorted(dropped), dtype=np.int64)
+    frequencies = frequencies_in(base, encode([old[i] for i in sorted(dropped)]))
+    assert frequencies is not None
+    delta = BM25Index.build(added, p)
+    return Segmented(base, delta, deleted, frequencies, positions_in(base, delta.terms), scorer)  # type: ignore[arg-type]
+
+
+SEGMENT_CASES = [set(), {0}, {3, 4, 5}, set(range(0, 60, 2)), set(range(60))]
+
+
+@pytest.mark.parametrize("dropped", SEGMENT_CASES)
+@pytest.mark.parametrize("n_added", [0, 1, 25])
+def test_a_base_with_a_delta_scores_as_one_index_of_the_same_paragraphs(dropped: set[int], n_added: int) -> None:
+    """Global N, avgdl and document frequencies: exactly BM25 over the whole collection (rank-bm25)."""
+    rng = random.Random(len(dropped) * 100 + n_added)
+    old = zipf_corpus(rng, 60, 50) + random_corpus(rng, 20)
+    added = (random_corpus(rng, n_added) + [["brand-new", "w1"]] * min(n_added, 3))
+    index = segmented(old, dropped, added)
+    expected_corpus = [doc for i, doc in enumerate(old) if i not in dropped] + added
+    expected = BM25Index.build(expected_corpus)
+    assert index.n_docs == expected.n_docs
+    assert np.array_equal(index.lengths, expected.lengths)
+    queries = (["w1"], ["w2", "w3", COMMON], ["brand-new"], [COMMON], ["w7", "w7", "w30"], ["t0", "t1", "t9"],
+               ["t3", "brand-new", "unknown"])
+    for query in queries:
+        if expected.n_docs:
+            assert_scores_match(index.scores(query), okapi(expected_corpus).get_scores(query))
+        got, want = index.search(query, 10), expected.search(query, 10)
+        assert [h.paragraph for h in got] == [h.paragraph for h in want], query
+        np.testing.assert_allclose([h.score for h in got], [h.score for h in want], rtol=1e-5)
+        assert index.postings_read(query, 10)[1] >= 0
+    for token in {t for doc in old + added for t in doc} | {"unknown"}:
+        term, other = index.term(token), expected.term(token)
+        assert (term is None) == (other is None), token
+        assert index.knows(token) == expected.knows(token)
+        assert index.idf(token) == pytest.approx(expected.idf(token)), token
+        if term is not None and other is not None:
+            assert index.frequencies[term] == expected.frequencies[other]
+            assert index.paragraphs_of(term).tolist() == expected.paragraphs_of(other).tolist(), token
+            assert index.terms[term] == token
+    pairs = [(t, e) for t, e in ((index.term(w), expected.term(w)) for w in ("w1", COMMON, "brand-new", "t2"))
+             if t is not None and e is not None]
+    paragraphs = list(range(0, expected.n_docs, 3))
+    if pairs:
+        assert np.array_equal(index.holding([t for t, _ in pairs], paragraphs),
+                              expected.holding([e for _, e in pairs], paragraphs))
+        starts, ends = paragraphs[:-1], paragraphs[1:]
+        assert np.array_equal(index.holding_within([t for t, _ in pairs], starts, ends),
+                              expected.holding_within([e for _, e in pairs], starts, ends))
+
+
+def test_a_delta_saves_and_loads_with_its_base(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    old, added = zipf_corpus(rng, 80, 60), zipf_corpus(rng, 10, 90)
+    index = segmented(old, {1, 7, 8}, added)
+    base, delta = BM25Index.build(old), BM25Index.build(added)
+    base.save(tmp_path / "base")
+    frequencies = frequencies_in(base, encode([old[1], old[7], old[8]]))
+    assert frequencies is not None
+    save_delta(tmp_path / "delta", delta, index.deleted, frequencies, positions_in(base, delta.terms))
+    loaded = load_segmented(tmp_path / "base", tmp_path / "delta")
+    for query in (["t0", "t1"], ["t70", "t3"], ["t55"]):
+        assert loaded.search(query, 5) == index.search(query, 5)
+    (tmp_path / "delta" / "deleted.npy").write_bytes(b"garbage")
+    with pytest.raises(IndexCacheError):
+        load_segmented(tmp_path / "base", tmp_path / "delta")
+
+
+def test_the_numpy_and_compiled_search_agree_on_a_base_with_a_delta() -> None:
+    pytest.importorskip("numba")
+    from bot.search.compiled import CompiledSearch
+    rng = random.Random(11)
+    old, added = zipf_corpus(rng, 6000), zipf_corpus(rng, 700)
+    dropped = set(rng.sample(range(6000), 400))
+    numpy_index = segmented(old, dropped, added, scorer=EXHAUSTIVE)
+    compiled_index = segmented(old, dropped, added, scorer=CompiledSearch())
+    expected = BM25Index.build([doc for i, doc in enumerate(old) if i not in dropped] + added)
+    for _ in range(40):
+        query = [f"t{rng.choice([0, 1, 2, 3, 5, 8])}"] + [f"t{rng.randint(20, 399)}" for _ in range(rng.randint(1, 4))]
+        k = rng.choice([1, 3, 10, 20])
+        got = compiled_index.search(query, k)
+        assert got == numpy_index.search(query, k)
+        assert [h.paragraph for h in got] == [h.paragraph for h in expected.search(query, k)]
+
+
+def test_merging_a_delta_into_its_base_equals_a_fresh_build() -> None:
+    rng = random.Random(21)
+    old, added = zipf_corpus(rng, 300, 80), zipf_corpus(rng, 40, 120)
+    dropped = set(range(0, 300, 7))
+    index = segmented(old, dropped, added)
+    keep = np.ones(index.base.n_docs, dtype=bool)
+    keep[index.deleted] = False
+    builder = IndexBuilder(index.base, keep=keep)
+    builder.add_index(index.delta)
+    merged = builder.finish()
+    expected = BM25Index.build([doc for i, doc in enumerate(old) if i not in dropped] + added)
+    assert merged.terms == [t for t in expected.terms]
+    for name in ("offsets", "doc_ids", "tfs", "lengths", "bounds"):
+        assert np.array_equal(getattr(merged, name), getattr(expected, name)), name

@@ -38,6 +38,7 @@ OWNERS: dict[str, set[str]] = {
     "frontmatter": {"search.metadata"},
     "yaml": {"search.metadata"},
     "jieba": {"search.tokens"},
+    "rjieba": {"search.tokens"},
     "opencc": {"search.tokens"},
     "Stemmer": {"search.tokens"},
     "pypinyin": {"search.spelling"},

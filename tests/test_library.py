@@ -20,8 +20,8 @@ import pytest
 from conftest import LONG_PARAGRAPHS, ReferenceBM25, write_files
 
 from bot.config import Settings
-from bot.search.index import Hit
-from bot.search.library import Library, indexed, paragraph_tokens
+from bot.search.index import Hit, Segmented
+from bot.search.library import DELTA_SHARE, Library, indexed, paragraph_tokens
 from bot.search.tokens import Tokenizer
 
 
@@ -203,21 +203,28 @@ def test_changed_bm25_settings_rescore_without_reindexing(
     np.testing.assert_allclose(other.index.scores(query), reference.get_scores(query), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("delta_share", [DELTA_SHARE, 0], ids=["merged", "delta"])
 def test_update_tokenizes_only_the_changed_file_and_equals_a_fresh_build(
         corpus_dir: Path, make_settings: Callable[..., Settings], counting: CountingTokenizer,
-        tokenizer: Tokenizer, tmp_path: Path) -> None:
+        tokenizer: Tokenizer, tmp_path: Path, delta_share: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Merged into one new index (this small corpus changes by more than 1/DELTA_SHARE) or kept as a
+    delta (the old versions of the changed and deleted files are then tokenized again, from the
+    article store, for the document frequencies they took with them): the same scores either way."""
+    monkeypatch.setattr("bot.search.library.DELTA_SHARE", delta_share)
     settings = make_settings(corpus_dir)
-    Library.open(settings, tokenizer=tokenizer)
+    first = Library.open(settings, tokenizer=tokenizer)
+    gone = [a for a in first.articles if Path(a.path).name in ("comcast.en.md", "meigu.zh-HK.md")]
     english = corpus_dir / "news/comcast.en.md"
     touch_later(english, english.read_text(encoding="utf-8").replace("Comcast", "Verizon"))
     (corpus_dir / "news/meigu.zh-HK.md").unlink()
     write_files(corpus_dir, {"news/new.md": "---\ntitle: 白尾雀鲷\n---\n\n" + LONG_PARAGRAPHS})
     updated = Library.open(settings, tokenizer=counting)
-    two_files = CountingTokenizer(tokenizer)
-    for article in updated.articles[-2:]:
-        indexed(two_files, article)
+    expected = CountingTokenizer(tokenizer)
+    for article in [*updated.articles[-2:], *(gone if delta_share == 0 else [])]:
+        indexed(expected, article)
     assert [Path(a.path).name for a in updated.articles[-2:]] == ["comcast.en.md", "new.md"]
-    assert counting.calls == two_files.calls, "only the changed and the new file were tokenized"
+    assert counting.calls == expected.calls, "only the changed and the new file were tokenized"
+    assert isinstance(updated.index, Segmented) == (delta_share == 0)
     fresh = Library.open(make_settings(corpus_dir, cache_dir=tmp_path / "fresh-cache"), tokenizer=tokenizer)
     assert sorted(a.path for a in updated.articles) == sorted(a.path for a in fresh.articles)
     for words in ("Verizon Munger", "白尾雀鲷 珊瑚礁", "DeepSeek 训练成本", "金龍指數"):
@@ -228,6 +235,53 @@ def test_update_tokenizes_only_the_changed_file_and_equals_a_fresh_build(
     reference = ReferenceBM25(all_paragraph_tokens(updated), k1=settings.k1, b=settings.b)
     query = tokenizer("Verizon 白尾雀鲷 DeepSeek")
     np.testing.assert_allclose(updated.index.scores(query), reference.get_scores(query), rtol=1e-4, atol=1e-5)
+
+
+def test_successive_updates_keep_one_delta_until_it_outgrows_its_share(
+        corpus_dir: Path, make_settings: Callable[..., Settings], tokenizer: Tokenizer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edits of base files, of files already in the delta, new and deleted files: each update rewrites
+    only the delta, scores stay rank-bm25's over the whole collection, and the update that takes the
+    delta past its share merges it into one new index."""
+    monkeypatch.setattr("bot.search.library.DELTA_SHARE", 0)
+    settings = make_settings(corpus_dir)
+    Library.open(settings, tokenizer=tokenizer)
+    cache = cache_folder(settings)
+    (base,) = cache.glob("index-*")
+    english = corpus_dir / "news/comcast.en.md"
+    edits: list[Callable[[], object]] = [
+        lambda: touch_later(english, english.read_text(encoding="utf-8").replace("Comcast", "Verizon")),
+        lambda: write_files(corpus_dir, {"news/new.md": "---\ntitle: 白尾雀鲷\n---\n\n" + LONG_PARAGRAPHS}),
+        lambda: touch_later(english, english.read_text(encoding="utf-8").replace("Munger", "Buffett")),
+        lambda: (corpus_dir / "news/new.md").unlink(),
+        lambda: (corpus_dir / "news/meigu.zh-HK.md").unlink(),
+    ]
+    query = tokenizer("Verizon Buffett 白尾雀鲷 DeepSeek 训练成本 金龍指數")
+    for number, edit in enumerate(edits):
+        edit()
+        updated = Library.open(settings, tokenizer=tokenizer)
+        assert isinstance(updated.index, Segmented), number
+        assert [f.name for f in cache.glob("index-*")] == [base.name] and len(list(cache.glob("delta-*"))) == 1
+        fresh = Library.open(make_settings(corpus_dir, cache_dir=tmp_path / f"fresh-{number}"), tokenizer=tokenizer)
+        assert [a.path for a in updated.articles] == [a.path for a in updated.articles]
+        assert sorted(a.path for a in updated.articles) == sorted(a.path for a in fresh.articles)
+        reference = ReferenceBM25(all_paragraph_tokens(updated), k1=settings.k1, b=settings.b)
+        np.testing.assert_allclose(updated.index.scores(query), reference.get_scores(query), rtol=1e-4, atol=1e-5)
+        got = [(p.article.path, p.paragraph.text, round(p.score, 4)) for p in updated.search(query, 8)]
+        want = [(p.article.path, p.paragraph.text, round(p.score, 4)) for p in fresh.search(query, 8)]
+        assert got == want, number
+        reopened = Library.open(settings, tokenizer=tokenizer)
+        assert reopened.rebuilt is False and isinstance(reopened.index, Segmented)
+        assert [(h.paragraph, h.score) for h in reopened.index.search(query, 8)] == \
+            [(h.paragraph, h.score) for h in updated.index.search(query, 8)]
+    monkeypatch.setattr("bot.search.library.DELTA_SHARE", 1_000_000)
+    touch_later(english, english.read_text(encoding="utf-8").replace("Verizon", "AT&T"))
+    merged = Library.open(settings, tokenizer=tokenizer)
+    assert not isinstance(merged.index, Segmented)
+    assert len(list(cache.glob("index-*"))) == 1 and not list(cache.glob("delta-*"))
+    reference = ReferenceBM25(all_paragraph_tokens(merged), k1=settings.k1, b=settings.b)
+    np.testing.assert_allclose(merged.index.scores(query), reference.get_scores(query), rtol=1e-4, atol=1e-5)
+    assert titles(merged, "AT&T")
 
 
 def test_an_update_keeps_the_index_being_served_readable(
@@ -295,6 +349,40 @@ def test_corrupt_cache_is_rebuilt_never_a_crash_and_says_why(corrupt: Callable[[
                for r in caplog.records), "a rebuild must say why"
     assert [a.title for a in reopened.articles] == expected
     assert titles(reopened, "DeepSeek 训练成本")[0] == "DeepSeek，搅了谁的局？"
+    assert Library.open(settings, tokenizer=tokenizer).rebuilt is False
+
+
+DELTA_CORRUPTIONS: list[object] = [
+    pytest.param(lambda f: (delta_folder(f) / "deleted.npy").write_bytes(b"garbage"), id="deleted-garbage"),
+    pytest.param(lambda f: np.save(delta_folder(f) / "deleted.npy", np.asarray([10 ** 9])), id="deleted-out-of-range"),
+    pytest.param(lambda f: (delta_folder(f) / "base_ids.npy").unlink(), id="base-ids-missing"),
+    pytest.param(lambda f: truncate(delta_folder(f) / "doc_ids.npy"), id="delta-doc-ids-truncated"),
+    pytest.param(lambda f: shutil.rmtree(delta_folder(f)), id="delta-folder-missing"),
+]
+
+
+def delta_folder(cache: Path) -> Path:
+    (folder,) = cache.glob("delta-*")
+    return folder
+
+
+@pytest.mark.parametrize("corrupt", DELTA_CORRUPTIONS)
+def test_a_corrupt_delta_is_rebuilt_never_a_crash_and_says_why(
+        corrupt: Callable[[Path], object], corpus_dir: Path, make_settings: Callable[..., Settings],
+        tokenizer: Tokenizer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.search.library.DELTA_SHARE", 0)
+    settings = make_settings(corpus_dir)
+    Library.open(settings, tokenizer=tokenizer)
+    english = corpus_dir / "news/comcast.en.md"
+    touch_later(english, english.read_text(encoding="utf-8").replace("Comcast", "Verizon"))
+    expected = [a.title for a in Library.open(settings, tokenizer=tokenizer).articles]
+    corrupt(cache_folder(settings))
+    with caplog.at_level(logging.INFO, logger="bot.search.library"):
+        reopened = Library.open(settings, tokenizer=tokenizer)
+    assert reopened.rebuilt is True
+    assert any("rebuilding" in r.message or "again" in r.message for r in caplog.records), "a rebuild must say why"
+    assert sorted(a.title for a in reopened.articles) == sorted(expected)
+    assert titles(reopened, "Verizon")
     assert Library.open(settings, tokenizer=tokenizer).rebuilt is False
 
 

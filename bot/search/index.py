@@ -124,6 +124,23 @@ def encode(documents: Sequence[Sequence[str]]) -> EncodedTokens:
 
 
 @dataclass(frozen=True)
+class Collection:
+    """BM25's counts over a whole collection, for an index that holds only part of it (a segment).
+
+    A segment scored with these gives each of its paragraphs exactly the score it would have in
+    one index of the whole collection: the idf and the length norm are the collection's.
+    """
+
+    paragraphs: int
+    """N: the paragraphs of the whole collection (deleted ones not counted)."""
+    average_length: float
+    frequencies: npt.NDArray[np.int64]
+    """Each of the segment's terms' document frequency in the whole collection."""
+    deleted: npt.NDArray[np.int64]
+    """The segment's paragraphs that are no longer part of the collection, sorted: they never score."""
+
+
+@dataclass(frozen=True)
 class _Block:
     """Postings of a run of consecutive paragraphs, grouped by term (counts per term id).
 
@@ -149,9 +166,11 @@ class IndexBuilder:
     paragraphs of changed or deleted files, and only adds the files that changed.
     """
 
-    def __init__(self, base: BM25Index | None = None, runs: Sequence[tuple[int, bool]] = ()) -> None:
+    def __init__(self, base: BM25Index | None = None, runs: Sequence[tuple[int, bool]] = (),
+                 keep: npt.NDArray[np.bool_] | None = None) -> None:
         """``runs`` describes the base's paragraphs in order as (how many, keep them?) pairs,
-        e.g. one per article; paragraphs of runs not kept are dropped."""
+        e.g. one per article; paragraphs of runs not kept are dropped. ``keep``, one flag per
+        paragraph, says the same where runs are not at hand."""
         self.vocabulary: dict[str, int] = dict(base.vocabulary) if base is not None else {}
         self._blocks: list[_Block] = []
         self._lengths: list[npt.NDArray[np.int32]] = []
@@ -160,9 +179,10 @@ class IndexBuilder:
         self._pending_tokens = 0
         self.n_docs = 0
         if base is not None:
-            keep = np.repeat(np.fromiter((k for _, k in runs), dtype=bool, count=len(runs)),
-                             np.fromiter((n for n, _ in runs), dtype=np.int64, count=len(runs)))
-            self._keep_from(base, keep if len(runs) else None)
+            if keep is None and len(runs):
+                keep = np.repeat(np.fromiter((k for _, k in runs), dtype=bool, count=len(runs)),
+                                 np.fromiter((n for n, _ in runs), dtype=np.int64, count=len(runs)))
+            self._keep_from(base, keep)
 
     def _keep_from(self, base: BM25Index, keep: npt.NDArray[np.bool_] | None) -> None:
         """Start from the base's postings; paragraphs where ``keep`` is False are dropped and the
@@ -207,6 +227,26 @@ class IndexBuilder:
                 if found is None:
                     ids[i] = vocabulary.setdefault(terms[i], len(vocabulary))
         return np.asarray(ids, dtype=np.int32)
+
+    def add_index(self, index: BM25Index) -> int:
+        """Append every paragraph of another index (its own terms, numbered its own way) as one block:
+        how a delta joins its base when the two are merged. Returns the number of its first paragraph."""
+        self._flush()
+        first = self.n_docs
+        ids = self._ids(index.terms).astype(np.int64)
+        counts = np.diff(index.offsets)
+        order = np.argsort(ids, kind="stable")  # a block holds its postings by the builder's term ids
+        lens = counts[order]
+        starts = np.asarray(index.offsets[:-1])[order]
+        within = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+        where = np.repeat(starts, lens) + within
+        by_term = np.zeros(len(self.vocabulary), dtype=np.int64)
+        by_term[ids] = counts
+        self._blocks.append(_Block(by_term, (np.asarray(index.doc_ids)[where] + first).astype(np.int32),
+                                   np.asarray(index.tfs)[where]))
+        self._lengths.append(np.asarray(index.lengths, dtype=np.int32))
+        self.n_docs += index.n_docs
+        return first
 
     def add_documents(self, documents: Sequence[Sequence[str]]) -> int:
         return self.add(encode(documents))
@@ -296,7 +336,10 @@ class BM25Index:
     def __init__(self, terms: list[str], offsets: npt.NDArray[np.int64],
                  doc_ids: npt.NDArray[np.int32], tfs: npt.NDArray[np.uint16],
                  lengths: npt.NDArray[np.int32], params: BM25Params = BM25Params(),
-                 bounds: npt.NDArray[np.float32] | None = None, scorer: Scorer | None = None) -> None:
+                 bounds: npt.NDArray[np.float32] | None = None, scorer: Scorer | None = None,
+                 collection: Collection | None = None) -> None:
+        """``collection`` makes this a segment of a larger collection (see ``Collection``): its deleted
+        paragraphs get a NaN length norm, so that their every score is NaN, which no scorer keeps."""
         self.terms = terms
         """Every term, sorted; a term's id is its position."""
         # Plain ndarray views of the mapped files: np.memmap's Python-level slicing costs ~2 µs a slice.
@@ -305,11 +348,17 @@ class BM25Index:
         self.params = params
         self.scorer: Scorer = scorer or EXHAUSTIVE
         self.n_docs = len(lengths)
-        self.idfs = lucene_idf(np.diff(offsets), self.n_docs)
-        total = float(np.sum(lengths, dtype=np.float64))
-        avgdl = total / self.n_docs if self.n_docs and total else 1.0
-        self.norms = (params.k1 * (1 - params.b + params.b * np.asarray(lengths, dtype=np.float64) / avgdl)
-                      ).astype(np.float32)
+        """Paragraphs numbered in this index (a segment's deleted ones included)."""
+        if collection is None:
+            self.idfs = lucene_idf(np.diff(offsets), self.n_docs)
+            avgdl = average_length(self.lengths)
+        else:
+            self.idfs = lucene_idf(collection.frequencies, collection.paragraphs)
+            avgdl = collection.average_length
+        self.norms = length_norms(self.lengths, avgdl, params)
+        self.has_deleted = collection is not None and len(collection.deleted) > 0
+        if collection is not None and self.has_deleted:
+            self.norms[collection.deleted] = np.nan
         self.scales = (self.idfs * (params.k1 + 1)).astype(np.float32)
         self.bounds = self._bounds() if bounds is None else np.asarray(bounds).view(np.ndarray)
         for array in (self.offsets, self.doc_ids, self.tfs, self.lengths, self.norms, self.scales, self.bounds):
@@ -338,8 +387,8 @@ class BM25Index:
             begin, end = self.offsets[lo], self.offsets[hi]
             tf = self.tfs[begin:end].astype(np.float32)
             ratio = tf / (tf + self.norms[self.doc_ids[begin:end]])
-            best[present] = np.maximum.reduceat(ratio, self.offsets[present] - begin)
-        return best * self.scales
+            best[present] = np.fmax.reduceat(ratio, self.offsets[present] - begin)  # deleted ones are NaN
+        return np.nan_to_num(best, nan=0.0) * self.scales
 
     # --- terms ------------------------------------------------------------------------------
 
@@ -531,6 +580,268 @@ def _save_bounds(folder: Path, index: BM25Index) -> None:
         pass
 
 
+BOUND_SLACK = 1e-4
+"""Relative margin on score bounds carried over from a segment's own collection to the whole one."""
+
+
+class Segmented(BM25Index):
+    """An index of a whole collection made of a base index that is never rewritten and a small delta.
+
+    An update after a few files changed then costs what those files cost, not what the collection
+    costs: the changed and added files' paragraphs form the delta (a small index of its own), and
+    the base's paragraphs of changed or deleted files are deleted (a list of their numbers). Both
+    segments are scored with the whole collection's N, avgdl and document frequencies (the base's,
+    minus the deleted paragraphs', plus the delta's), so every score is exactly BM25 over the
+    collection as one index would give it; a paragraph's terms all lie in one segment, so the k
+    best of the collection are the k best of the two segments' k best.
+
+    Paragraphs are numbered as one index of the collection would number them: the base's that are
+    not deleted, in order, then the delta's. Terms are numbered as the base numbers them, then the
+    terms only the delta holds. Everything else (idf, holding, paragraphs_of, ...) answers as a
+    single index of the same paragraphs would.
+    """
+
+    def __init__(self, base: BM25Index, delta: BM25Index, deleted: npt.NDArray[np.int64],
+                 deleted_frequencies: npt.NDArray[np.int64], base_ids: npt.NDArray[np.int64],
+                 scorer: Scorer | None = None) -> None:
+        """``base`` and ``delta`` as loaded on their own; ``deleted``: the base's deleted paragraphs,
+        sorted; ``deleted_frequencies``: per base term, how many deleted paragraphs hold it;
+        ``base_ids``: per delta term, its id in the base (-1 where the base lacks it)."""
+        self.source = base
+        """The base as loaded on its own (what a later update builds its next delta against)."""
+        params = base.params
+        deleted = np.asarray(deleted, dtype=np.int64)
+        n_base = len(base.terms)
+        new = np.flatnonzero(base_ids < 0)
+        composite = np.asarray(base_ids, dtype=np.int64).copy()
+        composite[new] = n_base + np.arange(len(new))
+        self.terms = [*base.terms, *(delta.terms[i] for i in new.tolist())]
+        self._new = {delta.terms[i]: n_base + j for j, i in enumerate(new.tolist())}
+        frequencies = np.zeros(len(self.terms), dtype=np.int64)
+        frequencies[:n_base] = np.diff(base.offsets) - deleted_frequencies
+        frequencies[composite] += np.diff(delta.offsets)
+        self.__dict__["frequencies"] = frequencies
+        self.live_base = base.n_docs - len(deleted)
+        """How many of the collection's paragraphs (the first ones) are the base's."""
+        self.n_docs = self.live_base + delta.n_docs
+        base_total = float(np.sum(base.lengths, dtype=np.float64)) - float(np.sum(base.lengths[deleted], dtype=np.float64))
+        total = base_total + float(np.sum(delta.lengths, dtype=np.float64))
+        avgdl = total / self.n_docs if self.n_docs and total else 1.0
+        self.params = params
+        self.scorer = scorer or base.scorer
+        self.idfs = lucene_idf(frequencies, self.n_docs)
+        self.deleted = deleted
+        self.deleted_frequencies = np.asarray(deleted_frequencies, dtype=np.int64)
+        scales = (self.idfs[:n_base] * (params.k1 + 1)).astype(np.float32)
+        # The base's own bounds, carried over: a term's best ratio tf / (tf + norm) grows at most by
+        # the factor avgdl grew by (and not at all if it shrank); deleting paragraphs only lowers it.
+        own_avgdl = average_length(base.lengths)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = np.where(base.scales > 0, base.bounds / base.scales, 0).astype(np.float64)
+        grown = max(1.0, avgdl / own_avgdl) * (1 + BOUND_SLACK)
+        bounds = (ratios * grown * scales).astype(np.float32)
+        self.base = BM25Index(base.terms, base.offsets, base.doc_ids, base.tfs, base.lengths, params, bounds=bounds,
+                              collection=Collection(self.n_docs, avgdl, frequencies[:n_base], deleted))
+        self.delta = BM25Index(delta.terms, delta.offsets, delta.doc_ids, delta.tfs, delta.lengths, params,
+                               collection=Collection(self.n_docs, avgdl, frequencies[composite],
+                                                     np.zeros(0, dtype=np.int64)))
+        self._delta_of = np.full(len(self.terms), -1, dtype=np.int64)
+        self._delta_of[composite] = np.arange(len(composite))
+        self._n_base_terms = n_base
+        self.lengths = np.concatenate((np.delete(np.asarray(base.lengths), deleted), delta.lengths)).astype(np.int32)
+        combined = np.zeros(len(self.terms), dtype=np.float32)
+        combined[:n_base] = self.base.bounds
+        combined[composite] = np.maximum(combined[composite], self.delta.bounds)
+        self.bounds = combined
+        self._bounds_list = combined.tolist()
+        self._local = threading.local()
+
+    @cached_property
+    def _live(self) -> npt.NDArray[np.int64]:
+        """The base's number of each of the collection's first ``live_base`` paragraphs."""
+        return np.delete(np.arange(self.base.n_docs, dtype=np.int64), self.deleted)
+
+    def base_numbers(self, paragraphs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The base's numbers of some of the collection's first ``live_base`` paragraphs."""
+        return self._live[paragraphs]
+
+    def _from_base(self, docs: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
+        """The collection's numbers of (not deleted) base paragraphs."""
+        return docs - np.searchsorted(self.deleted, docs)
+
+    def _not_deleted(self, docs: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
+        if not len(self.deleted) or not len(docs):
+            return docs
+        where = np.minimum(np.searchsorted(self.deleted, docs), len(self.deleted) - 1)
+        return docs[self.deleted[where] != docs]
+
+    def term(self, token: str) -> int | None:
+        term = bisect_left(self.base.terms, token)
+        if not (term < self._n_base_terms and self.base.terms[term] == token):
+            found = self._new.get(token)
+            if found is None:
+                return None
+            term = found
+        return term if self.frequencies[term] > 0 else None
+
+    def _split(self, terms: Terms) -> tuple[dict[int, int], dict[int, int]]:
+        """A question's terms as each segment numbers them (id → times asked)."""
+        base: dict[int, int] = {}
+        delta: dict[int, int] = {}
+        for term, times in zip(terms.ids, terms.times):
+            if term < self._n_base_terms:
+                base[term] = times
+            if self._delta_of[term] >= 0:
+                delta[int(self._delta_of[term])] = times
+        return base, delta
+
+    def _top_k(self, terms: Terms, k: int) -> tuple[list[Hit], int]:
+        base, delta = self._split(terms)
+        hits: list[Hit] = []
+        read = 0
+        if base:
+            found, scanned = self.scorer.top_k(self.base, self.base.ordered(base), k)
+            numbers = self._from_base(np.asarray([h.paragraph for h in found], dtype=np.int64)).tolist()
+            hits += [Hit(n, h.score) for n, h in zip(numbers, found)]
+            read += scanned
+        if delta:
+            found, scanned = self.scorer.top_k(self.delta, self.delta.ordered(delta), k)
+            hits += [Hit(self.live_base + h.paragraph, h.score) for h in found]
+            read += scanned
+        return sorted(hits, key=lambda h: (-h.score, h.paragraph))[:k], read
+
+    def search(self, tokens: Sequence[str] | Terms, k: int) -> list[Hit]:
+        terms = tokens if isinstance(tokens, Terms) else self.terms_of(tokens)
+        if k <= 0 or not self.n_docs or not terms.ids:
+            return []
+        return self._top_k(terms, k)[0]
+
+    def postings_read(self, tokens: Sequence[str], k: int) -> tuple[int, int]:
+        terms = self.terms_of(tokens)
+        base, delta = self._split(terms)
+        total = sum(len(self.base.paragraphs_of(t)) for t in base) + sum(len(self.delta.paragraphs_of(t)) for t in delta)
+        if k <= 0 or not terms.ids:
+            return total, 0
+        return total, self._top_k(terms, k)[1]
+
+    def scores(self, tokens: Sequence[str]) -> npt.NDArray[np.float32]:
+        base, delta = self._split(self.terms_of(tokens))
+        scores = np.zeros(self.n_docs, dtype=np.float32)
+        for segment, asked, into in ((self.base, base, self._live), (self.delta, delta, None)):
+            if not asked:
+                continue
+            own = np.zeros(segment.n_docs, dtype=np.float32)
+            terms = segment.ordered(asked)
+            for term, times in zip(terms.ids, terms.times):
+                docs, impacts = segment.impacts(term, times)
+                own[docs] += impacts
+            if into is None:
+                scores[self.live_base:] = own
+            else:
+                scores[:self.live_base] = own[into]
+        return scores
+
+    def impacts(self, term: int, times: int = 1) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+        raise NotImplementedError("a segmented index is scored through its segments (search, scores)")
+
+    def paragraphs_of(self, term: int) -> npt.NDArray[np.int32]:
+        parts = []
+        if term < self._n_base_terms:
+            parts.append(self._from_base(self._not_deleted(self.base.paragraphs_of(term))))
+        if self._delta_of[term] >= 0:
+            parts.append(self.delta.paragraphs_of(int(self._delta_of[term])).astype(np.int64) + self.live_base)
+        return np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, dtype=np.int32)
+
+    def holding(self, terms: Sequence[int], paragraphs: Sequence[int]) -> npt.NDArray[np.bool_]:
+        ids = np.asarray(paragraphs, dtype=np.int64)
+        table = np.zeros((len(terms), len(ids)), dtype=bool)
+        in_base = np.flatnonzero(ids < self.live_base)
+        in_delta = np.flatnonzero(ids >= self.live_base)
+        base_ids = self._live[ids[in_base]]
+        delta_ids = ids[in_delta] - self.live_base
+        for row, term in enumerate(terms):
+            if term < self._n_base_terms and len(in_base):
+                table[row, in_base] = self.base.holding([term], base_ids.tolist())[0]
+            if self._delta_of[term] >= 0 and len(in_delta):
+                table[row, in_delta] = self.delta.holding([int(self._delta_of[term])], delta_ids.tolist())[0]
+        return table
+
+    def holding_within(self, terms: Sequence[int], starts: Sequence[int], ends: Sequence[int]) -> npt.NDArray[np.bool_]:
+        """One paragraph at a time (``holding``): the runs asked about are articles, a few paragraphs each."""
+        table = np.zeros((len(terms), len(starts)), dtype=bool)
+        for column, (start, end) in enumerate(zip(starts, ends)):
+            if end > start:
+                table[:, column] = self.holding(terms, range(start, end)).any(axis=1)
+        return table
+
+    @cached_property
+    def vocabulary(self) -> dict[str, int]:
+        return {term: i for i, term in enumerate(self.terms)}
+
+    def scratch(self, name: str = "scores", dtype: type = np.float32) -> npt.NDArray:  # type: ignore[type-arg]
+        raise NotImplementedError("a segmented index is scored through its segments")
+
+    def save(self, folder: Path) -> None:
+        raise NotImplementedError("a segmented index is saved as its base and its delta")
+
+
+def positions_in(index: BM25Index, terms: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Each term's id in the index (which must number its terms in sorted order), -1 where it lacks it."""
+    found = np.full(len(terms), -1, dtype=np.int64)
+    known = index.terms
+    for i, term in enumerate(terms):
+        at = bisect_left(known, term)
+        if at < len(known) and known[at] == term:
+            found[i] = at
+    return found
+
+
+def frequencies_in(index: BM25Index, encoded: EncodedTokens) -> npt.NDArray[np.int64] | None:
+    """Per term of the index, how many of these paragraphs hold it: what deleting them takes from each
+    document frequency. None when the index lacks one of their terms (they are not its paragraphs)."""
+    ids = positions_in(index, encoded.terms)
+    if (ids < 0).any():
+        return None
+    paragraph = np.repeat(np.arange(len(encoded.lengths), dtype=np.int64), encoded.lengths)
+    held = np.unique(ids[encoded.ids] * max(len(encoded.lengths), 1) + paragraph) // max(len(encoded.lengths), 1)
+    return np.bincount(held, minlength=len(index.terms)).astype(np.int64)
+
+
+DELTA_FILES = ("deleted", "deleted_frequencies", "base_ids")
+
+
+def save_delta(folder: Path, delta: BM25Index, deleted: npt.NDArray[np.int64],
+               deleted_frequencies: npt.NDArray[np.int64], base_ids: npt.NDArray[np.int64]) -> None:
+    """A delta segment (see ``Segmented``): its own index, and what it deletes from its base. The
+    frequencies are kept sparse: a few hundred terms, not one number per base term."""
+    delta.save(folder)
+    held = np.flatnonzero(deleted_frequencies)
+    np.save(folder / "deleted.npy", np.asarray(deleted, dtype=np.int64))
+    np.save(folder / "deleted_frequencies.npy", np.stack((held, deleted_frequencies[held])))
+    np.save(folder / "base_ids.npy", np.asarray(base_ids, dtype=np.int64))
+
+
+def load_segmented(base_folder: Path, delta_folder: Path, params: BM25Params = BM25Params(),
+                   scorer: Scorer | None = None) -> Segmented:
+    """A base and its delta, as ``save_delta`` left them; IndexCacheError when they do not fit together."""
+    base = BM25Index.load(base_folder, params, scorer)
+    delta = BM25Index.load(delta_folder, params)
+    try:
+        deleted, pairs, base_ids = (np.load(delta_folder / f"{name}.npy") for name in DELTA_FILES)
+    except Exception as error:  # noqa: BLE001 - any unreadable piece means: rebuild
+        raise IndexCacheError(f"{delta_folder}: unreadable delta ({error})") from None
+    if (pairs.ndim != 2 or len(pairs) != 2 or len(base_ids) != len(delta.terms)
+            or (len(deleted) and (deleted.min() < 0 or deleted.max() >= base.n_docs or (np.diff(deleted) <= 0).any()))
+            or (len(pairs[0]) and (pairs[0].min() < 0 or pairs[0].max() >= len(base.terms)))
+            or (base_ids >= len(base.terms)).any()):
+        raise IndexCacheError(f"{delta_folder}: the delta does not fit its base")
+    frequencies = np.zeros(len(base.terms), dtype=np.int64)
+    frequencies[pairs[0]] = pairs[1]
+    if (frequencies > np.diff(base.offsets)).any():
+        raise IndexCacheError(f"{delta_folder}: the delta deletes more than its base holds")
+    return Segmented(base, delta, deleted, frequencies, base_ids, scorer)
+
+
 class Exhaustive:
     """Every posting of every question term scored and summed with numpy, then the k best.
 
@@ -549,6 +860,9 @@ class Exhaustive:
         paragraphs = np.flatnonzero(scores)  # every score is above 0: these are the paragraphs touched
         values = scores[paragraphs]
         scores[paragraphs] = 0
+        if index.has_deleted:  # a deleted paragraph's score is NaN
+            live = values > 0
+            paragraphs, values = paragraphs[live], values[live]
         if len(values) > k:
             keep = np.argpartition(-values, k - 1)[:k]
             floor = values[keep].min()
@@ -565,3 +879,14 @@ def lucene_idf(df: npt.NDArray[np.int64], n_docs: int) -> npt.NDArray[np.float64
     """Lucene's idf, log(1 + (N - n + 0.5) / (n + 0.5)): positive for every term at any corpus size."""
     df = np.asarray(df, dtype=np.float64)
     return np.log1p((n_docs - df + 0.5) / (df + 0.5))
+
+
+def average_length(lengths: npt.NDArray[np.int32]) -> float:
+    """avgdl as rank-bm25 computes it; 1 for an index of nothing (no division by zero)."""
+    total = float(np.sum(lengths, dtype=np.float64))
+    return total / len(lengths) if len(lengths) and total else 1.0
+
+
+def length_norms(lengths: npt.NDArray[np.int32], avgdl: float, params: BM25Params) -> npt.NDArray[np.float32]:
+    """k1 · (1 − b + b · |D| / avgdl) per paragraph: the part of a term's score that depends on its paragraph."""
+    return (params.k1 * (1 - params.b + params.b * np.asarray(lengths, dtype=np.float64) / avgdl)).astype(np.float32)

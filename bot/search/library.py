@@ -61,7 +61,20 @@ from bot.search.articles import (
     read_text,
 )
 from bot.search.boilerplate import Boilerplate, Lines, lines_of
-from bot.search.index import BM25Index, BM25Params, EncodedTokens, Hit, IndexBuilder, Scorer, Terms
+from bot.search.index import (
+    BM25Index,
+    BM25Params,
+    EncodedTokens,
+    Hit,
+    IndexBuilder,
+    Scorer,
+    Segmented,
+    Terms,
+    frequencies_in,
+    load_segmented,
+    positions_in,
+    save_delta,
+)
 from bot.search.markup import sentence_spans
 from bot.search.site import Site, open_site
 from bot.search.tokens import CJK_RANGES, STOP_CHARACTERS, STOPWORDS, Tokenizer
@@ -71,6 +84,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 """Called with (files done, files total) while indexing."""
 MANIFEST_VERSION = 7
+DELTA_SHARE = 8
+"""An update merges the delta into its base (one whole new index) once the delta's paragraphs and the
+base's deleted ones pass 1/DELTA_SHARE of the base: until then every search reads both segments."""
 ARTICLE_CACHE_SIZE = 4096
 """Articles kept in memory once read (a hit's article, a digest's page)."""
 
@@ -173,6 +189,14 @@ class Manifest:
     days: list[int] = field(default_factory=list)
     """Each indexed file's date as a day number (``date.toordinal``, 0 for none), so that preferring the
     date a question names reads no article."""
+    delta: str = ""
+    """The delta folder's name, if the index is a base (``index``) and a delta (see ``index.Segmented``)."""
+    based: int = 0
+    """With a delta: how many of the indexed files (the first ones) are in the base; the rest are in the delta."""
+
+    @property
+    def in_base(self) -> int:
+        return self.based if self.delta else len(self.paths)
 
     def key(self, i: int) -> str:
         path = self.paths[i]
@@ -472,12 +496,17 @@ class Library:
             return _reported(library, report)
         with _exclusive(cache):
             # Another process (the bot, `articlebot index`) may have just made this very update.
+            bet = (manifest.index, manifest.delta) if manifest is not None and library is not None else None
             manifest = Manifest.load(cache)
             if manifest is not None and manifest.unchanged(_with_includes(stats, manifest.includes), now):
                 library = _load(cache, manifest, params, tokenizer, scorer)
                 if library is not None:
                     return _reported(library, report)
-            return _update(cache, manifest, stats, params, settings, tokenizer, sites, report, progress, scorer)
+            # The index loaded on the bet is the one to update from, unless another process replaced it since.
+            loaded = library.index if library is not None and manifest is not None and \
+                bet == (manifest.index, manifest.delta) else None
+            return _update(cache, manifest, stats, params, settings, tokenizer, sites, report, progress, scorer,
+                           loaded)
 
 
 def _scan(sites: list[Site], report: LoadReport) -> dict[str, Stat]:
@@ -555,8 +584,8 @@ def _load(cache: Path, manifest: Manifest, params: BM25Params, tokenizer: Tokeni
           scorer: Scorer | None) -> Library | None:
     """The last build as it was saved; None, with the reason logged, when it cannot be trusted."""
     try:
-        index = BM25Index.load(cache / manifest.index, params, scorer)
-        boilerplate = Boilerplate.load(cache / manifest.index)
+        index = _open_index(cache, manifest, params, scorer)
+        boilerplate = Boilerplate.load(cache / (manifest.delta or manifest.index))
         problem = None
         if index.n_docs != sum(manifest.paragraphs):
             problem = f"the index holds {index.n_docs} paragraphs, the manifest {sum(manifest.paragraphs)}"
@@ -576,6 +605,13 @@ def _load(cache: Path, manifest: Manifest, params: BM25Params, tokenizer: Tokeni
     return _library(store, manifest, index, boilerplate, LoadReport(), tokenizer, rebuilt=False)
 
 
+def _open_index(cache: Path, manifest: Manifest, params: BM25Params, scorer: Scorer | None = None) -> BM25Index:
+    """The manifest's index: one folder, or a base and its delta."""
+    if manifest.delta:
+        return load_segmented(cache / manifest.index, cache / manifest.delta, params, scorer)
+    return BM25Index.load(cache / manifest.index, params, scorer)
+
+
 def _library(store: ArticleStore, manifest: Manifest, index: BM25Index, boilerplate: Boilerplate,
              report: LoadReport, tokenizer: Tokenizer, rebuilt: bool) -> Library:
     shelf = Shelf(store, manifest)
@@ -589,20 +625,29 @@ def _library(store: ArticleStore, manifest: Manifest, index: BM25Index, boilerpl
 
 def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], params: BM25Params,
             settings: Settings, tokenizer: Tokenizer, sites: list[Site], report: LoadReport,
-            progress: Progress | None, scorer: Scorer | None = None) -> Library:
-    """Index the files that changed on top of the previous index's postings for all others."""
+            progress: Progress | None, scorer: Scorer | None = None, loaded: BM25Index | None = None) -> Library:
+    """Index the files that changed, and keep the previous index's postings for all others.
+
+    The first build writes one index. After that, the files that changed (and new ones) go to a
+    delta and the base's paragraphs of changed or deleted files are marked deleted (see
+    ``index.Segmented``): an update costs what the changed files cost, not the whole collection.
+    Once the delta outgrows 1/DELTA_SHARE of the base, the two are merged into one new index.
+    ``loaded``: the previous manifest's index, if already loaded.
+    """
     cache.mkdir(parents=True, exist_ok=True)
     store = ArticleStore(cache / "articles.sqlite")
-    base = _previous_index(cache, previous, params, store)
-    if base is None:
+    current = _previous_index(cache, previous, params, store, loaded)
+    if current is None:
         previous = None
     now = time.time()
-    current = _with_includes(stats, previous.includes) if previous else stats
+    stats_now = _with_includes(stats, previous.includes) if previous else stats
     due = previous.due(now) if previous else set()
     seen = previous.files if previous else {}
-    unchanged = {path for path, stat in seen.items() if current.get(path) == stat and path not in due}
+    unchanged = {path for path, stat in seen.items() if stats_now.get(path) == stat and path not in due}
     kept = [path in unchanged for path in previous.paths] if previous else []
-    builder = IndexBuilder(base, list(zip(previous.paragraphs, kept)) if previous else [])
+    in_base = previous.in_base if previous else 0
+    old_delta = current.delta if isinstance(current, Segmented) else None
+    builder = IndexBuilder(old_delta, list(zip(previous.paragraphs[in_base:], kept[in_base:])) if previous else [])
     # The manifest refers to each path and tag string object once (pickle then writes it once).
     same = {path: path for path in stats}
     paths = [same[p] for p, k in zip(previous.paths, kept) if k] if previous else []
@@ -612,7 +657,7 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
     skipped = [(same[s[0]], *s[1:]) for s in previous.skipped if s[0] in unchanged] if previous else []
     includes = {p: v for p, v in previous.includes.items() if p in unchanged} if previous else {}
     rechecks = {p: t for p, t in previous.rechecks.items() if p in unchanged} if previous else {}
-    files = {path: current[path] for path in stats if path in unchanged}
+    files = {path: stats_now[path] for path in stats if path in unchanged}
     todo = [path for path in stats if path not in unchanged]
     jobs = [(path, settings.max_file_bytes, _owner(path, sites)) for path in todo]
     results = _process_files(jobs, settings.workers, tokenizer, sites, progress, len(stats) - len(todo))
@@ -639,15 +684,75 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
             skipped.append((path, result.error.reason, result.error.line, result.error.kind))
     store.put_many(fresh)
     index = builder.finish(params)
-    manifest = Manifest(time.time(), f"index-{time.time_ns()}", files, paths, paragraphs, tags, skipped,
-                        includes, rechecks, days)
-    index.save(cache / manifest.index)
+    name, delta, based = f"index-{time.time_ns()}", "", len(paths)
+    served: BM25Index | None = None
+    if current is not None and previous is not None:
+        base = current.base if isinstance(current, Segmented) else current
+        gone = [i for i in range(in_base) if not kept[i]]
+        deleted = np.union1d(current.deleted if isinstance(current, Segmented) else np.zeros(0, dtype=np.int64),
+                             _base_paragraphs(current, previous, gone)).astype(np.int64)
+        frequencies = _deleted_frequencies(current, previous, gone, store, tokenizer) \
+            if (index.n_docs + len(deleted)) * DELTA_SHARE <= base.n_docs else None
+        if frequencies is not None:
+            name, delta, based = previous.index, f"delta-{time.time_ns()}", sum(kept[:in_base])
+            base_ids = positions_in(base, index.terms)
+            save_delta(cache / delta, index, deleted, frequencies, base_ids)
+            source = current.source if isinstance(current, Segmented) else current
+            served = Segmented(source, index, deleted, frequencies, base_ids, scorer)
+        else:  # merge: the base's paragraphs that stay, then the delta's
+            keep = np.ones(base.n_docs, dtype=bool)
+            keep[deleted] = False
+            merged = IndexBuilder(base, keep=keep)
+            merged.add_index(index)
+            index = merged.finish(params)
+    if not delta:
+        index.save(cache / name)
+    manifest = Manifest(time.time(), name, files, paths, paragraphs, tags, skipped, includes, rechecks, days,
+                        delta, based)
     keys = [manifest.key(i) for i in range(len(paths))]
-    Boilerplate.found(store.lines(keys), list(accumulate(paragraphs, initial=0))).save(cache / manifest.index)
+    Boilerplate.found(store.lines(keys), list(accumulate(paragraphs, initial=0))).save(cache / (delta or name))
     manifest.save(cache)
     _collect_garbage(cache, store, manifest, previous)
-    return _library(store, manifest, BM25Index.load(cache / manifest.index, params, scorer),
-                    Boilerplate.load(cache / manifest.index), report, tokenizer, rebuilt=True)
+    # A merged or new index is served mapped from disk (its arrays leave memory); a delta from memory.
+    return _library(store, manifest, served or _open_index(cache, manifest, params, scorer),
+                    Boilerplate.load(cache / (delta or name)), report, tokenizer, rebuilt=True)
+
+
+def _base_paragraphs(current: BM25Index, previous: Manifest, files: Sequence[int]) -> npt.NDArray[np.int64]:
+    """The base's numbers of these files' paragraphs (files by their place in the previous manifest)."""
+    starts = list(accumulate(previous.paragraphs, initial=0))
+    numbers = np.concatenate([np.arange(starts[i], starts[i + 1], dtype=np.int64) for i in files]) if files \
+        else np.zeros(0, dtype=np.int64)
+    if isinstance(current, Segmented):
+        return current.base_numbers(numbers)
+    return numbers
+
+
+def _deleted_frequencies(current: BM25Index, previous: Manifest, gone: list[int], store: ArticleStore,
+                         tokenizer: Tokenizer) -> npt.NDArray[np.int64] | None:
+    """Per base term, how many of the base's deleted paragraphs hold it, with these files' (by their
+    place in the previous manifest) deleted too.
+
+    A base file that changed or went is read back from the article store as it was indexed and
+    tokenized again (a few ms a file): that gives the document frequencies its paragraphs took.
+    None where that does not give back what the base holds: then the update merges instead.
+    """
+    base = current.base if isinstance(current, Segmented) else current
+    frequencies = current.deleted_frequencies if isinstance(current, Segmented) \
+        else np.zeros(len(base.terms), dtype=np.int64)
+    for i in gone:
+        try:
+            article = store.get(previous.key(i))
+        except IndexCacheError:
+            return None
+        tokens = indexed(tokenizer, article)[1]
+        held = frequencies_in(base, tokens)
+        if held is None or len(tokens.lengths) != previous.paragraphs[i]:
+            return None
+        frequencies = frequencies + held
+    if (frequencies > np.diff(base.offsets)).any():
+        return None
+    return frequencies
 
 
 def _owner(path: str, sites: list[Site]) -> int:
@@ -660,12 +765,12 @@ def _interned(tags: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _previous_index(cache: Path, previous: Manifest | None, params: BM25Params,
-                    store: ArticleStore) -> BM25Index | None:
+                    store: ArticleStore, loaded: BM25Index | None = None) -> BM25Index | None:
     """The last build's index, if it and its articles can be trusted to update from."""
     if previous is None:
         return None
     try:
-        index = BM25Index.load(cache / previous.index, params)
+        index = loaded or _open_index(cache, previous, params)
     except IndexCacheError as error:
         log.warning("indexing every file again: %s", error)
         return None
@@ -684,8 +789,8 @@ def _collect_garbage(cache: Path, store: ArticleStore, manifest: Manifest, previ
     A process still serving the previous index has mapped its files: they stay readable after
     the folder is removed. Its articles are read lazily, so those are kept one round.
     """
-    for folder in cache.glob("index-*"):
-        if folder.name != manifest.index:
+    for folder in [*cache.glob("index-*"), *cache.glob("delta-*")]:
+        if folder.name not in (manifest.index, manifest.delta):
             shutil.rmtree(folder, ignore_errors=True)
     wanted = manifest.keys() | (previous.keys() if previous else set())
     store.delete(store.keys() - wanted)
