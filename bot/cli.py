@@ -348,12 +348,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """What readers asked and missed, from the bot's state file: questions per day, latency p50/p99,
     the questions that found nothing or got 👎 most, and the tags opened most (as /stats shows admins)."""
     from bot.telegram.report import build_report, report_text
-    from bot.telegram.state import State
+    from bot.telegram.state import open_state
 
-    if not settings.state_path.is_file():
+    if not settings.state_url and not settings.state_path.is_file():
         raise ConfigError(f"no state file at {settings.state_path}: `articlebot telegram` writes it "
-                          "(set state_path or ARTICLEBOT_STATE to where the bot runs)")
-    state = State(settings.state_path, settings.query_log_days)
+                          "(set state_path or ARTICLEBOT_STATE to where the bot runs, or state_url)")
+    state = open_state(settings)
     try:
         report = build_report(state, days=args.days)
     finally:
@@ -369,7 +369,7 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     token = check_token(settings.telegram_token)
     from bot.engine.reloader import Reloader
     from bot.telegram.dialogue import Dialogue
-    from bot.telegram.state import State
+    from bot.telegram.state import open_state
     from bot.telegram.webhook import corpus_health
 
     configure_logging(token, settings.log_level, settings.log_format)
@@ -377,13 +377,16 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     notice = no_articles(engine.library, settings)
     if notice:  # the bot starts anyway: articles added to the folder are picked up (setting watch)
         print(f"articlebot: {notice}", file=sys.stderr)
-    state = State(settings.state_path, settings.query_log_days)
+    state = open_state(settings)
     dialogue = Dialogue(engine, state, settings.top_k)
+    # replicas sharing a state must register one secret: without one configured, the first one stored
+    secret = settings.telegram_webhook_secret or (state.shared_value("webhook_secret", secrets.token_urlsafe(32))
+                                                  if state.shared else secrets.token_urlsafe(32))
     reloader = Reloader(settings, engine.library, dialogue.swap).start(watch=settings.watch)
     application = build_application(settings, dialogue, reloader=reloader)
     try:
         run(application, webhook=args.webhook, listen=args.listen, port=args.port,
-            secret=settings.telegram_webhook_secret or secrets.token_urlsafe(32), path=settings.webhook_path,
+            secret=secret, path=settings.webhook_path,
             health=lambda: corpus_health(dialogue.answerer.library))  # read per request: reloads show
     finally:
         reloader.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -124,6 +125,19 @@ def _url_path(value: str) -> str:
     return path
 
 
+def _state_url(value: str) -> str:
+    url = value.strip()
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be a PostgreSQL URL such as postgresql://articlebot@db.example/articlebot "
+                         "(leave it unset for the SQLite file at state_path)")
+    return url
+
+
+def _without_password(text: str) -> str:
+    """A URL's password hidden (``user:***@host``), so a setting quoted in an error never shows one."""
+    return re.sub(r"(://[^/@:]*:)[^/]*@", r"\1***@", text)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("corpus", "ARTICLEBOT_CORPUS", (Path("corpus"),),
             "Folders of Markdown articles, joined by the OS path separator (':' on Linux).", _paths),
@@ -147,6 +161,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Processes that tokenize while indexing (0 = one per CPU core).", _non_negative_int),
     Setting("state_path", "ARTICLEBOT_STATE", Path(".articlebot-state.sqlite"),
             "SQLite file for bot state (buttons, follow-ups) that survives restarts.", Path),
+    Setting("state_url", "ARTICLEBOT_STATE_URL", None,
+            "PostgreSQL URL (postgresql://user@host/db) to keep the bot state in instead of state_path, so "
+            "that several replicas share it; a password in it is never logged.", _state_url),
     Setting("rate_limit_per_minute", "ARTICLEBOT_RATE_LIMIT", 20,
             "Questions one Telegram user may ask per minute.", _positive_int),
     Setting("admin_user_ids", "ADMIN_USER_IDS", frozenset(),
@@ -212,6 +229,7 @@ class Settings:
     max_question_chars: int = _default("max_question_chars")
     workers: int = _default("workers")
     state_path: Path = _default("state_path")
+    state_url: str | None = field(default=_default("state_url"), repr=False)
     rate_limit_per_minute: int = _default("rate_limit_per_minute")
     admin_user_ids: frozenset[int] = _default("admin_user_ids")
     allowed_chat_ids: frozenset[int] = _default("allowed_chat_ids")
@@ -243,7 +261,7 @@ def _parse(setting: Setting, raw: Any, origin: str) -> Any:
     try:
         return setting.parse(raw)
     except ValueError as error:
-        raise ConfigError(f"{setting.name} ({origin}): {raw!r} {error}") from None
+        raise ConfigError(f"{setting.name} ({origin}): {_without_password(raw)!r} {error}") from None
 
 
 def _read_config_file(path: Path) -> Mapping[str, Any]:

@@ -11,7 +11,7 @@ import math
 import os
 import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import hypothesis
@@ -19,6 +19,7 @@ import hypothesis.configuration
 import hypothesis.database
 import pytest
 from rank_bm25 import BM25Okapi
+from support.postgres import SKIP_REASON, PostgresServer, find_binaries
 
 from bot.config import Settings
 from bot.search.answers import Answerer
@@ -240,3 +241,29 @@ def bundled_library(tmp_path_factory: pytest.TempPathFactory, tokenizer: Tokeniz
 @pytest.fixture(scope="session")
 def answerer(bundled_library: Library) -> Answerer:
     return Answerer(bundled_library)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the run (started on first use), or a skip that says why not."""
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip(SKIP_REASON)
+    server = PostgresServer(binaries).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which store the state tests run against: each runs twice, once per backend."""
+    return str(request.param)
+
+
+@pytest.fixture
+def state_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where a test's ``State`` lives: an SQLite file under tmp_path, or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        return str(tmp_path / "state.sqlite")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.fresh_database()

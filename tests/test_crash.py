@@ -21,10 +21,11 @@ import pytest
 from conftest import SMALL_CORPUS, write_files
 from support.botapi import BotApiServer, Call
 from support.bots import START, BotProcess
+from support.postgres import raw_rows
 from test_reloader import FISH, FISH_QUESTION
 
 from bot.telegram.delivery import UpdateLedger
-from bot.telegram.state import State
+from bot.telegram.state import UPDATE_LEASE, State
 
 REPO = Path(__file__).parents[1]
 TOKEN = "123456:ABC-def_ghi-crash-token"
@@ -57,9 +58,13 @@ def fetched_ids(calls: list[Call]) -> set[int]:
     return {u["update_id"] for c in calls if c.method == "getUpdates" and c.ok for u in c.result}
 
 
-def handled(root: Path, update_ids: Iterable[int]) -> bool:
-    """Whether the bot's state file records all these updates as handled (read-only, from outside)."""
+def handled(root: Path, update_ids: Iterable[int], url: str | None = None) -> bool:
+    """Whether the bot's state file (or database) records all these updates as handled (from outside)."""
     ids = list(update_ids)
+    if url is not None:
+        marks = ",".join(str(int(i)) for i in ids)
+        [(count,)] = raw_rows(url, f"SELECT count(*) FROM updates WHERE handled IS NOT NULL AND update_id IN ({marks})")
+        return count == len(ids)
     try:
         db = sqlite3.connect(f"file:{root / 'state.sqlite'}?mode=ro", uri=True)
         try:
@@ -73,21 +78,26 @@ def handled(root: Path, update_ids: Iterable[int]) -> bool:
     return count == len(ids)
 
 
-def test_every_update_is_answered_exactly_once_across_sigkills(root: Path, processes: list[BotProcess]) -> None:
+def test_every_update_is_answered_exactly_once_across_sigkills(root: Path, processes: list[BotProcess],
+                                                               backend: str, state_target: str) -> None:
+    """With PostgreSQL, a killed process's claims last their lease (30 s): the restarted process answers
+    the updates it left once they expire (its sweep), as another replica would."""
+    url = state_target if backend == "postgresql" else None
+    env = {"ARTICLEBOT_STATE_URL": url} if url else {}
     with BotApiServer(token=TOKEN) as api:
         # 1. Answered, then killed before Telegram learned the updates were fetched: the getUpdates
         #    that would have confirmed them never arrives (dropped), as when a process dies.
         first = {chat: api.send_text(chat, QUESTION)[0] for chat in (101, 102, 103)}
         api.fail_next("getUpdates", "slow", delay=0)  # the first poll fetches all three
         api.fail_next("getUpdates", "drop", times=100_000)  # every later one is lost
-        bot = BotProcess(api, root, TOKEN).start()
+        bot = BotProcess(api, root, TOKEN, **env).start()
         processes.append(bot)
         for chat in first:
             api.wait_for(lambda c, chat=chat: c.method == "sendMessage" and c.params["chat_id"] == chat,
                          timeout=START)
         # killed once the answers are recorded as sent (killed between Telegram accepting a reply and
         # the record, a reply would go out twice: the one moment no bot can close, kept to an instant)
-        assert api.wait_until(lambda: handled(root, first.values()), START), bot.log
+        assert api.wait_until(lambda: handled(root, first.values(), url), START), bot.log
         bot.kill()
         assert set(first.values()) <= set(api.pending_update_ids()), "Telegram should still hold them"
 
@@ -97,11 +107,11 @@ def test_every_update_is_answered_exactly_once_across_sigkills(root: Path, proce
         api.clear_faults()
         between = {chat: api.send_text(chat, QUESTION)[0] for chat in (150,)}
         restarted_at = len(api.calls)
-        bot = BotProcess(api, root, TOKEN).start()
+        bot = BotProcess(api, root, TOKEN, **env).start()
         processes.append(bot)
         api.wait_for(lambda c: c.method == "sendMessage" and c.ok and c.params["chat_id"] == 150, timeout=START)
         assert set(first.values()) <= fetched_ids(api.calls[restarted_at:]), "phase 1 was not redelivered"
-        assert api.wait_until(lambda: handled(root, between.values()), START), bot.log
+        assert api.wait_until(lambda: handled(root, between.values(), url), START), bot.log
         api.fail_next("sendMessage", "drop", times=100_000)
         second = {chat: api.send_text(chat, QUESTION)[0] for chat in (201, 202)}
         def lost() -> set[object]:
@@ -114,11 +124,11 @@ def test_every_update_is_answered_exactly_once_across_sigkills(root: Path, proce
         api.clear_faults()
         third = {chat: api.send_text(chat, QUESTION)[0] for chat in (301,)}
         restarted_at = len(api.calls)
-        bot = BotProcess(api, root, TOKEN).start()
+        bot = BotProcess(api, root, TOKEN, **env).start()
         processes.append(bot)
         for chat in (*second, *third):
             api.wait_for(lambda c, chat=chat: c.method == "sendMessage" and c.ok and c.params["chat_id"] == chat,
-                         timeout=START)
+                         timeout=START + (UPDATE_LEASE if url else 0))
         assert bot.stop(signal.SIGTERM) == 0, bot.log
         assert not fetched_ids(api.calls[restarted_at:]) & set(second.values()), "Telegram had forgotten them"
 
@@ -215,16 +225,16 @@ BOT = 111111
 OTHER_BOT = 222222
 
 
-def test_the_state_file_keeps_unanswered_updates_and_forgets_old_ones(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite"
-    state = State(path)
+def test_the_state_file_keeps_unanswered_updates_and_forgets_old_ones(state_target: str) -> None:
+    path = state_target
+    state = State(path, update_lease=0)
     state.receive_update(BOT, 1, '{"update_id": 1}')
     state.receive_update(BOT, 2, '{"update_id": 2}')
     state.mark_update_handled(BOT, 1)
     state.receive_update(BOT, 1, '{"update_id": 1}')  # Telegram sends it again: still handled
     state.close()
 
-    reopened = State(path)  # as after a restart
+    reopened = State(path, update_lease=0)  # as after a restart
     assert reopened.update_handled(BOT, 1) and not reopened.update_handled(BOT, 2)
     assert reopened.unhandled_updates(BOT) == [(2, '{"update_id": 2}')]
     assert reopened.unhandled_updates(BOT, max_age=-1) == []  # too old to answer any more
@@ -233,10 +243,10 @@ def test_the_state_file_keeps_unanswered_updates_and_forgets_old_ones(tmp_path: 
     assert not reopened.update_handled(BOT, 1) and reopened.unhandled_updates(BOT) == []
 
 
-def test_update_ids_are_counted_per_bot(tmp_path: Path) -> None:
+def test_update_ids_are_counted_per_bot(state_target: str) -> None:
     """Telegram numbers each bot's updates on its own: one state file used with a second bot (or a
     re-created one) must neither skip that bot's updates nor answer the first bot's."""
-    state = State(tmp_path / "state.sqlite")
+    state = State(state_target, update_lease=0)
     state.receive_update(BOT, 5, '{"update_id": 5, "for": "first"}')
     state.mark_update_handled(BOT, 5)
     state.receive_update(BOT, 6, '{"update_id": 6, "for": "first"}')
@@ -277,8 +287,8 @@ def test_a_state_file_from_before_bot_ids_is_migrated_and_its_updates_count_as_t
     assert State(path).update_handled(BOT, 2)  # opened again: nothing left to migrate
 
 
-def test_the_ledger_claims_each_update_once_and_lets_old_inline_queries_go(tmp_path: Path) -> None:
-    state = State(tmp_path / "state.sqlite")
+def test_the_ledger_claims_each_update_once_and_lets_old_inline_queries_go(state_target: str) -> None:
+    state = State(state_target, update_lease=0)  # a restart's claims here need not wait for a lease
     user = {"id": 7, "is_bot": False, "first_name": "Ann"}
     message = {"update_id": 5, "message": {"message_id": 1, "date": 0, "from": user, "text": "hi",
                                            "chat": {"id": 7, "type": "private"}}}
@@ -301,8 +311,8 @@ def test_the_ledger_claims_each_update_once_and_lets_old_inline_queries_go(tmp_p
     asyncio.run(run())
 
 
-def test_a_press_answered_before_a_restart_is_remembered_as_answered(tmp_path: Path) -> None:
-    state = State(tmp_path / "state.sqlite")
+def test_a_press_answered_before_a_restart_is_remembered_as_answered(state_target: str) -> None:
+    state = State(state_target, update_lease=0)
     state.receive_update(BOT, 8, '{"update_id": 8}')
 
     async def run() -> None:

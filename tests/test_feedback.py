@@ -23,6 +23,7 @@ from test_telegram import TOKEN
 from bot.config import Settings
 from bot.engine.engine import Engine
 from bot.search.library import Library
+from bot.telegram.database import is_postgres_url
 from bot.telegram.dialogue import Dialogue
 from bot.telegram.state import State
 
@@ -51,14 +52,22 @@ def state_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def start(api: BotApiServer, state_path: Path, bundled_library: Library) -> Iterator[Start]:
+def state_target(backend: str, state_path: Path, request: pytest.FixtureRequest) -> str:
+    """The bot's state: the SQLite file at ``state_path``, or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        return str(state_path)
+    return str(request.getfixturevalue("postgres_server").fresh_database())
+
+
+@pytest.fixture
+def start(api: BotApiServer, state_path: Path, state_target: str, bundled_library: Library) -> Iterator[Start]:
     """Starts a bot on the stand-in and the state file (again after ``stop``: a restart)."""
     running: list[RunningBot] = []
 
     def start_bot(**overrides: Any) -> RunningBot:
         settings = Settings(telegram_token=TOKEN, telegram_api_base_url=api.base_url, state_path=state_path,
                             rate_limit_per_minute=1000, admin_user_ids=frozenset({ADMIN}), **overrides)
-        dialogue = Dialogue(Engine.over(bundled_library), State(state_path))
+        dialogue = Dialogue(Engine.over(bundled_library), State(state_target))
         bot = RunningBot(api, settings, dialogue).start()
         running.append(bot)
         return bot
@@ -177,18 +186,18 @@ def test_in_groups_only_admins_change_the_settings(api: BotApiServer, start: Sta
 
 # --- /stats and `articlebot report` ----------------------------------------------------------
 
-def report_json(state_path: Path) -> dict[str, Any]:
+def report_json(target: str, cwd: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "TELEGRAM_"))}
-    env["ARTICLEBOT_STATE"] = str(state_path)
+    env["ARTICLEBOT_STATE_URL" if is_postgres_url(target) else "ARTICLEBOT_STATE"] = target
     result = subprocess.run([sys.executable, "-m", "bot", "report", "--json"], check=False,
                             capture_output=True, text=True,
-                            timeout=120, env=env, cwd=state_path.parent)
+                            timeout=120, env=env, cwd=cwd)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 def test_stats_is_refused_to_readers_and_counts_real_questions_for_admins(
-        api: BotApiServer, start: Start, state_path: Path) -> None:
+        api: BotApiServer, start: Start, state_target: str, tmp_path: Path) -> None:
     start()
     api.send_text(USER, QUESTION)
     api.send_text(USER, NOTHING)
@@ -212,7 +221,7 @@ def test_stats_is_refused_to_readers_and_counts_real_questions_for_admins(
     api.send_text(ADMIN, "/stats 0")
     assert "Usage: /stats" in replies_to(api, ADMIN, count=2)[1]["text"]
 
-    report = report_json(state_path)
+    report = report_json(state_target, tmp_path)
     assert (report["questions"], report["nothing"], report["down"]) == (3, 1, 1)
     assert report["chat_types"] == {"private": 2, "supergroup": 1}
     assert report["per_day"][-1]["questions"] == 3

@@ -506,8 +506,8 @@ def test_digest_moments_follow_the_wall_clock_of_their_zone() -> None:
         latest_digest_moment(before_change, 8, "Europe/Berlin") == 23 * 3600
 
 
-def test_each_chat_and_article_is_queued_once_whatever_tags_match(tmp_path: Path, small_library: Library) -> None:
-    state = State(tmp_path / "s.sqlite")
+def test_each_chat_and_article_is_queued_once_whatever_tags_match(state_target: str, small_library: Library) -> None:
+    state = State(state_target)
     dialogue = Dialogue(Engine.over(small_library), state)
     dialogue.following = dataclasses.replace(dialogue.following, bot_id=1)
     news = next(a for a in small_library.articles if "iyiou" in a.tags)
@@ -523,6 +523,6 @@ def test_each_chat_and_article_is_queued_once_whatever_tags_match(tmp_path: Path
     assert state.pending_deliveries(1) == 2
     assert dialogue.announcements(engine, [news], lambda chat: chat == OTHER)[0].chats == (OTHER,)
     state.close()
-    reopened = State(tmp_path / "s.sqlite")
+    reopened = State(state_target)
     assert [f.name for f in reopened.follows_of(1, READER)] == ["iyiou", "AI"]  # follows survive restarts
     assert reopened.pending_deliveries(1) == 2

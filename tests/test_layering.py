@@ -29,7 +29,7 @@ ORDER = {
                "compiled", "library", "query", "reading", "weights", "ranking", "answers", "evaluation"],
     "summaries": ["extracts", "topics", "catalog", "rouge"],
     "engine": ["engine", "reloader"],
-    "telegram": ["strings", "replies", "state", "report", "dialogue", "handlers", "delivery", "webhook", "app"],
+    "telegram": ["strings", "replies", "database", "state", "report", "dialogue", "handlers", "delivery", "webhook", "app"],
     "": ["config", "errors", "logs", "terminal", "cli", "__main__"],
 }
 """Within a package, the data flow left to right: a module imports only modules to its left."""
@@ -49,6 +49,8 @@ OWNERS: dict[str, set[str]] = {
     "watchfiles": {"engine.reloader"},
     "tornado": {"telegram.webhook"},
     "telegram": {"telegram.handlers", "telegram.delivery", "telegram.webhook", "telegram.app", "cli"},
+    "psycopg": {"telegram.database"},
+    "psycopg_pool": {"telegram.database"},
 }
 """Third-party libraries and the modules allowed to import each (numpy: the index and its compiled loops;
 python-telegram-bot: the Telegram layer and the entry point)."""

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from support.botapi import MAX_TEXT_UTF16, render_text, utf16_len
 
+from bot.telegram.database import is_postgres_url
 from bot.telegram.report import Asked, Day, Disliked, build_report, report_html, report_text
 from bot.telegram.state import Delivery, State
 
@@ -34,9 +35,10 @@ def day(offset: int) -> str:
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> State:
-    """Seven questions this week (three found nothing), one older, votes and tag counters."""
-    state = State(tmp_path / "state.sqlite")
+def state(state_target: str) -> State:
+    """Seven questions this week (three found nothing), one older, votes and tag counters (in SQLite and
+    in PostgreSQL: the report reads either)."""
+    state = State(state_target)
     deepseek = state.remember("ask", "DeepSeek 成本", chat_id=1)
     bitcoin = state.remember("ask", "Bitcoin", chat_id=1)
     nvidia = state.remember("ask", "英伟达股价", chat_id=1)
@@ -93,14 +95,14 @@ def test_tags_and_request_counters(state: State) -> None:
     assert build_report(state, days=1, now=NOON).tags == (Asked("iyiou", 3),)
 
 
-def test_an_empty_state_file_gives_a_report_of_zeros(tmp_path: Path) -> None:
-    report = build_report(State(tmp_path / "empty.sqlite"), days=3)
+def test_an_empty_state_file_gives_a_report_of_zeros(state_target: str) -> None:
+    report = build_report(State(state_target), days=3)
     assert (report.questions, report.nothing, report.latency_p50_ms, report.latency_p99_ms) == (0, 0, 0.0, 0.0)
     assert [d.questions for d in report.per_day] == [0, 0, 0]
     assert report.unanswered == report.disliked == report.tags == ()
     assert "(none)" in report_text(report)
     with pytest.raises(ValueError):
-        build_report(State(tmp_path / "empty.sqlite"), days=0)
+        build_report(State(state_target), days=0)
 
 
 def test_json_and_text_carry_the_same_figures(state: State) -> None:
@@ -148,29 +150,30 @@ def test_a_long_report_is_split_over_messages_telegram_accepts(state: State) -> 
 
 # --- the command ---------------------------------------------------------------------------
 
-def run_cli(*args: str, state_path: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, state_path: Path | str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``articlebot report`` on an SQLite file (``ARTICLEBOT_STATE``) or a PostgreSQL URL (``ARTICLEBOT_STATE_URL``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "TELEGRAM_"))}
-    env["ARTICLEBOT_STATE"] = str(state_path)
+    env["ARTICLEBOT_STATE_URL" if is_postgres_url(state_path) else "ARTICLEBOT_STATE"] = str(state_path)
     return subprocess.run([sys.executable, "-m", "bot", "report", *args], check=False,
                           capture_output=True, text=True,
-                          timeout=120, env=env, cwd=state_path.parent)
+                          timeout=120, env=env, cwd=cwd or Path(state_path).parent)
 
 
-def test_articlebot_report_prints_the_figures(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite"
+def test_articlebot_report_prints_the_figures(state_target: str, tmp_path: Path) -> None:
+    path = state_target
     state = State(path)
     state.log_question("DeepSeek 成本", "private", True, 12.0)
     state.log_question("how to bake a cake", "private", False, 3.0)
     state.log_question("how to bake a cake", "group", False, 5.0, when=time.time() - 3 * DAY)
     state.count_usage("tag:iyiou")
     state.close()
-    result = run_cli("--json", "--days", "2", state_path=path)
+    result = run_cli("--json", "--days", "2", state_path=path, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert (data["days"], data["questions"], data["nothing"]) == (2, 2, 1)
     assert data["unanswered"] == [{"text": "how to bake a cake", "times": 1}]
     assert data["tags"] == [{"text": "iyiou", "times": 1}]
-    week = run_cli(state_path=path)
+    week = run_cli(state_path=path, cwd=tmp_path)
     assert week.returncode == 0, week.stderr
     assert "last 7 day(s)" in week.stdout and "questions: 3, nothing found: 2 (67%)" in week.stdout
 
@@ -186,8 +189,8 @@ def test_articlebot_report_without_a_state_file_says_where_it_looked(tmp_path: P
     assert "argument --days: must be 1 or more (got 0)" in bad_days.stderr
 
 
-def test_follows_per_tag_and_deliveries_per_day(tmp_path: Path) -> None:
-    state = State(tmp_path / "follows.sqlite")
+def test_follows_per_tag_and_deliveries_per_day(state_target: str) -> None:
+    state = State(state_target)
     for chat in (1, 2, 3):
         state.follow(7, chat, "iyiou", "iyiou", False, None)
     state.follow(7, 2, "ai", "AI", True, "zh")
@@ -204,3 +207,17 @@ def test_follows_per_tag_and_deliveries_per_day(tmp_path: Path) -> None:
     text = report_text(report)
     assert "follows per tag:" in text and "deliveries to followers per day:" in text
     assert "Follows per tag" in "".join(report_html(report, "en"))
+
+
+def test_a_database_password_never_reaches_the_error(tmp_path: Path) -> None:
+    url = "postgresql://articlebot:hunter2-secret@127.0.0.1:1/articlebot?connect_timeout=2"
+    result = run_cli(state_path=url, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cannot connect to the state database postgresql://articlebot:***@127.0.0.1:1/" in result.stderr
+    assert "hunter2-secret" not in result.stderr and "Traceback" not in result.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "TELEGRAM_"))}
+    env["ARTICLEBOT_STATE_URL"] = "mysql://articlebot:hunter2-secret@db/x"
+    bad = subprocess.run([sys.executable, "-m", "bot", "report"], check=False, capture_output=True, text=True,
+                         timeout=120, env=env, cwd=tmp_path)
+    assert bad.returncode != 0 and "must be a PostgreSQL URL" in bad.stderr
+    assert "hunter2-secret" not in bad.stderr + bad.stdout and "mysql://articlebot:***@db/x" in bad.stderr

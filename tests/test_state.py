@@ -1,35 +1,44 @@
-"""state.py: what readers do survives restarts, in a real SQLite file (closed and opened again).
+"""state.py: what readers do survives restarts, in a real SQLite file and in a real PostgreSQL database.
 
 Chat settings, usage counters, the question log (and its retention) and votes are each written,
-the file closed, and read back by a fresh ``State`` on the same path, as after a restart.
+the store closed, and read back by a fresh ``State`` on the same path or URL, as after a restart.
+Every test runs against both backends (the ``state_target`` fixture).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from support.postgres import columns, raw_rows
 
-from bot.telegram.state import LOGGED_QUESTION_CHARS, PRUNE_EVERY, SENT, ChatSettings, Delivery, State, day_of
+from bot.telegram.state import (
+    LOGGED_QUESTION_CHARS,
+    PRUNE_EVERY,
+    SCHEMA_VERSION,
+    SENT,
+    ChatSettings,
+    Delivery,
+    State,
+    day_of,
+)
 
 DAY = 86400.0
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "bot.sqlite"
+def path(state_target: str) -> str:
+    return state_target
 
 
-def reopened(path: Path, state: State, **options: int) -> State:
+def reopened(path: str, state: State, **options: float) -> State:
     """Close ``state`` and open the same file again, as a restarted bot does."""
     state.close()
     return State(path, **options)
 
 
-def test_chat_settings_default_to_nothing_chosen_and_survive_a_restart(path: Path) -> None:
+def test_chat_settings_default_to_nothing_chosen_and_survive_a_restart(path: str) -> None:
     state = State(path)
     assert state.chat_settings(42) == ChatSettings(None, None)
     state.set_chat_lang(42, "zh")
@@ -44,7 +53,7 @@ def test_chat_settings_default_to_nothing_chosen_and_survive_a_restart(path: Pat
     state.close()
 
 
-def test_a_stored_question_remembers_its_chat(path: Path) -> None:
+def test_a_stored_question_remembers_its_chat(path: str) -> None:
     state = State(path)
     asked = state.remember("ask", "DeepSeek", chat_id=42)
     tag = state.remember("tag", "iyiou")
@@ -56,7 +65,7 @@ def test_a_stored_question_remembers_its_chat(path: Path) -> None:
     state.close()
 
 
-def test_usage_counters_add_up_per_day_and_survive_a_restart(path: Path) -> None:
+def test_usage_counters_add_up_per_day_and_survive_a_restart(path: str) -> None:
     now = time.time()
     state = State(path)
     for _ in range(3):
@@ -68,12 +77,12 @@ def test_usage_counters_add_up_per_day_and_survive_a_restart(path: Path) -> None
     assert state.usage(now) == {"/tag": 3, "question": 1}
     assert state.usage(now - 3 * DAY) == {"/tag": 4, "question": 1}
     assert state.usage(now - 30 * DAY) == {"/tag": 4, "question": 1, "tag:iyiou": 1}
-    rows = sqlite3.connect(path).execute("SELECT day, count FROM usage WHERE name = '/tag' ORDER BY day").fetchall()
+    rows = raw_rows(path, "SELECT day, count FROM usage WHERE name = '/tag' ORDER BY day")
     assert rows == [(day_of(now - 3 * DAY), 1), (day_of(now), 3)]
     state.close()
 
 
-def test_the_question_log_keeps_what_the_report_needs_and_no_user(path: Path) -> None:
+def test_the_question_log_keeps_what_the_report_needs_and_no_user(path: str) -> None:
     state = State(path)
     asked = time.time() - 60
     state.log_question("DeepSeek V3 的训练成本是多少？", "private", True, 4.25, query_id=9, when=asked)
@@ -86,12 +95,11 @@ def test_the_question_log_keeps_what_the_report_needs_and_no_user(path: Path) ->
     assert logged[0].asked == pytest.approx(asked)
     assert len(logged[2].question) == LOGGED_QUESTION_CHARS and logged[2].question.endswith("…")
     assert state.logged_questions(time.time() + 1) == []
-    columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(query_log)")}
-    assert not {"user_id", "chat_id"} & columns
+    assert not {"user_id", "chat_id"} & columns(path, "query_log")
     state.close()
 
 
-def test_a_vote_is_one_per_answer_and_user_and_a_second_press_changes_it(path: Path) -> None:
+def test_a_vote_is_one_per_answer_and_user_and_a_second_press_changes_it(path: str) -> None:
     state = State(path)
     answer = state.remember("ask", "英伟达股价", chat_id=42)
     other = state.remember("ask", "Bitcoin", chat_id=42)
@@ -108,7 +116,7 @@ def test_a_vote_is_one_per_answer_and_user_and_a_second_press_changes_it(path: P
     state.close()
 
 
-def test_old_questions_and_votes_are_pruned_on_opening(path: Path) -> None:
+def test_old_questions_and_votes_are_pruned_on_opening(path: str) -> None:
     now = time.time()
     state = State(path, query_log_days=30)
     answer = state.remember("ask", "old question")
@@ -127,7 +135,7 @@ def test_old_questions_and_votes_are_pruned_on_opening(path: Path) -> None:
     state.close()
 
 
-def test_buttons_older_than_the_retention_expire_with_the_links_to_them(path: Path) -> None:
+def test_buttons_older_than_the_retention_expire_with_the_links_to_them(path: str) -> None:
     now = time.time()
     state = State(path, query_log_days=30)
     old = state.remember("ask", "old question", chat_id=42, when=now - 31 * DAY)
@@ -144,7 +152,7 @@ def test_buttons_older_than_the_retention_expire_with_the_links_to_them(path: Pa
     kept = state.query_for_reply(42, 2)
     assert kept is not None and kept.id == recent
     assert [v.question for v in state.votes(0)] == ["voted on"]  # kept while its vote is, for the report
-    [(links,)] = sqlite3.connect(path).execute("SELECT count(*) FROM replies").fetchall()
+    [(links,)] = raw_rows(path, "SELECT count(*) FROM replies")
     assert links == 2
     # a month later the vote goes, and with it the question it kept; the recent one has aged too
     assert state.prune_log(now=now + 30 * DAY) == 1 + 2 + 2  # the vote, two links, two questions
@@ -152,7 +160,7 @@ def test_buttons_older_than_the_retention_expire_with_the_links_to_them(path: Pa
     state.close()
 
 
-def test_a_running_bot_prunes_as_it_logs(path: Path) -> None:
+def test_a_running_bot_prunes_as_it_logs(path: str) -> None:
     state = State(path, query_log_days=2)
     state.log_question("stale", "private", False, 1.0, when=time.time() - 3 * DAY)
     for number in range(PRUNE_EVERY - 2):
@@ -165,7 +173,7 @@ def test_a_running_bot_prunes_as_it_logs(path: Path) -> None:
     state.close()
 
 
-def test_concurrent_handlers_count_without_losing_updates(path: Path) -> None:
+def test_concurrent_handlers_count_without_losing_updates(path: str) -> None:
     """Handlers run in threads (asyncio.to_thread); the counters must not lose increments."""
     state = State(path)
 
@@ -187,7 +195,7 @@ def test_concurrent_handlers_count_without_losing_updates(path: Path) -> None:
 
 # --- following tags: follows and the outbox -----------------------------------------------------
 
-def test_follows_are_per_bot_and_chat_survive_a_restart_and_change_mode(path: Path) -> None:
+def test_follows_are_per_bot_and_chat_survive_a_restart_and_change_mode(path: str) -> None:
     state = State(path)
     assert state.follow(1, 42, "iyiou", "iyiou", False, "en") is False
     assert state.follow(1, 42, "iyiou", "iyiou", True, "en") is True  # followed already: now daily
@@ -200,8 +208,8 @@ def test_follows_are_per_bot_and_chat_survive_a_restart_and_change_mode(path: Pa
     assert state.unfollow(1, 42, "iyiou") and not state.unfollow(1, 42, "iyiou")
 
 
-def test_the_outbox_sends_each_chat_and_item_once_and_resumes_after_a_restart(path: Path) -> None:
-    state = State(path)
+def test_the_outbox_sends_each_chat_and_item_once_and_resumes_after_a_restart(path: str) -> None:
+    state = State(path, outbox_lease=0)  # claims expire at once here (the claim tests below check leases)
     buttons = (({"label": "Summary", "data": "a:1"},),)
     first = Delivery("a:fish.md", "<b>fish</b>", buttons, (1, 2, 3))
     assert state.queue_deliveries(9, [first]) == 3
@@ -212,7 +220,7 @@ def test_the_outbox_sends_each_chat_and_item_once_and_resumes_after_a_restart(pa
     assert due[0].buttons == buttons
     state.delivered(due[0].rowid, SENT)
     state.postpone(due[1].rowid, time.time() + 60)
-    state = reopened(path, state)  # a restart: what was sent stays sent, the rest resumes
+    state = reopened(path, state, outbox_lease=0)  # a restart: what was sent stays sent, the rest resumes
     assert [row.chat_id for row in state.due_deliveries(9, time.time(), 10)] == [3, 4]
     assert [row.chat_id for row in state.due_deliveries(9, time.time(), 10, skip=[3])] == [4]
     assert state.pending_deliveries(9) == 3 and state.due_deliveries(8, time.time(), 10) == []
@@ -222,7 +230,7 @@ def test_the_outbox_sends_each_chat_and_item_once_and_resumes_after_a_restart(pa
     assert state.outbox_outcomes(9, 0) == {"sent": 1, "pending": 2, "dropped": 1}
 
 
-def test_digest_runs_are_recorded_with_their_digests_and_old_rows_pruned(path: Path) -> None:
+def test_digest_runs_are_recorded_with_their_digests_and_old_rows_pruned(path: str) -> None:
     state = State(path, query_log_days=1)
     now = time.time()
     state.record_arrivals([("iyiou", "fish.md", "Fish")], when=now - 10)
@@ -237,3 +245,84 @@ def test_digest_runs_are_recorded_with_their_digests_and_old_rows_pruned(path: P
     assert state.prune_outbox(now) == 1
     assert state.last_digest(1) == now - 2 * DAY  # the latest run is kept, however old
     assert state.outbox_outcomes(1, 0) == {}
+
+
+def test_the_schema_version_is_recorded_and_opening_again_migrates_nothing(path: str) -> None:
+    state = State(path)
+    assert state.schema_version() == SCHEMA_VERSION
+    state = reopened(path, state)
+    assert state.schema_version() == SCHEMA_VERSION
+    assert raw_rows(path, "SELECT COUNT(*) FROM schema_version") == [(SCHEMA_VERSION,)]  # one row per version
+    assert {"owner", "lease_until"} <= columns(path, "updates") & columns(path, "outbox")
+    state.close()
+
+
+def test_an_update_is_claimed_by_one_replica_and_taken_over_when_its_claim_expires(path: str) -> None:
+    first = State(path, update_lease=0.5, owner="replica-1")
+    second = State(path, update_lease=0.5, owner="replica-2")
+    first.receive_update(7, 100, '{"update_id": 100}')
+    second.receive_update(7, 100, '{"update_id": 100}')  # Telegram's retry reached the other replica
+    assert second.claim_update(7, 100) is None  # the first replica's claim lasts
+    assert second.unhandled_updates(7) == []
+    assert first.claim_update(7, 100) is not None
+    time.sleep(0.6)  # the first replica died before answering: its claim expires
+    assert second.unhandled_updates(7) == [(100, '{"update_id": 100}')]
+    assert second.claim_update(7, 100) is not None
+    assert first.claim_update(7, 100) is None  # back from the dead, it finds the update taken
+    second.mark_update_handled(7, 100)
+    assert second.claim_update(7, 100) is None and first.claim_update(7, 100) is None
+    assert first.unhandled_updates(7) == [] and first.update_handled(7, 100)
+    first.close()
+    second.close()
+
+
+def test_of_replicas_claiming_one_update_at_once_exactly_one_gets_it(path: str) -> None:
+    replicas = [State(path, update_lease=30, owner=f"replica-{n}") for n in range(4)]
+    for update_id in range(1, 21):
+        results: list[object] = []
+        barrier = threading.Barrier(len(replicas))
+
+        def claim(state: State, update_id: int = update_id) -> None:
+            barrier.wait()
+            results.append(state.claim_update(7, update_id))
+
+        threads = [threading.Thread(target=claim, args=(state,)) for state in replicas]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(result is not None for result in results) == 1, update_id
+    for state in replicas:
+        state.close()
+
+
+def test_outbox_rows_are_claimed_by_one_replica_and_released_or_taken_over(path: str) -> None:
+    first = State(path, outbox_lease=0.5, owner="replica-1")
+    second = State(path, outbox_lease=0.5, owner="replica-2")
+    first.queue_deliveries(9, [Delivery("a:fish.md", "<b>fish</b>", (), (1, 2, 3, 4))])
+    second.queue_deliveries(9, [Delivery("a:fish.md", "<b>fish</b>", (), (1, 2, 3, 4))])  # both saw the article
+    assert first.pending_deliveries(9) == 4  # queued once in all
+    mine = first.due_deliveries(9, time.time(), 2)
+    theirs = second.due_deliveries(9, time.time(), 10)
+    assert [row.chat_id for row in mine] == [1, 2] and [row.chat_id for row in theirs] == [3, 4]
+    assert second.due_deliveries(9, time.time(), 10) == []
+    first.release_deliveries([mine[1].rowid])  # taken but not sent: free again at once
+    assert [row.chat_id for row in second.due_deliveries(9, time.time(), 10)] == [2]
+    first.delivered(mine[0].rowid, SENT)
+    assert (second.next_due(9) or 0) > time.time()  # nothing to look at before the claims expire
+    time.sleep(0.6)  # the second replica died mid-batch
+    assert sorted(row.chat_id for row in first.due_deliveries(9, time.time(), 10)) == [2, 3, 4]
+    first.close()
+    second.close()
+
+
+def test_rate_limits_count_every_replica_s_requests(path: str) -> None:
+    first, second = State(path, owner="replica-1"), State(path, owner="replica-2")
+    now = 1_000_000 * 60.0 + 30
+    waits = [(first if n % 2 else second).count_request(42, 5, now + n) for n in range(7)]
+    assert waits[:5] == [0] * 5 and all(wait > 0 for wait in waits[5:])
+    assert first.count_request(43, 5, now) == 0  # another user has a window of their own
+    assert first.count_request(42, 5, now + 120) == 0  # two minutes on, the window has slid past
+    assert first.shared_value("webhook_secret", "a") == second.shared_value("webhook_secret", "b") == "a"
+    first.close()
+    second.close()

@@ -32,11 +32,12 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
 
 
 @pytest.fixture
-def bot(library: Library, tmp_path: Path) -> Iterator[tuple[BotApiServer, RunningBot]]:
+def bot(library: Library, tmp_path: Path, state_target: str) -> Iterator[tuple[BotApiServer, RunningBot]]:
+    """The bot over its state in SQLite or in PostgreSQL (every test using it runs on both)."""
     with BotApiServer(token=TOKEN) as api:
         settings = Settings(corpus=(CORPUS,), telegram_token=TOKEN, telegram_api_base_url=api.base_url,
                             state_path=tmp_path / "state.sqlite", rate_limit_per_minute=1000)
-        dialogue = Dialogue(Engine.over(library), State(settings.state_path))
+        dialogue = Dialogue(Engine.over(library), State(state_target))
         running = RunningBot(api, settings, dialogue).start()
         try:
             yield api, running
@@ -286,11 +287,11 @@ def test_a_failing_update_gets_an_apology_and_the_bot_keeps_serving(bot) -> None
     assert "英伟达" in answers[1]["text"]
 
 
-def test_rate_limit_answers_politely(library: Library, tmp_path: Path) -> None:
+def test_rate_limit_answers_politely(library: Library, tmp_path: Path, state_target: str) -> None:
     with BotApiServer(token=TOKEN) as api:
         settings = Settings(telegram_token=TOKEN, telegram_api_base_url=api.base_url,
                             state_path=tmp_path / "s.sqlite", rate_limit_per_minute=2)
-        running = RunningBot(api, settings, Dialogue(Engine.over(library), State(settings.state_path))).start()
+        running = RunningBot(api, settings, Dialogue(Engine.over(library), State(state_target))).start()
         try:
             for _ in range(3):
                 api.send_text(USER, "DeepSeek")
@@ -300,8 +301,8 @@ def test_rate_limit_answers_politely(library: Library, tmp_path: Path) -> None:
             running.stop()
 
 
-def test_a_state_file_used_with_another_bot_still_answers_that_bots_updates(library: Library,
-                                                                           tmp_path: Path) -> None:
+def test_a_state_file_used_with_another_bot_still_answers_that_bots_updates(library: Library, tmp_path: Path,
+                                                                           state_target: str) -> None:
     """Telegram numbers each bot's updates on its own (here both start at 1): the second bot's first
     update must not be taken for the first bot's, already answered."""
     state_path = tmp_path / "state.sqlite"
@@ -309,7 +310,7 @@ def test_a_state_file_used_with_another_bot_still_answers_that_bots_updates(libr
         with BotApiServer(token=token) as api:
             settings = Settings(telegram_token=token, telegram_api_base_url=api.base_url, state_path=state_path,
                                 rate_limit_per_minute=1000)
-            state = State(state_path)
+            state = State(state_target)
             running = RunningBot(api, settings, Dialogue(Engine.over(library), state)).start()
             try:
                 update_id, _ = api.send_text(USER, "英伟达股价")

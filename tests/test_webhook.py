@@ -293,3 +293,48 @@ def test_articlebot_telegram_webhook_serves_logs_json_and_stops_on_sigterm(tmp_p
     assert "webhook server stopped" in messages
     for secret in (TOKEN, TOKEN.split(":")[1], SECRET):
         assert secret not in "".join(seen) + stdout
+
+
+# --- several replicas over one shared state (PostgreSQL) ----------------------------------------
+
+def test_replicas_sharing_a_database_answer_each_update_once_whichever_gets_it(
+        bundled_library: Library, tmp_path: Path, postgres_server: Any) -> None:
+    """Three webhook replicas over one PostgreSQL state, as behind a load balancer: each update is
+    posted to one replica and Telegram's retry of it to another (and a third copy to the third);
+    every update is answered exactly once, and all replicas register the same webhook."""
+    url = postgres_server.fresh_database()
+    with BotApiServer(token=TOKEN) as api:
+        replicas = []
+        for n in range(3):
+            settings = Settings(telegram_token=TOKEN, telegram_api_base_url=api.base_url,
+                                state_path=tmp_path / f"unused-{n}.sqlite", rate_limit_per_minute=1000)
+            state = State(url, owner=f"replica-{n}")
+            application = build_application(settings, Dialogue(Engine.over(bundled_library), state), overall_rate=1000)
+            replicas.append(RunningWebhook(Webhook(application, url=PUBLIC_URL, secret=SECRET, port=0)).start())
+        try:
+            chats = list(range(7001, 7013))
+            updates = [user_update(api, "DeepSeek V3 的训练成本是多少？", chat_id=chat) for chat in chats]
+            for n, update in enumerate(updates):
+                for copy in range(3):  # the first post, then Telegram's retries, each to the next replica
+                    assert post(replicas[(n + copy) % 3], update).status_code == 200
+            for chat in chats:
+                [answer] = replies_to(api, chat, timeout=30)
+                assert "557.6万美元" in answer["text"]
+            time.sleep(1.0)
+            sent = [c for c in api.calls_to("sendMessage") if c.ok]
+            assert len(sent) == len(chats)
+            assert {call.params["url"] for call in api.calls_to("setWebhook")} == {PUBLIC_URL}
+            assert sum(replica.webhook.accepted for replica in replicas) == 3 * len(chats)
+
+            # a replica took an update (recorded, answered 200) and died before answering it: once
+            # its claim expires, a live replica's sweep answers it, once
+            orphan = user_update(api, "英伟达股价", chat_id=7100)
+            dead = State(url, owner="replica-dead", update_lease=1.0)
+            dead.receive_update(int(TOKEN.split(":")[0]), orphan["update_id"], json.dumps(orphan))
+            dead.close()
+            [answer] = replies_to(api, 7100, timeout=20, settle=1.0)
+            assert "英伟达" in answer["text"] or "英偉達" in answer["text"]
+        finally:
+            for replica in replicas:
+                replica.stop()
+                replica.webhook.application.bot_data.dialogue.state.close()  # type: ignore[union-attr]

@@ -11,6 +11,10 @@ the work, so:
   the new ``Answerer`` and ``Summarizer`` are built completely in the background, warmed, and
   only then handed to ``install`` in one call; the Dialogue swaps both in one assignment.
   Questions asked meanwhile are answered from the previous index.
+- **One indexer among replicas.** Replicas that share a state database and an index cache each
+  watch the corpus; ``exclusive`` (a PostgreSQL advisory lock, set by ``bot.telegram.app``) lets
+  one of them re-index a change while the others wait, then open the index it wrote (their
+  incremental build finds every file up to date) and install it.
 - **A bad file does not block the rest.** A file that cannot be loaded is skipped with its
   reason (logged, and listed in the ``/reload`` reply); the other files' changes land. If the
   whole reload fails (a corpus folder vanished, the disk failed) the previous index stays.
@@ -22,6 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +53,8 @@ Build = Callable[[Settings, Library], Library]
 """Opens the library; ``Library.open`` unless a caller needs to observe or pace the build."""
 Added = Callable[[Engine, tuple[Article, ...]], None]
 """Told, after ``install``, the articles a reload added (paths the previous library lacked)."""
+Exclusive = Callable[[str], AbstractContextManager[object]]
+"""Holds a named lock that one process at a time may hold (``State.exclusive``)."""
 
 
 def open_library(settings: Settings, previous: Library) -> Library:
@@ -107,6 +114,8 @@ class Reloader:
         self._watching = threading.Event()
         self._threads: list[threading.Thread] = []
         self._added: list[Added] = []
+        self.exclusive: Exclusive = lambda name: nullcontext()
+        """Held around each build: with replicas sharing a cache, one builds and the rest reuse its work."""
 
     def when_added(self, listener: Added) -> None:
         """Call ``listener(engine, articles)`` in the reloader's thread after each reload that added
@@ -219,7 +228,8 @@ class Reloader:
             missing = [str(folder) for folder in self.settings.corpus if not folder.is_dir()]
             if missing:
                 raise ArticlebotError(f"corpus folder not found: {', '.join(missing)}")
-            library = self.build(self.settings, previous)
+            with self.exclusive("corpus-index"):
+                library = self.build(self.settings, previous)
             if not library.rebuilt and library.built_at == previous.built_at:
                 result = ReloadResult(len(previous.articles), previous.paragraph_count,
                                       tuple(previous.report.skipped), time.perf_counter() - started, reason,

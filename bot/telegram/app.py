@@ -5,6 +5,11 @@
   may have delivered it, and a question must not be answered twice (``bot.telegram.delivery``).
 - Each update is answered once, even across a crash: it is recorded in the state file on arrival
   and marked when answered, per bot (``bot.telegram.delivery``, which states the contract).
+- Several replicas may serve one bot when the state is a shared PostgreSQL database (``state_url``):
+  updates are claimed with a lease, each replica sweeps for the updates of a replica that died,
+  per-user rate limits are counted in the database (``SharedRateLimiter``), one replica at a time
+  re-indexes the corpus, and the webhook is registered by each with the same URL and secret
+  (``setWebhook`` is idempotent).
 - The token never reaches a log line: httpx logs request URLs (which contain it) at INFO,
   so httpx is kept at WARNING and every record passes through ``redact``.
 """
@@ -48,6 +53,7 @@ from bot.telegram.delivery import (
 )
 from bot.telegram.dialogue import Dialogue, FollowOptions
 from bot.telegram.handlers import BotData, Context, RateLimiter
+from bot.telegram.state import State
 from bot.telegram.strings import command_menu
 from bot.telegram.webhook import Health
 from bot.telegram.webhook import serve as serve_webhook
@@ -108,6 +114,26 @@ def configure_logging(token: str, level: int | str = logging.INFO, log_format: s
     return handler
 
 
+class SharedRateLimiter(RateLimiter):
+    """Per-user limits counted in the shared state, so that replicas enforce one limit together.
+
+    One process's memory (``RateLimiter``) sees only the requests that reached it; behind a load
+    balancer a user would get ``per_minute`` per replica. The count is one upsert per request.
+    """
+
+    def __init__(self, per_minute: int, state: Callable[[], State]) -> None:
+        super().__init__(per_minute)
+        self._state = state
+
+    def wait_needed(self, user_id: int, now: float | None = None) -> int:
+        state = self._state()
+        try:
+            return state.count_request(user_id, self.per_minute, now)
+        except state.errors as error:  # the limit is a courtesy: a failing store must not silence the bot
+            log.warning("could not count a request in the state store: %s", error)
+            return 0
+
+
 def build_application(settings: Settings, dialogue: Dialogue, *, overall_rate: float = 30,
                       reloader: Reloader | None = None,
                       clock: Callable[[], float] = time.time) -> Application:  # type: ignore[type-arg]
@@ -142,8 +168,12 @@ def build_application(settings: Settings, dialogue: Dialogue, *, overall_rate: f
         .build()
     )
     application.bot_data.dialogue = dialogue
-    application.bot_data.limiter = RateLimiter(settings.rate_limit_per_minute)
+    shared = dialogue.state.shared
+    application.bot_data.limiter = (SharedRateLimiter(settings.rate_limit_per_minute, lambda: dialogue.state)
+                                    if shared else RateLimiter(settings.rate_limit_per_minute))
     application.bot_data.reloader = reloader
+    if reloader is not None and shared:
+        reloader.exclusive = lambda name: dialogue.state.exclusive(name)
     application.bot_data.admin_user_ids = settings.admin_user_ids
     application.bot_data.allowed_chat_ids = settings.allowed_chat_ids
     if settings.following:
@@ -195,6 +225,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
             log.info("answering %d update(s) received before a restart but never answered", len(pending))
         for update in pending:
             await queue.put(update)
+        if dialogue is not None and dialogue.state.shared:
+            queue.ledger.start_sweeping(queue, application.bot)
     reloader = application.bot_data.reloader
     if reloader is not None:
         _reload_on_sighup(reloader)
@@ -209,6 +241,9 @@ async def _post_stop(application: Application) -> None:  # type: ignore[type-arg
     broadcaster = application.bot_data.broadcaster
     if broadcaster is not None:
         await broadcaster.stop()
+    queue = application.update_queue
+    if isinstance(queue, DurableUpdateQueue):
+        await queue.ledger.stop_sweeping()
 
 
 def _reload_on_sighup(reloader: Reloader) -> None:

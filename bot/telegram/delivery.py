@@ -20,6 +20,13 @@ The state file is read and written in one thread of the ledger's own, never on t
 never queued behind the searches in the default executor: the record of an accepted answer must
 follow it at once.
 
+Several replicas (webhook mode, a shared PostgreSQL state) keep the same promise together: the
+replica that receives an update claims it with a lease (``State.claim_update``), a Telegram retry that
+reaches another replica finds the claim and is acknowledged without an answer, and each replica sweeps
+(``UpdateLedger.start_sweeping``) for updates whose claim expired unanswered (their replica died) and
+answers them. Outbox rows are claimed the same way, so each goes from one replica, and a dead sender's
+rows go out from another once its claims expire.
+
 Messages to the followers of a tag (``Broadcaster``) go through an outbox in the same file, with the
 same promise: each (chat, article) at most once, nothing lost across a restart, and in the instant of a
 hard kill the message in flight may go twice. They are paced by the bot (``Pacer``), within Telegram's
@@ -31,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
@@ -47,7 +53,7 @@ from telegram.ext import AIORateLimiter, SimpleUpdateProcessor
 
 from bot.config import Settings
 from bot.telegram.dialogue import BroadcastPace, Dialogue, latest_digest_moment, next_digest_moment
-from bot.telegram.state import SENT, UNSURE, OutboxMessage, State, UpdateRecord
+from bot.telegram.state import SENT, SWEEP_SECONDS, UNSURE, OutboxMessage, State, UpdateRecord
 
 if TYPE_CHECKING:
     from bot.engine.engine import Engine
@@ -95,6 +101,7 @@ class UpdateLedger:
         self._presses_answered: set[int] = set()
         """Updates being handled whose button press Telegram had accepted before a restart."""
         self._marked = 0
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def _run(self, action: Callable[[State], T], what: str) -> T | None:
         return await asyncio.get_running_loop().run_in_executor(self._thread, self._use, action, what)
@@ -105,8 +112,8 @@ class UpdateLedger:
             return None
         try:
             return action(state)
-        except sqlite3.Error as error:
-            log.warning("could not %s in the state file: %s", what, error)
+        except state.errors as error:
+            log.warning("could not %s in the state store: %s", what, error)
             return None
 
     def record(self, update: Update) -> None:
@@ -123,12 +130,15 @@ class UpdateLedger:
         if update_id in self._in_progress:
             return False
         self._in_progress.add(update_id)
-        record: UpdateRecord | None = await self._run(lambda state: state.update_record(self.bot_id, update_id),
-                                                      "look up an update")
-        if record is not None and record.handled:
+        claim: tuple[UpdateRecord | None] | None = await self._run(
+            lambda state: (state.claim_update(self.bot_id, update_id),), "claim an update")
+        if claim is None:  # the store failed: answered anyway, rather than dropped
+            return True
+        record = claim[0]
+        if record is None:  # answered already, or another replica's claim on it lasts
             self._in_progress.discard(update_id)
             return False
-        if record is not None and record.press_answered:
+        if record.press_answered:
             self._presses_answered.add(update_id)
         return True
 
@@ -154,18 +164,45 @@ class UpdateLedger:
         return update_id in self._presses_answered
 
     def abandoned(self, update_id: int) -> None:
-        """Handling was cut short (shutdown): left unhandled, so the next start answers it."""
+        """Handling was cut short (shutdown): left unhandled and its claim given up, so the next start
+        (or another replica) answers it."""
         self._in_progress.discard(update_id)
         self._presses_answered.discard(update_id)
+        self._thread.submit(self._use, lambda state: state.release_update(self.bot_id, update_id),
+                            "give up a claim on an update")
 
-    async def pending(self, bot: Any) -> list[Update]:
-        """This bot's updates received before a restart and never handled, oldest first.
+    def start_sweeping(self, queue: asyncio.Queue[Any], bot: Any, every: float = SWEEP_SECONDS) -> None:
+        """With a shared state, look every ``every`` seconds for updates another replica received and
+        never answered, whose claim expired (that replica died), and answer them here."""
+        async def sweep() -> None:
+            while True:
+                await asyncio.sleep(every)
+                for update in await self.pending(bot, prune=False):
+                    log.info("update %d: its replica's claim expired unanswered; answering it here",
+                             update.update_id)
+                    await queue.put(update)
+
+        self._sweeper = asyncio.create_task(sweep(), name="update-sweeper")
+
+    async def stop_sweeping(self) -> None:
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
+
+    async def pending(self, bot: Any, prune: bool = True) -> list[Update]:
+        """This bot's updates received before a restart (or by a replica that died) and never handled,
+        oldest first; those another replica is answering now are not among them.
 
         Inline queries are let go: their results only show while the user is still typing, and
         Telegram refuses answers to them seconds later.
         """
-        rows = await self._run(lambda state: (state.prune_updates(), state.unhandled_updates(self.bot_id))[1],
-                               "read unhandled updates") or []
+        def read(state: State) -> list[tuple[int, str]]:
+            if prune:
+                state.prune_updates()
+            return state.unhandled_updates(self.bot_id)
+
+        rows = await self._run(read, "read unhandled updates") or []
         updates = [Update.de_json(json.loads(body), bot) for _update_id, body in rows]
         for update in updates:
             if update.inline_query is not None:
@@ -566,14 +603,18 @@ class Broadcaster:
         skip = set(self._in_flight) | set(self.pacer.waiting())
         rows = await self._db(lambda state: state.due_deliveries(self.bot_id, time.time(), self.BATCH, skip))
         started = 0
-        for row in rows:
+        unsent: list[int] = []
+        for index, row in enumerate(rows):
             if self._stopping:
+                unsent.extend(later.rowid for later in rows[index:])
                 break
             if row.chat_id in self._in_flight or self.pacer.ready_at(row.chat_id) > self.pacer.clock():
+                unsent.append(row.rowid)
                 continue
             await self._sending.acquire()
             if self._stopping:
                 self._sending.release()
+                unsent.extend(later.rowid for later in rows[index:])
                 break
             pauses = await self.pacer.slot(row.chat_id)
             self._in_flight.add(row.chat_id)
@@ -581,6 +622,8 @@ class Broadcaster:
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
             started += 1
+        if unsent:  # claimed but not sent now: free for the next look (here or on another replica)
+            await self._db(lambda state: state.release_deliveries(unsent))
         return started > 0
 
     async def _send(self, bot: Any, row: OutboxMessage, pauses: int) -> None:
@@ -621,8 +664,8 @@ class Broadcaster:
                 await self._db(lambda state: state.delivered(row.rowid, outcome))
             elif retry_at is not None:
                 await self._db(lambda state: state.postpone(row.rowid, retry_at))
-        except sqlite3.Error as error:
-            log.warning("could not record a delivery to followers in the state file: %s", error)
+        except self.dialogue.state.errors as error:
+            log.warning("could not record a delivery to followers in the state store: %s", error)
         finally:
             self._in_flight.discard(row.chat_id)
             self._sending.release()

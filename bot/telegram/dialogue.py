@@ -12,7 +12,6 @@ import hashlib
 import html
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -335,7 +334,7 @@ class Dialogue:
         if chat_id is not None:
             try:
                 chosen = self.state.chat_settings(chat_id)
-            except sqlite3.Error as error:
+            except self.state.errors as error:
                 log.warning("could not read the chat's settings: %s", error)
         return Audience(chosen.lang or user_lang, chosen.per_page or self.top_k)
 
@@ -362,7 +361,7 @@ class Dialogue:
         """Record usage best effort: a failing state file must not cost the reader an answer."""
         try:
             record()
-        except sqlite3.Error as error:
+        except self.state.errors as error:
             log.warning("could not record usage in the state file: %s", error)
 
     def more(self, query_id: int, offset: int, lang: str | None, k: int | None = None) -> Reply:
@@ -651,7 +650,7 @@ class Dialogue:
     def _follows(self, chat_id: int) -> list[Follow]:
         try:
             return self.state.follows_of(self.following.bot_id, chat_id)
-        except sqlite3.Error as error:
+        except self.state.errors as error:
             log.warning("could not read what a chat follows: %s", error)
             return []
 
