@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.botapi import BotApiServer
@@ -18,6 +19,7 @@ from support.bots import RunningBot, buttons, no_bad_requests, replies_to
 from bot.config import Settings
 from bot.engine.engine import Engine
 from bot.search.library import Library
+from bot.telegram.app import SharedRateLimiter
 from bot.telegram.dialogue import Dialogue
 from bot.telegram.state import State
 
@@ -222,15 +224,17 @@ class Watched:
             setattr(target, name, noting)
 
 
-def test_no_state_file_call_and_no_search_runs_on_the_event_loop(library: Library, tmp_path: Path) -> None:
-    """While a coroutine blocks, every other chat waits: the dialogue and the state file are worked
-    in threads (``say`` is plain string formatting, and ``swap`` one assignment)."""
+def test_no_state_file_call_and_no_search_runs_on_the_event_loop(library: Library, tmp_path: Path,
+                                                                 state_target: str) -> None:
+    """While a coroutine blocks, every other chat waits: the dialogue and the state (a file or a shared
+    database, whose rate limits are counted too) are worked in threads (``say`` is plain string
+    formatting, and ``swap`` one assignment)."""
     state_calls, dialogue_calls = Watched(State, skip=frozenset({"close"})), Watched(Dialogue, skip=frozenset(
         {"say", "swap"}))
     with BotApiServer(token=TOKEN) as api:
         settings = Settings(telegram_token=TOKEN, telegram_api_base_url=api.base_url,
                             state_path=tmp_path / "state.sqlite", rate_limit_per_minute=1000)
-        state = State(settings.state_path)
+        state = State(state_target)
         dialogue = Dialogue(Engine.over(library), state)
         state_calls.watch(state)
         dialogue_calls.watch(dialogue)
@@ -342,3 +346,22 @@ def test_two_hundred_chats_at_once_each_get_exactly_one_answer(bot) -> None:
     delivered = [c.params["chat_id"] for c in api.calls_to("sendMessage") if c.ok]
     assert sorted(delivered) == list(chats)
     no_bad_requests(api)
+
+
+def test_replicas_sharing_a_database_share_each_user_s_rate_limit(postgres_server: Any) -> None:
+    """Behind a load balancer a user's requests alternate between replicas: each replica alone sees
+    half of them, the database sees them all, and both replicas refuse the user once over the limit
+    (each learns it when counting that user's next request, off the event loop)."""
+    url = postgres_server.fresh_database()
+    states = [State(url, owner=f"replica-{n}") for n in range(2)]
+    limiters = [SharedRateLimiter(4, lambda state=state: state) for state in states]
+    allowed = 0
+    for n in range(6):
+        limiter = limiters[n % 2]
+        allowed += limiter.wait_needed(USER) == 0
+        limiter.counted()
+    assert allowed == 6  # the limit, plus one on each replica before it learns the user went over it
+    assert all(limiter.wait_needed(USER) > 0 for limiter in limiters)
+    assert limiters[0].wait_needed(USER + 1) == 0  # other users are not held up
+    for state in states:
+        state.close()

@@ -23,6 +23,7 @@ import re
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
 from telegram import BotCommand, Update
@@ -115,23 +116,49 @@ def configure_logging(token: str, level: int | str = logging.INFO, log_format: s
 
 
 class SharedRateLimiter(RateLimiter):
-    """Per-user limits counted in the shared state, so that replicas enforce one limit together.
+    """Per-user limits that hold across replicas: every answered request is counted in the shared state.
 
     One process's memory (``RateLimiter``) sees only the requests that reached it; behind a load
-    balancer a user would get ``per_minute`` per replica. The count is one upsert per request.
+    balancer a user would get ``per_minute`` per replica. Handlers ask on the event loop, which must
+    never wait for the database, so the decision is made from memory: this replica's own window (as
+    before), and whether the database said, when counting this user's last request here, that the
+    user had gone over the limit across all replicas (then refused until that window has passed). The
+    count itself is written by a thread of its own. A user spreading requests over replicas is so
+    stopped one request late on each replica, which is what a courtesy limit can afford.
     """
 
     def __init__(self, per_minute: int, state: Callable[[], State]) -> None:
         super().__init__(per_minute)
         self._state = state
+        self._blocked: dict[int, float] = {}
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="rate-limit")
 
     def wait_needed(self, user_id: int, now: float | None = None) -> int:
+        local = super().wait_needed(user_id, now)
+        if local:
+            return local
+        until = self._blocked.get(user_id)
+        if until is not None:
+            left = until - time.time()
+            if left > 0:
+                return max(1, int(left) + 1)
+            del self._blocked[user_id]
+        self._thread.submit(self._count, user_id)
+        return 0
+
+    def _count(self, user_id: int) -> None:
         state = self._state()
         try:
-            return state.count_request(user_id, self.per_minute, now)
+            wait = state.count_request(user_id, self.per_minute, refund=False)
         except state.errors as error:  # the limit is a courtesy: a failing store must not silence the bot
             log.warning("could not count a request in the state store: %s", error)
-            return 0
+            return
+        if wait:
+            self._blocked[user_id] = time.time() + wait
+
+    def counted(self) -> None:
+        """Wait until the counts submitted so far are written (tests, shutdown)."""
+        self._thread.submit(lambda: None).result()
 
 
 def build_application(settings: Settings, dialogue: Dialogue, *, overall_rate: float = 30,

@@ -831,13 +831,14 @@ class State:
 
     # --- what replicas share besides (rate limits, agreed values) ---------------------------------
 
-    def count_request(self, user_id: int, per_minute: int, now: float | None = None) -> int:
+    def count_request(self, user_id: int, per_minute: int, now: float | None = None, refund: bool = True) -> int:
         """Count one request of ``user_id`` against ``per_minute``: 0 if it may go, else seconds to wait.
 
         For replicas that share a database, where one process's memory cannot see the others'
         requests. The window slides as an estimate (this minute's count plus the previous minute's,
         weighted by how much of it the last 60 seconds still cover), and the count is one atomic
         upsert, so replicas answering the same user at once never both pass the limit's last request.
+        With ``refund`` a refused request is taken off the count again (it was not answered).
         """
         now = time.time() if now is None else now
         minute = int(now // 60)
@@ -853,6 +854,8 @@ class State:
         weight = 1.0 - (now - minute * 60) / 60
         if count + before * weight <= per_minute:
             return 0
+        if not refund:
+            return max(1, int(60 - (now - minute * 60)) + 1)
         with self._db.session() as db:  # a refused request does not count against the user
             db.execute("UPDATE rate_windows SET count = count - 1 WHERE user_id = ? AND minute = ?", (user_id, minute))
         return max(1, int(60 - (now - minute * 60)) + 1)
