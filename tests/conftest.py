@@ -243,6 +243,14 @@ def answerer(bundled_library: Library) -> Answerer:
     return Answerer(bundled_library)
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say at the top of every run whether the state tests run on PostgreSQL too, and if not, why."""
+    binaries = find_binaries()
+    if binaries is None:
+        return f"state backends: sqlite only; {SKIP_REASON}"
+    return f"state backends: sqlite and postgresql (a real server from {binaries})"
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One real PostgreSQL server for the run (started on first use), or a skip that says why not."""
