@@ -20,6 +20,7 @@ import pytest
 from conftest import LONG_PARAGRAPHS, ReferenceBM25, write_files
 
 from bot.config import Settings
+from bot.search.boilerplate import Boilerplate
 from bot.search.index import Hit, Segmented
 from bot.search.library import DELTA_SHARE, Library, indexed, paragraph_tokens
 from bot.search.tokens import Tokenizer
@@ -272,6 +273,10 @@ def test_successive_updates_keep_one_delta_until_it_outgrows_its_share(
         assert got == want, number
         reopened = Library.open(settings, tokenizer=tokenizer)
         assert reopened.rebuilt is False and isinstance(reopened.index, Segmented)
+        with sqlite3.connect(cache / "articles.sqlite") as db:
+            rows = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        db.close()
+        assert rows <= len(updated.articles) + 2, "old versions are deleted one update late, not kept for ever"
         assert [(h.paragraph, h.score) for h in reopened.index.search(query, 8)] == \
             [(h.paragraph, h.score) for h in updated.index.search(query, 8)]
     monkeypatch.setattr("bot.search.library.DELTA_SHARE", 1_000_000)
@@ -282,6 +287,45 @@ def test_successive_updates_keep_one_delta_until_it_outgrows_its_share(
     reference = ReferenceBM25(all_paragraph_tokens(merged), k1=settings.k1, b=settings.b)
     np.testing.assert_allclose(merged.index.scores(query), reference.get_scores(query), rtol=1e-4, atol=1e-5)
     assert titles(merged, "AT&T")
+
+
+@pytest.mark.parametrize("delta_share", [DELTA_SHARE, 0], ids=["merged", "delta"])
+def test_an_update_counts_only_the_changed_articles_lines_and_finds_the_same_boilerplate(
+        tmp_path: Path, tokenizer: Tokenizer, monkeypatch: pytest.MonkeyPatch, delta_share: int) -> None:
+    """Edits, additions and deletions that leave every line on its side of MIN_ARTICLES adjust the line
+    counts of those articles only; a line that reaches it has every article counted again. Either way
+    the boilerplate and the muted paragraphs are a fresh build's."""
+    from test_boilerplate import DISCLAIMER, FACTS, SIGN_OFF, news_site, write
+
+    monkeypatch.setattr("bot.search.library.DELTA_SHARE", delta_share)
+    folder = news_site(tmp_path, signed=2)
+    settings = Settings(corpus=(folder,), cache_dir=tmp_path / "cache", workers=1)
+    Library.open(settings, tokenizer=tokenizer)
+    counted: list[int] = []
+    found = Boilerplate.found.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(Boilerplate, "found", classmethod(lambda cls, lines, starts: counted.append(len(lines))
+                                                          or found(cls, lines, starts)))
+    steps: list[tuple[Callable[[], object], bool]] = [
+        (lambda: touch_later(folder / "3.md", (folder / "3.md").read_text(encoding="utf-8").replace("比亚迪", "蔚来")), False),
+        (lambda: write(folder, "4.md", "新闻", f"{FACTS[0][1]}\n\n{DISCLAIMER}", "https://wallstreetcn.com/articles/9"), False),
+        (lambda: (folder / "0.md").unlink(), False),
+        (lambda: [touch_later(folder / f"{i}.md", (folder / f"{i}.md").read_text(encoding="utf-8").replace(
+            "\n\n风险", f"{SIGN_OFF}\n\n风险")) for i in (2, 3)], True),
+    ]
+    for number, (step, counts_all) in enumerate(steps):
+        step()
+        counted.clear()
+        updated = Library.open(settings, tokenizer=tokenizer)
+        assert bool(counted) == counts_all, number
+        fresh = Library.open(Settings(corpus=(folder,), cache_dir=tmp_path / f"fresh-{number}", workers=1),
+                             tokenizer=tokenizer)
+        assert updated.boilerplate.prints == fresh.boilerplate.prints, number
+        by_text = {(p.article.path, p.paragraph.text) for p in (updated.passage(Hit(int(i), 0)) for i in updated.boilerplate.muted)}
+        assert by_text == {(p.article.path, p.paragraph.text) for p in (fresh.passage(Hit(int(i), 0))
+                                                                         for i in fresh.boilerplate.muted)}, number
+        assert len(updated.boilerplate.muted) == len(fresh.boilerplate.muted) > 0
+        reopened = Library.open(settings, tokenizer=tokenizer)
+        assert reopened.boilerplate.muted.tolist() == updated.boilerplate.muted.tolist()
 
 
 def test_an_update_keeps_the_index_being_served_readable(

@@ -363,10 +363,17 @@ class BM25Index:
         self.bounds = self._bounds() if bounds is None else np.asarray(bounds).view(np.ndarray)
         for array in (self.offsets, self.doc_ids, self.tfs, self.lengths, self.norms, self.scales, self.bounds):
             array.flags.writeable = False  # built or loaded alike: the compiled search is compiled for one kind
-        # Python lists of what every query looks up per term: faster than indexing arrays one by one.
-        self._starts: list[int] = self.offsets.tolist()
-        self._bounds_list: list[float] = self.bounds.tolist()
         self._local = threading.local()
+
+    # Python lists of what every query looks up per term: faster than indexing arrays one by one. Made
+    # when first needed: a base serving inside a ``Segmented`` (or updated from) never needs its own.
+    @cached_property
+    def _starts(self) -> list[int]:
+        return self.offsets.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def _bounds_list(self) -> list[float]:
+        return self.bounds.tolist()  # type: ignore[no-any-return]
 
     @classmethod
     def build(cls, documents: Sequence[Sequence[str]], params: BM25Params = BM25Params(),
@@ -653,7 +660,7 @@ class Segmented(BM25Index):
         combined[:n_base] = self.base.bounds
         combined[composite] = np.maximum(combined[composite], self.delta.bounds)
         self.bounds = combined
-        self._bounds_list = combined.tolist()
+        self.__dict__["_bounds_list"] = combined.tolist()
         self._local = threading.local()
 
     @cached_property

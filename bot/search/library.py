@@ -193,6 +193,9 @@ class Manifest:
     """The delta folder's name, if the index is a base (``index``) and a delta (see ``index.Segmented``)."""
     based: int = 0
     """With a delta: how many of the indexed files (the first ones) are in the base; the rest are in the delta."""
+    retired: list[str] = field(default_factory=list)
+    """Article keys the build before referred to and this one does not: a process may still be serving
+    them, so they are deleted from the store by the next update (with a delta) rather than this one."""
 
     @property
     def in_base(self) -> int:
@@ -204,6 +207,12 @@ class Manifest:
 
     def keys(self) -> set[str]:
         return {article_key(path, *self.files[path]) for path in self.paths}
+
+    def refers_to(self, key: str) -> bool:
+        """Whether this build's articles include the one stored under ``key`` (without listing them all)."""
+        path = key.split("\0", 1)[0]
+        return path in self.files and article_key(path, *self.files[path]) == key and \
+            all(path != skipped[0] for skipped in self.skipped)
 
     def due(self, now: float) -> set[str]:
         """Files whose time has come: a future page that is now published, a page that has expired."""
@@ -287,7 +296,11 @@ class ArticleStore:
     def lines(self, keys: Sequence[str]) -> list[Lines]:
         """The lines of these articles, in their order (an article stored without them has none)."""
         with self._lock:
-            blobs = dict(self._db.execute("SELECT key, blob FROM lines"))
+            if len(keys) < 256:  # a few articles' lines: looked up, not the whole table read
+                blobs = {key: row[0] for key in keys
+                         for row in self._db.execute("SELECT blob FROM lines WHERE key = ?", (key,))}
+            else:
+                blobs = dict(self._db.execute("SELECT key, blob FROM lines"))
         empty = Lines.from_bytes(b"")
         return [Lines.from_bytes(blobs[key]) if key in blobs else empty for key in keys]
 
@@ -487,6 +500,7 @@ class Library:
         # build is loaded meanwhile, on the bet that nothing changed.
         with ThreadPoolExecutor(1) as pool:
             scanning = pool.submit(_scan, sites, report)
+            signature = _signature(cache / "manifest.pkl")
             manifest = Manifest.load(cache)
             library = _load(cache, manifest, params, tokenizer, scorer) if manifest is not None else None
             stats = scanning.result()
@@ -497,16 +511,25 @@ class Library:
         with _exclusive(cache):
             # Another process (the bot, `articlebot index`) may have just made this very update.
             bet = (manifest.index, manifest.delta) if manifest is not None and library is not None else None
-            manifest = Manifest.load(cache)
+            if manifest is None or signature is None or _signature(cache / "manifest.pkl") != signature:
+                manifest = Manifest.load(cache)
             if manifest is not None and manifest.unchanged(_with_includes(stats, manifest.includes), now):
                 library = _load(cache, manifest, params, tokenizer, scorer)
                 if library is not None:
                     return _reported(library, report)
             # The index loaded on the bet is the one to update from, unless another process replaced it since.
-            loaded = library.index if library is not None and manifest is not None and \
-                bet == (manifest.index, manifest.delta) else None
+            same = library is not None and manifest is not None and bet == (manifest.index, manifest.delta)
             return _update(cache, manifest, stats, params, settings, tokenizer, sites, report, progress, scorer,
-                           loaded)
+                           library.index if same and library else None, library.boilerplate if same and library else None)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file apart from the one it replaced (a manifest is replaced, never rewritten in place)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _scan(sites: list[Site], report: LoadReport) -> dict[str, Stat]:
@@ -625,14 +648,15 @@ def _library(store: ArticleStore, manifest: Manifest, index: BM25Index, boilerpl
 
 def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], params: BM25Params,
             settings: Settings, tokenizer: Tokenizer, sites: list[Site], report: LoadReport,
-            progress: Progress | None, scorer: Scorer | None = None, loaded: BM25Index | None = None) -> Library:
+            progress: Progress | None, scorer: Scorer | None = None, loaded: BM25Index | None = None,
+            loaded_boilerplate: Boilerplate | None = None) -> Library:
     """Index the files that changed, and keep the previous index's postings for all others.
 
     The first build writes one index. After that, the files that changed (and new ones) go to a
     delta and the base's paragraphs of changed or deleted files are marked deleted (see
     ``index.Segmented``): an update costs what the changed files cost, not the whole collection.
     Once the delta outgrows 1/DELTA_SHARE of the base, the two are merged into one new index.
-    ``loaded``: the previous manifest's index, if already loaded.
+    ``loaded``, ``loaded_boilerplate``: the previous manifest's index and boilerplate, if already loaded.
     """
     cache.mkdir(parents=True, exist_ok=True)
     store = ArticleStore(cache / "articles.sqlite")
@@ -652,7 +676,7 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
     same = {path: path for path in stats}
     paths = [same[p] for p, k in zip(previous.paths, kept) if k] if previous else []
     paragraphs = [n for n, k in zip(previous.paragraphs, kept) if k] if previous else []
-    tags = [_interned(t) for t, k in zip(previous.tags, kept) if k] if previous else []
+    tags = [t for t, k in zip(previous.tags, kept) if k] if previous else []  # shared already, as unpickled
     days = [d for d, k in zip(previous.days, kept) if k] if previous else []
     skipped = [(same[s[0]], *s[1:]) for s in previous.skipped if s[0] in unchanged] if previous else []
     includes = {p: v for p, v in previous.includes.items() if p in unchanged} if previous else {}
@@ -662,6 +686,9 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
     jobs = [(path, settings.max_file_bytes, _owner(path, sites)) for path in todo]
     results = _process_files(jobs, settings.workers, tokenizer, sites, progress, len(stats) - len(todo))
     fresh: list[tuple[str, bytes, Lines]] = []
+    fresh_lines: list[Lines] = []
+    fresh_starts: list[int] = []
+    total = sum(paragraphs)
     for path, result in zip(todo, results):
         files[path] = stats[path]
         if result.recheck is not None and result.recheck > now:
@@ -672,6 +699,9 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
                 includes[path] = facts.includes
                 files[path] = _including(stats[path], facts.includes, stats)
             builder.add(result.tokens)
+            fresh_lines.append(result.lines)
+            fresh_starts.append(total)
+            total += facts.paragraphs
             paths.append(path)
             paragraphs.append(facts.paragraphs)
             tags.append(_interned(facts.tags))
@@ -707,15 +737,38 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
             index = merged.finish(params)
     if not delta:
         index.save(cache / name)
+    retired = [previous.key(i) for i in range(len(kept)) if not kept[i]] if previous else []
     manifest = Manifest(time.time(), name, files, paths, paragraphs, tags, skipped, includes, rechecks, days,
-                        delta, based)
-    keys = [manifest.key(i) for i in range(len(paths))]
-    Boilerplate.found(store.lines(keys), list(accumulate(paragraphs, initial=0))).save(cache / (delta or name))
+                        delta, based, retired)
+    boilerplate = _previous_boilerplate(cache, previous, loaded_boilerplate)
+    if boilerplate is not None and previous is not None:
+        old_starts = np.asarray(list(accumulate(previous.paragraphs, initial=0))[:-1], dtype=np.int64)
+        stays = np.asarray(kept, dtype=bool)
+        now_starts = np.cumsum(np.where(stays, previous.paragraphs, 0)) - np.where(stays, previous.paragraphs, 0)
+        gone_keys = [previous.key(i) for i in range(len(kept)) if not kept[i]]
+        boilerplate = boilerplate.updated(store.lines(gone_keys), fresh_lines, fresh_starts,
+                                          (old_starts, stays, now_starts.astype(np.int64)))
+    if boilerplate is None:
+        keys = [manifest.key(i) for i in range(len(paths))]
+        boilerplate = Boilerplate.found(store.lines(keys), list(accumulate(paragraphs, initial=0)))
+    boilerplate.save(cache / (delta or name))
     manifest.save(cache)
     _collect_garbage(cache, store, manifest, previous)
     # A merged or new index is served mapped from disk (its arrays leave memory); a delta from memory.
     return _library(store, manifest, served or _open_index(cache, manifest, params, scorer),
-                    Boilerplate.load(cache / (delta or name)), report, tokenizer, rebuilt=True)
+                    boilerplate.mapped(cache / (delta or name)), report, tokenizer, rebuilt=True)
+
+
+def _previous_boilerplate(cache: Path, previous: Manifest | None, loaded: Boilerplate | None) -> Boilerplate | None:
+    """The last build's boilerplate, to update rather than count again (None: count again)."""
+    if previous is None:
+        return None
+    if loaded is not None:
+        return loaded
+    try:
+        return Boilerplate.load(cache / (previous.delta or previous.index))
+    except (OSError, ValueError):
+        return None
 
 
 def _base_paragraphs(current: BM25Index, previous: Manifest, files: Sequence[int]) -> npt.NDArray[np.int64]:
@@ -777,7 +830,7 @@ def _previous_index(cache: Path, previous: Manifest | None, params: BM25Params,
     if index.n_docs != sum(previous.paragraphs):
         log.warning("indexing every file again: the last index does not match its manifest")
         return None
-    if not previous.keys() <= store.keys():
+    if previous.paths and not store.holds(len(previous.paths), previous.key(-1)):
         log.warning("indexing every file again: articles of the last build are missing from the store")
         return None
     return index
@@ -787,11 +840,16 @@ def _collect_garbage(cache: Path, store: ArticleStore, manifest: Manifest, previ
     """Drop older index folders, and articles that neither this build nor the one before refers to.
 
     A process still serving the previous index has mapped its files: they stay readable after
-    the folder is removed. Its articles are read lazily, so those are kept one round.
+    the folder is removed. Its articles are read lazily, so those are kept one round. A whole new
+    index lists the store to find them; an update with a delta deletes what the update before
+    retired (listing 80k keys would cost a quarter of a second).
     """
     for folder in [*cache.glob("index-*"), *cache.glob("delta-*")]:
         if folder.name not in (manifest.index, manifest.delta):
             shutil.rmtree(folder, ignore_errors=True)
+    if manifest.delta and previous is not None:  # an update of a few files: their old versions, one round late
+        store.delete(key for key in previous.retired if not manifest.refers_to(key))
+        return
     wanted = manifest.keys() | (previous.keys() if previous else set())
     store.delete(store.keys() - wanted)
 
