@@ -293,7 +293,7 @@ def chat_argv(root: Path, command: str = "chat", corpus: str = "corpus") -> list
 
 def chat_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "TELEGRAM_")) and k != "NO_COLOR"}
-    env.update(TERM="xterm", LANG="C.UTF-8", PYTHONIOENCODING="utf-8")
+    env.update(TERM="xterm", LANG="C.UTF-8", PYTHONIOENCODING="utf-8", PYTHONFAULTHANDLER="1")
     return env
 
 
@@ -349,6 +349,17 @@ class Pty:
             self._read(0.2)  # keep draining, or a full pty would block the child
         return self.process.poll()
 
+    def exited(self, timeout: float = 60) -> int:
+        """The exit status; a process still running after ``timeout`` seconds fails the test with every
+        thread's stack (faulthandler, on in ``chat_env``), so a hang says where it hangs."""
+        status = self.wait(timeout)
+        if status is None:
+            self.process.send_signal(signal.SIGABRT)
+            self.wait(5)
+            raise AssertionError("the chat did not exit; its threads were at:\n"
+                                 + self.shown[self.read_to:].decode(errors="replace")[-6000:])
+        return status
+
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -397,14 +408,14 @@ def test_a_session_on_a_terminal(terminal: Pty) -> None:
     assert "I have read 4 articles" in terminal.prompt()
 
     terminal.type("quit")
-    assert terminal.wait() == 0
+    assert terminal.exited() == 0
     assert b"Traceback" not in terminal.shown
 
 
 def test_ctrl_d_at_the_prompt_leaves_cleanly(terminal: Pty) -> None:
     terminal.prompt()
     os.write(terminal.master, b"\x04")
-    assert terminal.wait() == 0
+    assert terminal.exited() == 0
     assert b"Traceback" not in terminal.shown
 
 
@@ -418,7 +429,7 @@ def test_ctrl_c_at_the_prompt_leaves_cleanly(terminal: Pty) -> None:
         if terminal.process.poll() is None and terminal.wait(timeout=2) is None:
             continue
         break
-    assert terminal.wait() == 0
+    assert terminal.exited() == 0
     assert b"Traceback" not in terminal.shown
     assert b"KeyboardInterrupt" not in terminal.shown
 
@@ -430,7 +441,7 @@ def test_an_empty_corpus_says_so_in_the_banner(workdir: Path) -> None:
         assert f"No articles in {workdir / 'empty'}/ (the folder holds no *.md files)." in shown
         assert "Point --corpus at a folder of Markdown articles." in shown
         pty.type("/quit")
-        assert pty.wait() == 0
+        assert pty.exited() == 0
     finally:
         pty.close()
 
