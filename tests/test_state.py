@@ -326,3 +326,31 @@ def test_rate_limits_count_every_replica_s_requests(path: str) -> None:
     assert first.shared_value("webhook_secret", "a") == second.shared_value("webhook_secret", "b") == "a"
     first.close()
     second.close()
+
+
+def test_one_process_at_a_time_holds_a_named_lock_of_a_shared_database(postgres_server: object) -> None:
+    """What keeps replicas from re-indexing one change together (``Reloader.exclusive``): a PostgreSQL
+    advisory lock, held by one State (one replica's pool) while the other waits for it."""
+    url = postgres_server.fresh_database()  # type: ignore[attr-defined]
+    first, second = State(url, owner="replica-1"), State(url, owner="replica-2")
+    held = threading.Event()
+    spans: list[tuple[str, float, float]] = []
+
+    def index(state: State, name: str) -> None:
+        with state.exclusive("corpus-index"):
+            start = time.monotonic()
+            held.set()
+            time.sleep(0.4)
+            spans.append((name, start, time.monotonic()))
+
+    thread = threading.Thread(target=index, args=(first, "first"))
+    thread.start()
+    assert held.wait(10)
+    index(second, "second")
+    thread.join()
+    (_, _, first_end), (_, second_start, _) = sorted(spans, key=lambda span: span[1])
+    assert second_start >= first_end  # one after the other, never together
+    with first.exclusive("another-name"), second.exclusive("corpus-index"):
+        pass  # other names do not wait
+    first.close()
+    second.close()

@@ -338,3 +338,44 @@ def test_replicas_sharing_a_database_answer_each_update_once_whichever_gets_it(
             for replica in replicas:
                 replica.stop()
                 replica.webhook.application.bot_data.dialogue.state.close()  # type: ignore[union-attr]
+
+
+def test_replicas_re_index_a_change_once_and_each_installs_it(postgres_server: Any, corpus_dir: Path,
+                                                              make_settings: Any, tokenizer: Any) -> None:
+    """Two replicas sharing a database and an index cache both see a new article: one re-indexes it,
+    the other waits, then opens the index it wrote without re-indexing, and both answer from the new
+    index. (On one host the cache folder's own file lock already makes the second wait; the advisory
+    lock held around each build, checked on its own in test_state.py, is what makes it hold across
+    hosts whose shared volume does not carry file locks.)"""
+    from bot.engine.reloader import Reloader, open_library
+
+    url = postgres_server.fresh_database()
+    settings = make_settings(corpus_dir)
+    library = Library.open(settings, tokenizer=tokenizer)
+    builds: list[bool] = []
+
+    def build(settings: Settings, previous: Library) -> Library:
+        opened = open_library(settings, previous)
+        builds.append(opened.rebuilt)
+        return opened
+
+    states = [State(url, owner=f"replica-{n}") for n in range(2)]
+    installed: list[list[Engine]] = [[], []]
+    reloaders = [Reloader(settings, library, installed[n].append, build=build) for n in range(2)]
+    for reloader, state in zip(reloaders, states):
+        reloader.exclusive = state.exclusive
+        reloader.start(watch=False)
+    try:
+        (corpus_dir / "news" / "fish.md").write_text(
+            "---\ntitle: Fish\n---\n\n白尾雀鲷是一种生活在珊瑚礁附近的小型海鱼，尾鳍是醒目的白色。\n", encoding="utf-8")
+        tickets = [reloader.request("a file changed", immediate=True) for reloader in reloaders]
+        results = [reloader.wait(ticket, 120) for reloader, ticket in zip(reloaders, tickets)]
+        assert all(result is not None and result.ok and result.changed for result in results), results
+        assert sorted(builds) == [False, True]  # one re-indexed; the other found the cache up to date
+        assert [len(engines) for engines in installed] == [1, 1]
+        assert all(any(a.title == "Fish" for a in engines[0].library.articles) for engines in installed)
+    finally:
+        for reloader in reloaders:
+            reloader.stop()
+        for state in states:
+            state.close()

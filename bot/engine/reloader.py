@@ -14,7 +14,8 @@ the work, so:
 - **One indexer among replicas.** Replicas that share a state database and an index cache each
   watch the corpus; ``exclusive`` (a PostgreSQL advisory lock, set by ``bot.telegram.app``) lets
   one of them re-index a change while the others wait, then open the index it wrote (their
-  incremental build finds every file up to date) and install it.
+  incremental build finds every file up to date) and install it. The cache folder's own file lock
+  does that on one host; the advisory lock also holds across hosts sharing a volume without file locks.
 - **A bad file does not block the rest.** A file that cannot be loaded is skipped with its
   reason (logged, and listed in the ``/reload`` reply); the other files' changes land. If the
   whole reload fails (a corpus folder vanished, the disk failed) the previous index stays.
