@@ -30,9 +30,10 @@ from bot.engine.engine import Engine
 from bot.engine.reloader import Reloader
 from bot.search.library import Library
 from bot.search.tokens import Tokenizer
+from bot.telegram.app import build_application
 from bot.telegram.delivery import Pacer
 from bot.telegram.dialogue import Dialogue, latest_digest_moment, next_digest_moment
-from bot.telegram.state import State
+from bot.telegram.state import Delivery, State
 
 TOKEN = "123456:ABC-def_ghi-secret-token"
 READER = 4242
@@ -526,3 +527,45 @@ def test_each_chat_and_article_is_queued_once_whatever_tags_match(state_target: 
     reopened = State(state_target)
     assert [f.name for f in reopened.follows_of(1, READER)] == ["iyiou", "AI"]  # follows survive restarts
     assert reopened.pending_deliveries(1) == 2
+
+
+def test_replicas_send_a_broadcast_once_in_all_and_take_over_a_dead_sender_s_rows(
+        postgres_server: Any, small_library: Library, tmp_path: Path) -> None:
+    """Two replicas' broadcasters over one PostgreSQL outbox, and the claims of a third that took five
+    rows and died: every follower gets the message exactly once, the dead one's five once its claim
+    expired."""
+    url = postgres_server.fresh_database()
+    bot_id = int(TOKEN.split(":")[0])
+    with BotApiServer(token=TOKEN) as api:
+        chats = list(range(30001, 30021))
+        for chat in chats:
+            api.send_text(chat, "/start")  # the chats exist (Telegram refuses a send to an unknown chat)
+        dead = State(url, owner="replica-dead", outbox_lease=1.0)
+        for _ in range(2):  # both replicas saw the new article: queued once all the same
+            dead.queue_deliveries(bot_id, [Delivery("a:fish.md", "<b>Fish</b> (/following)", (), tuple(chats))])
+        held = dead.due_deliveries(bot_id, time.time(), 5)
+        assert len(held) == 5
+        dead.close()
+
+        async def serve() -> None:
+            applications = []
+            for n in range(2):
+                settings = Settings(telegram_token=TOKEN, telegram_api_base_url=api.base_url,
+                                    state_path=tmp_path / f"unused-{n}.sqlite", rate_limit_per_minute=1000)
+                dialogue = Dialogue(Engine.over(small_library), State(url, owner=f"replica-{n}"))
+                application = build_application(settings, dialogue, overall_rate=1000)
+                await application.initialize()
+                await application.bot_data.broadcaster.start(application.bot)  # type: ignore[union-attr]
+                applications.append(application)
+            deadline = time.monotonic() + WAIT
+            while time.monotonic() < deadline and not all(sent_to(api, chat) for chat in chats):
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)  # a duplicate close behind is counted too
+            for application in applications:
+                await application.bot_data.broadcaster.stop()  # type: ignore[union-attr]
+                await application.shutdown()
+                application.bot_data.dialogue.state.close()  # type: ignore[union-attr]
+
+        asyncio.run(serve())
+        assert {chat: len(sent_to(api, chat)) for chat in chats} == {chat: 1 for chat in chats}
+        no_bad_requests(api)
