@@ -74,6 +74,16 @@ class Session(Protocol):
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int: ...
 
 
+class Held:
+    """A named lock held until ``release``; ``alive`` says whether it still is (its connection lives)."""
+
+    def alive(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        """Let the lock go (another process may take it)."""
+
+
 class _SqliteSession:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
@@ -150,6 +160,10 @@ class SqliteDatabase:
             lock = self._named.setdefault(name, threading.Lock())
         with lock:
             yield
+
+    def try_hold(self, name: str) -> Held | None:
+        """``name`` held by this process from now on: one process owns an SQLite state file."""
+        return Held()
 
     def migration_lock(self, session: Session) -> None:
         """Nothing to add: ``BEGIN IMMEDIATE`` already keeps a second process out."""
@@ -246,12 +260,49 @@ class PostgresDatabase:
             finally:
                 connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
+    def try_hold(self, name: str) -> Held | None:
+        """Take ``name`` if no other process holds it, and keep it (on a connection of its own) until
+        released; None when another holds it. A holder that dies loses it with its connection, so
+        another process's next try gets it."""
+        key = zlib.crc32(f"articlebot:{name}".encode())
+        connection = self._pool.getconn()
+        try:
+            row = connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            got = bool(row and row[0])
+        except BaseException:
+            self._pool.putconn(connection)
+            raise
+        if not got:
+            self._pool.putconn(connection)
+            return None
+        return _PostgresHeld(self._pool, connection, key)
+
     def migration_lock(self, session: Session) -> None:
         """Two replicas starting at once migrate one after the other (released at commit)."""
         session.execute("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(b"articlebot:schema"),))
 
     def close(self) -> None:
         self._pool.close()
+
+
+class _PostgresHeld(Held):
+    def __init__(self, pool: Any, connection: Any, key: int) -> None:
+        self._pool, self._connection, self._key = pool, connection, key
+
+    def alive(self) -> bool:
+        try:
+            self._connection.execute("SELECT 1")
+            return True
+        except Exception:  # noqa: BLE001 - a broken connection took the lock with it
+            return False
+
+    def release(self) -> None:
+        try:
+            self._connection.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+        except Exception:  # noqa: BLE001 - gone with its connection already
+            pass
+        finally:
+            self._pool.putconn(self._connection)
 
 
 def open_database(target: Path | str) -> SqliteDatabase | PostgresDatabase:

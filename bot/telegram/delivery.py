@@ -52,6 +52,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.ext import AIORateLimiter, SimpleUpdateProcessor
 
 from bot.config import Settings
+from bot.telegram.database import Held
 from bot.telegram.dialogue import BroadcastPace, Dialogue, latest_digest_moment, next_digest_moment
 from bot.telegram.state import SENT, SWEEP_SECONDS, UNSURE, OutboxMessage, State, UpdateRecord
 
@@ -462,6 +463,8 @@ class Broadcaster:
     RETRY_AFTER = 30.0
     MAX_ATTEMPTS = 6
     """A row failing with server errors this many times is given up (logged)."""
+    LEADER_CHECK = 5.0
+    """Seconds between a standby replica's tries to become the sender (shared database)."""
 
     def __init__(self, dialogue: Dialogue, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.dialogue = dialogue
@@ -477,6 +480,7 @@ class Broadcaster:
         self._in_flight: set[int] = set()
         self._stopping = False
         self._digest_done: float | None = None
+        self._leader: Held | None = None
 
     @property
     def bot_id(self) -> int:
@@ -542,6 +546,9 @@ class Broadcaster:
             assert self._wake is not None
             self._wake.clear()  # cleared before looking: a poke while looking cuts the pause short
             try:
+                if not await self._lead():
+                    await self._pause(self.LEADER_CHECK)
+                    continue
                 if not pruned:
                     await self._db(lambda state: state.prune_outbox())
                     pruned = True
@@ -553,6 +560,28 @@ class Broadcaster:
                 await self._pause(self.IDLE_CHECK)
         if self._sends:
             await asyncio.gather(*self._sends, return_exceptions=True)
+        leader, self._leader = self._leader, None
+        if leader is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, leader.release)
+
+    async def _lead(self) -> bool:
+        """Whether this process is the one that sends (taking the role if no live process holds it).
+
+        Replicas sharing a database send one at a time, so ``broadcast_per_second`` (and Telegram's
+        limit) holds for the bot, not per replica; when the sender dies, its lock goes with its
+        connection and another replica takes over at its next look (``LEADER_CHECK``). Outbox claims
+        still make each row go once should two ever send at once. With SQLite this is always true.
+        """
+        leader = self._leader
+        if leader is not None:
+            if await asyncio.get_running_loop().run_in_executor(self._thread, leader.alive):
+                return True
+            log.warning("lost the broadcaster's lock (its database connection failed); trying to take it again")
+            self._leader = None
+        self._leader = await self._db(lambda state: state.try_hold("broadcaster"))
+        if self._leader is not None and self.dialogue.state.shared:
+            log.info("this replica now delivers to followers")
+        return self._leader is not None
 
     async def _idle_seconds(self) -> float:
         """How long nothing can go: until the next digest, a chat's next slot or a postponed row."""

@@ -33,7 +33,14 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.telegram.database import PostgresDatabase, Session, SqliteDatabase, is_postgres_url, open_database
+from bot.telegram.database import (
+    Held,
+    PostgresDatabase,
+    Session,
+    SqliteDatabase,
+    is_postgres_url,
+    open_database,
+)
 
 UPDATES_TABLE = """
 CREATE TABLE IF NOT EXISTS updates (
@@ -329,6 +336,11 @@ class State:
     def exclusive(self, name: str) -> AbstractContextManager[None]:
         """A context manager that one process (of those sharing the state) holds at a time."""
         return self._db.exclusive(name)
+
+    def try_hold(self, name: str) -> Held | None:
+        """Take the named lock ``name`` if no other process sharing the state holds it (None if one
+        does), and keep it until ``release``: how one replica at a time becomes the broadcaster."""
+        return self._db.try_hold(name)
 
     def schema_version(self) -> int:
         """The schema version recorded in the store."""
