@@ -269,6 +269,10 @@ def test_an_update_is_claimed_by_one_replica_and_taken_over_when_its_claim_expir
     assert second.unhandled_updates(7) == [(100, '{"update_id": 100}')]
     assert second.claim_update(7, 100) is not None
     assert first.claim_update(7, 100) is None  # back from the dead, it finds the update taken
+    time.sleep(0.3)
+    assert second.renew_updates(7, [100]) == 1 and first.renew_updates(7, [100]) == 0  # only one's own
+    time.sleep(0.35)  # past the claim's first lease, within the renewed one
+    assert first.claim_update(7, 100) is None  # renewed: still the second replica's
     second.mark_update_handled(7, 100)
     assert second.claim_update(7, 100) is None and first.claim_update(7, 100) is None
     assert first.unhandled_updates(7) == [] and first.update_handled(7, 100)

@@ -174,10 +174,14 @@ class UpdateLedger:
 
     def start_sweeping(self, queue: asyncio.Queue[Any], bot: Any, every: float = SWEEP_SECONDS) -> None:
         """With a shared state, look every ``every`` seconds for updates another replica received and
-        never answered, whose claim expired (that replica died), and answer them here."""
+        never answered, whose claim expired (that replica died), and answer them here; and renew the
+        claims on the updates this replica is still answering, so a slow answer is not taken for a
+        dead replica's."""
         async def sweep() -> None:
             while True:
                 await asyncio.sleep(every)
+                answering = list(self._in_progress)  # still being answered here: not dead, so renewed
+                await self._run(lambda state: state.renew_updates(self.bot_id, answering), "renew claims")
                 for update in await self.pending(bot, prune=False):
                     log.info("update %d: its replica's claim expired unanswered; answering it here",
                              update.update_id)

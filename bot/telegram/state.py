@@ -468,6 +468,17 @@ class State:
             db.execute("UPDATE updates SET press_answered = ? WHERE bot_id IN (?, ?) AND update_id = ?",
                        (time.time(), UNKNOWN_BOT, bot_id, update_id))
 
+    def renew_updates(self, bot_id: int, update_ids: Iterable[int]) -> int:
+        """Extend this process's claims on updates it is still answering (a slow answer must not look
+        like a dead replica's); returns how many claims were still this process's."""
+        ids = sorted(set(update_ids))
+        if not ids:
+            return 0
+        with self._db.session() as db:
+            return db.execute(f"UPDATE updates SET lease_until = ? WHERE bot_id = ? AND owner = ? AND handled IS NULL "
+                              f"AND update_id IN ({', '.join('?' * len(ids))})",
+                              (time.time() + self.update_lease, bot_id, self.owner, *ids)).rowcount
+
     def release_update(self, bot_id: int, update_id: int) -> None:
         """Give up this process's claim (handling was cut short by a shutdown): another process, or
         this one's next start, answers the update without waiting for the claim to expire."""
