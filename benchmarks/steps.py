@@ -27,6 +27,7 @@ from benchlib import (
     Timer,
     children_peak_rss_mib,
     current_rss_mib,
+    descendants_rss_mib,
     disk_bytes,
     latency_summary,
     peak_rss_mib,
@@ -48,9 +49,12 @@ def settings(config: dict[str, Any]):  # type: ignore[no-untyped-def]
 
 
 def cache_folder(config: dict[str, Any]) -> Path:
+    """The library's own cache folder, keyed as ``Library.open`` keys it (with the corpus folders' sites)."""
     from bot.search.library import _cache_folder
+    from bot.search.site import open_site
     from bot.search.tokens import Tokenizer
-    return _cache_folder(settings(config), Tokenizer())
+    chosen = settings(config)
+    return _cache_folder(chosen, Tokenizer(), [open_site(folder, chosen.hugo_config) for folder in chosen.corpus])
 
 
 def _open(config: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -68,8 +72,11 @@ class PhaseRSS:
     sorting a block of token occurrences into postings, merging the blocks, saving.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, workers: bool = False) -> None:
+        """``workers``: also sample the peak RSS of every process below this one (the build's workers)."""
         import threading
+        self.workers = workers
+        self.worker_peaks: dict[int, float] = {}
         self.phase = "start"
         self.peaks: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
@@ -78,9 +85,14 @@ class PhaseRSS:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        ticks = 0
         while not self._stop.wait(0.02):
             rss = current_rss_mib()
             self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), rss)
+            ticks += 1
+            if self.workers and ticks % 5 == 0:  # every 0.1 s: listing /proc costs a few ms
+                for pid, used in descendants_rss_mib().items():
+                    self.worker_peaks[pid] = max(self.worker_peaks.get(pid, 0.0), used)
 
     def enter(self, phase: str) -> None:
         now = time.perf_counter()
@@ -106,13 +118,18 @@ class PhaseRSS:
 
     def __enter__(self) -> PhaseRSS:
         import bot.search.library
+        from bot.search.boilerplate import Boilerplate
         from bot.search.index import BM25Index, IndexBuilder
-        self.wrap(bot.search.library, "_update", "collect files from workers (parse+tokenize run there)", "end")
+        self.wrap(bot.search.library, "_update", "update: files parsed+tokenized (by workers on a cold build), ids mapped", "end")
         self.wrap(IndexBuilder, "_flush", "index: sort a block into postings", "")
         self.wrap(IndexBuilder, "finish", "index: merge blocks", "")
         self.wrap(BM25Index, "save", "save index", "")
         self.wrap(BM25Index, "load", "map index + score bounds", "", classmethod_=True)
         self.wrap(bot.search.library, "_collect_garbage", "drop old index and articles", "")
+        self.wrap(bot.search.library, "_deleted_frequencies", "delta: old versions tokenized again", "")
+        self.wrap(bot.search.library, "save_delta", "delta: save", "")
+        self.wrap(Boilerplate, "found", "boilerplate: count every line", "", classmethod_=True)
+        self.wrap(Boilerplate, "updated", "boilerplate: update the counts", "")
         self._thread.start()
         return self
 
@@ -130,13 +147,14 @@ class PhaseRSS:
 def cold(config: dict[str, Any]) -> dict[str, Any]:
     """``Library.open`` with an empty cache: parse, tokenize (all cores), index, save."""
     shutil.rmtree(config["cache_dir"], ignore_errors=True)
-    with PhaseRSS() as phases:
+    with PhaseRSS(workers=True) as phases:
         library, seconds = _open(config)
     assert library.rebuilt
     return {"seconds": seconds, "articles": len(library.articles), "paragraphs": library.paragraph_count,
             "skipped": len(library.report.skipped), "postings": int(len(library.index.doc_ids)),
             "vocabulary": len(library.index.vocabulary),
-            "peak_rss_mib": peak_rss_mib(), "workers_peak_rss_mib": children_peak_rss_mib(),
+            "peak_rss_mib": peak_rss_mib(),
+            "workers_peak_rss_mib": max(phases.worker_peaks.values(), default=children_peak_rss_mib()),
             "workers": os.cpu_count(), "phases": phases.report(), **cache_sizes(config)}
 
 
@@ -194,7 +212,7 @@ def cache_sizes(config: dict[str, Any]) -> dict[str, Any]:
     cache = Path(config["cache_dir"])
     folder = cache_folder(config)
     return {"cache_bytes": disk_bytes(cache), "articles_sqlite_bytes": disk_bytes(folder / "articles.sqlite"),
-            "index_bytes": sum(disk_bytes(f) for f in folder.glob("index-*")),
+            "index_bytes": sum(disk_bytes(f) for f in [*folder.glob("index-*"), *folder.glob("delta-*")]),
             "manifest_bytes": disk_bytes(folder / "manifest.pkl")}
 
 
