@@ -16,9 +16,9 @@ when Telegram's view of the 200 is lost. Halfway, one replica is SIGKILLed. Then
 until every update is answered (the killed replica's claims expire after 30 s and a live replica's
 sweep answers them).
 
-Counted: lost updates (never answered), duplicates (answered twice), and the updates the killed replica
-had claimed and not answered at the kill (read from the database then: the only ones the delivery
-contract lets be answered twice), every HTTP 400 the API returned, latency p50/p99 and the time to
+Counted: lost updates (never answered), duplicates (answered twice, with how long before the kill each
+one's first answer went out), and the updates the killed replica had claimed and not answered at the
+kill (read from the database then: only an answer of theirs in flight at that instant may go twice), every HTTP 400 the API returned, latency p50/p99 and the time to
 recover the killed replica's updates. Exits 1 if any update was lost, a duplicate is not among those in
 flight at the kill, or any 400 occurred.
 """
@@ -261,6 +261,8 @@ def run(replicas: int, updates: int, concurrency: int, redeliver: float, seed: i
                 "answered": len(answered), "lost": len(lost), "duplicates": len(duplicates),
                 "duplicates_not_in_flight_at_kill": len([u for u in duplicates if u not in allowed]),
                 "in_flight_at_kill": killed.get("in_flight", 0),
+                "duplicates_first_answer_before_kill_ms": [round(1000 * (killed["at"] - min(answered[u])), 1)
+                                                           for u in duplicates if "at" in killed],
                 "http_400": len(bad), "forwarder_502": forwarder.failed,
                 "posting_s": round(posting_done - started, 1),
                 "recovery_s": round(max(after_kill) - killed["at"], 1) if after_kill and "at" in killed else 0.0,
