@@ -6,14 +6,16 @@ every bot start opens it. The cache folder holds:
 - ``manifest.pkl``: every corpus file as the last build saw it (size, modification time,
   how many paragraphs it gave, or why it was skipped), in index order;
 - ``index-N/``: the BM25 postings, memory-mapped, so nothing is read until a query needs it;
+- ``delta-N/``: after an update, the changed and added files' postings and the base's deleted
+  paragraphs (``index.Segmented``), with the boilerplate and its line counts;
 - ``articles.sqlite``: each article, compressed, read only when a hit or a digest shows it.
 
 When the files' sizes and times equal the manifest's, opening is that and nothing more:
 no YAML parsing, no tokenizing, no article loaded. When some changed, only those files are
-parsed and tokenized (on every core); the old index keeps the postings of every other
-file, so one edited article costs seconds, not a rebuild. The new index is written to a
-new folder and the manifest switched last, so a process still serving the old one (or a
-crash midway) never sees a half-written index.
+parsed and tokenized; the base keeps the postings of every other file and the changed ones
+go to a new delta, so one edited article costs about a second at a million paragraphs, not a
+rebuild. The delta (or a merged index) is written to a new folder and the manifest switched
+last, so a process still serving the old one (or a crash midway) never sees a half-written index.
 """
 
 from __future__ import annotations
