@@ -297,6 +297,13 @@ def chat_env() -> dict[str, str]:
     return env
 
 
+def _as_a_shell_starts_it() -> None:
+    """Ctrl-C as a terminal's foreground program gets it. A test run started in the background by a
+    non-interactive shell (a CI script's ``cmd &``) has SIGINT ignored, and a child inherits that: the
+    chat would then never see Ctrl-C, which no user at a terminal ever meets."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Pty:
     """A process whose stdin, stdout and stderr are a pseudo-terminal, as when a user runs it."""
 
@@ -304,7 +311,7 @@ class Pty:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 400, 0, 0))  # rows, columns: no wrapping
         self.process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=chat_env(),
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_as_a_shell_starts_it)
         os.close(slave)
         self.shown = b""
         self.read_to = 0
