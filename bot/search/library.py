@@ -86,9 +86,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 """Called with (files done, files total) while indexing."""
 MANIFEST_VERSION = 7
-DELTA_SHARE = 8
+DELTA_SHARE = 16
 """An update merges the delta into its base (one whole new index) once the delta's paragraphs and the
-base's deleted ones pass 1/DELTA_SHARE of the base: until then every search reads both segments."""
+base's deleted ones pass 1/DELTA_SHARE of the base: until then every search reads both segments
+(measured at 100k: a one-file delta adds ~0.01 ms to a question's 0.08 ms, one of 9% ~0.04 ms)."""
 ARTICLE_CACHE_SIZE = 4096
 """Articles kept in memory once read (a hit's article, a digest's page)."""
 
