@@ -37,7 +37,7 @@ from bot.search.markup import (
 from bot.search.metadata import split_front_matter
 from bot.search.site import PagePlace, Site, expiry, open_site, public_url, publication
 
-PARAGRAPHS_VERSION = "6"
+PARAGRAPHS_VERSION = "7"
 """Bump when parsing or paragraph building changes, so that cached articles are rebuilt."""
 
 SOURCE_KEYS = ("url", "link", "source_url", "source", "original", "original_url", "canonical",
@@ -84,6 +84,9 @@ class Article:
     paragraphs: tuple[Paragraph, ...]
     summary: str | None = None
     """An author-written summary from front matter; ``None`` when it is a truncated lead ("...")."""
+    cut_summary: str | None = None
+    """The front matter's summary when a feed cut it off ("…"): no summary as it stands, but the
+    words a summary may complete from the body."""
     abstract: str | None = None
     """The text of a body section titled 摘要 / Summary / TL;DR, if the article has one."""
     topics: tuple[str, ...] = ()
@@ -199,6 +202,7 @@ def load_article(path: Path, text: str, display_path: str | None = None, site: S
         lang=place.language if site.multilingual else _lang(metadata, paragraphs),
         paragraphs=tuple(paragraphs),
         summary=_author_summary(metadata),
+        cut_summary=_cut_summary(metadata),
         abstract=abstract,
         topics=tuple(dict.fromkeys(topics)),
         author=_text_value(metadata.get("author") or metadata.get("作者")) or None,
@@ -393,6 +397,13 @@ def _author_summary(metadata: Mapping[str, Any]) -> str | None:
         if text and not is_truncated_lead(text):
             return text
     return None
+
+
+def _cut_summary(metadata: Mapping[str, Any]) -> str | None:
+    """The first summary field the front matter fills, when a feed cut it off."""
+    lowered = _lowered(metadata)
+    text = next((text for key in SUMMARY_KEYS if (text := clean_inline(_text_value(lowered.get(key))))), "")
+    return text if is_truncated_lead(text) else None
 
 
 def _first_heading(parts: list[Section]) -> str:

@@ -41,22 +41,16 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
-from bot.errors import CorpusError
 from bot.search.articles import (
     ABSTRACT_HEADINGS,
-    SUMMARY_KEYS,
     Article,
     Paragraph,
-    is_truncated_lead,
-    read_text,
 )
 from bot.search.boilerplate import Boilerplate
 from bot.search.library import Library
-from bot.search.markup import clean_inline, sentence_spans, split_sentences
-from bot.search.metadata import split_front_matter
+from bot.search.markup import sentence_spans, split_sentences
 
 SummarySource = Literal["author", "extract"]
 REFERENCE_SCALE = 4.0
@@ -82,7 +76,6 @@ many sentences; a longer chain is a passage to read, not a summary's sentence.""
 MIN_COMPLETED = 10
 """A cut-off front-matter summary shorter than this (characters without spaces) is too little to
 say that the body starts with the same words."""
-MAX_FILE_BYTES = 5 * 1024 * 1024
 CACHE_SIZE = 4096
 
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
@@ -689,21 +682,6 @@ def _showable(sentence: str, normalized: str, lang: str) -> bool:
     return (units >= MIN_UNITS["zh" if chinese else "en"] and not is_question(sentence)
             and not is_site_text(sentence, normalized))
 
-def cut_summary(article: Article) -> str | None:
-    """The front matter's summary when a feed cut it off ("…"): ``Article.summary`` keeps only
-    complete ones, so it is read back from the article's file; ``None`` without one."""
-    path = Path(article.path)
-    try:
-        metadata, _ = split_front_matter(path, read_text(path, MAX_FILE_BYTES))
-    except (CorpusError, OSError, ValueError):
-        return None
-    lowered = {str(key).lower(): value for key, value in metadata.items()}
-    for key in SUMMARY_KEYS:
-        value = lowered.get(key)
-        text = clean_inline(value) if isinstance(value, str) else ""
-        if text:
-            return text if is_truncated_lead(text) else None
-    return None
 
 def completed(cut: str, candidates: Sequence[Candidate]) -> list[Candidate] | None:
     """The body's first sentences, up to the end of the one where ``cut`` (a summary a feed cut
@@ -792,7 +770,7 @@ class Extractor:
     def _completed(self, article: Article, budget: int) -> Summary | None:
         """A feed's cut-off summary completed from the body, when the body starts with its words
         and every sentence of it may be shown."""
-        cut = cut_summary(article)
+        cut = article.cut_summary
         if cut is None:
             return None
         sentences = self._model(article).sentences

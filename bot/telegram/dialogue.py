@@ -684,13 +684,10 @@ class Dialogue:
         reply then offers tags to follow instead.
         """
         t = strings(lang)
-        if not self.following.enabled:
-            return Reply(escape(t["following_off"]))
-        if not may_change:
-            return Reply(escape(t["admin_only_follow"]))
+        refused = self._follow_refusal(name, lang, may_change, "follow_usage")
+        if refused is not None:
+            return refused
         name = name.strip().lstrip("#")
-        if not name:
-            return Reply(escape(t["follow_usage"]))
         resolution = self.summarizer.resolve(name)
         if resolution.kind not in FOLLOWABLE:
             key = "follow_not_a_tag" if resolution.kind == "search" else "follow_unknown"
@@ -704,6 +701,17 @@ class Dialogue:
             return Reply(escape(t["follow_limit"].format(n=MAX_FOLLOWS)))
         return self._follow_confirmation(written, daily, lang)
 
+    def _follow_refusal(self, name: str, lang: str | None, may_change: bool, usage: str) -> Reply | None:
+        """Why /follow or /unfollow cannot go on (following off, not an admin, no name), if it cannot."""
+        t = strings(lang)
+        if not self.following.enabled:
+            return Reply(escape(t["following_off"]))
+        if not may_change:
+            return Reply(escape(t["admin_only_follow"]))
+        if not name.strip().lstrip("#"):
+            return Reply(escape(t[usage]))
+        return None
+
     def _follow_confirmation(self, name: str, daily: bool, lang: str | None) -> Reply:
         t = strings(lang)
         text = t["followed_daily" if daily else "followed"].format(name=name, time=self.following.digest_time)
@@ -712,13 +720,10 @@ class Dialogue:
     def unfollow(self, chat_id: int, name: str, lang: str | None, may_change: bool = True) -> Reply:
         """/unfollow NAME: stop following it here (named as followed, or as /tag resolves it now)."""
         t = strings(lang)
-        if not self.following.enabled:
-            return Reply(escape(t["following_off"]))
-        if not may_change:
-            return Reply(escape(t["admin_only_follow"]))
+        refused = self._follow_refusal(name, lang, may_change, "unfollow_usage")
+        if refused is not None:
+            return refused
         name = name.strip().lstrip("#")
-        if not name:
-            return Reply(escape(t["unfollow_usage"]))
         follow = self._followed_as(chat_id, name)
         if follow is None or not self.state.unfollow(self.following.bot_id, chat_id, follow.key):
             return Reply(escape(t["not_following"].format(name=shorten(name, 60))))
