@@ -17,6 +17,7 @@ from bot.search.index import (
     EXHAUSTIVE,
     BM25Index,
     BM25Params,
+    EncodedTokens,
     Hit,
     IndexBuilder,
     Segmented,
@@ -231,6 +232,29 @@ def test_build_in_many_small_blocks_equals_one_block(monkeypatch: pytest.MonkeyP
         assert np.array_equal(getattr(blocks, name), getattr(whole, name)), name
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=6), max_size=12), st.integers(1, 9))
+def test_postings_count_each_term_per_paragraph_whatever_the_empty_paragraphs(
+        documents: list[list[str]], block: int) -> None:
+    """Empty paragraphs first, between and last, blocks cut anywhere: each posting is a (term, paragraph,
+    count) the paragraph really holds."""
+    builder = IndexBuilder()
+    import bot.search.index as index_module
+
+    original, index_module.BLOCK_TOKENS = index_module.BLOCK_TOKENS, block
+    try:
+        for document in documents:
+            builder.add_documents([document])
+        built = builder.finish()
+    finally:
+        index_module.BLOCK_TOKENS = original
+    found = {(term, int(doc), int(tf)) for i, term in enumerate(built.terms)
+             for doc, tf in zip(built.doc_ids[built.offsets[i]:built.offsets[i + 1]],
+                                built.tfs[built.offsets[i]:built.offsets[i + 1]])}
+    assert found == {(term, n, document.count(term)) for n, document in enumerate(documents) for term in set(document)}
+    assert built.lengths.tolist() == [len(document) for document in documents]
+
+
 @pytest.mark.parametrize("dropped", [set(), {0}, {3, 4, 5}, set(range(0, 60, 2)), set(range(60))])
 @pytest.mark.parametrize("chunk", [7, 1 << 23])
 def test_update_drops_and_appends_like_a_fresh_build(dropped: set[int], chunk: int,
@@ -267,6 +291,24 @@ def test_encoded_tokens_spell_each_token_once() -> None:
     assert encoded.terms == ("a", "b", "c")
     assert encoded.ids.tolist() == [0, 1, 0, 1, 2]
     assert encoded.lengths.tolist() == [3, 0, 2]
+
+
+def test_a_worker_numbering_is_mapped_once_and_must_arrive_in_order() -> None:
+    """Files tokenized by a worker name terms by the worker's numbers, spelling only the new ones;
+    a file from the same worker that skips ahead of what it spelled is refused, never misread."""
+    builder = IndexBuilder()
+    one = np.asarray([0, 1, 0], dtype=np.int32)
+    builder.add(EncodedTokens(("a", "b"), one, np.asarray([3], dtype=np.int32), source=7, first=0))
+    builder.add(EncodedTokens(("b",), np.asarray([0], dtype=np.int32), np.asarray([1], dtype=np.int32)))
+    builder.add(EncodedTokens(("c",), np.asarray([2, 1], dtype=np.int32), np.asarray([2], dtype=np.int32),
+                              source=7, first=2))
+    with pytest.raises(ValueError, match="out of order"):
+        builder.add(EncodedTokens(("d",), np.asarray([3], dtype=np.int32), np.asarray([1], dtype=np.int32),
+                                  source=7, first=4))
+    index = builder.finish()
+    expected = BM25Index.build([["a", "b", "a"], ["b"], ["c", "b"]])
+    assert index.terms == expected.terms
+    assert_scores_match(index.scores(["a", "b", "c"]), expected.scores(["a", "b", "c"]))
 
 
 def segmented(old: list[list[str]], dropped: set[int], added: list[list[str]],

@@ -22,7 +22,7 @@ from conftest import LONG_PARAGRAPHS, ReferenceBM25, write_files
 from bot.config import Settings
 from bot.search.boilerplate import Boilerplate
 from bot.search.index import Hit, Segmented
-from bot.search.library import DELTA_SHARE, Library, indexed, paragraph_tokens
+from bot.search.library import DELTA_SHARE, Library, Vocabulary, indexed, paragraph_tokens
 from bot.search.tokens import Tokenizer
 
 
@@ -639,6 +639,50 @@ def test_a_future_page_is_indexed_once_its_time_comes_without_any_file_changing(
     time.sleep(max(0.0, soon + 1.5 - time.time()))
     after = Library.open(settings, tokenizer=tokenizer)
     assert after.rebuilt and "Soon" in [a.title for a in after.articles]
+
+
+def test_workers_numbering_terms_their_own_way_build_the_reference_index(
+        tmp_path: Path, make_settings: Callable[..., Settings], tokenizer: Tokenizer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each worker numbers the terms it spells to the parent, and starts a new numbering past a limit
+    (300 terms here, so every worker goes through several); the parent maps their numbers to its own.
+    The index is the one rank-bm25 makes of the same tokens, paragraph for paragraph."""
+    monkeypatch.setattr("bot.search.library.VOCABULARY_LIMIT", 300)
+    root = Path(__file__).parents[1] / "corpus"
+    sources = [path for path in sorted(root.rglob("*.md")) if path.name != "README.md"]
+    corpus = tmp_path / "many"
+    for copy in range(3):  # enough files for the build to start its worker processes
+        for path in sources:
+            target = corpus / f"{copy}" / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(path.read_text(encoding="utf-8") + f"\n\n第{copy}份副本。\n", encoding="utf-8")
+    settings = make_settings(corpus, workers=2)
+    library = Library.open(settings, tokenizer=tokenizer)
+    assert len(library.articles) == 3 * len(sources) >= 64
+    reference = ReferenceBM25(all_paragraph_tokens(library), k1=settings.k1, b=settings.b)
+    for words in ("DeepSeek 训练成本", "第1份 Comcast revenue", "金龍指數 第2份", "白尾雀鲷"):
+        query = tokenizer(words)
+        np.testing.assert_allclose(library.index.scores(query), reference.get_scores(query), rtol=1e-4, atol=1e-5)
+    assert sorted(library.index.terms) == sorted({t for doc in all_paragraph_tokens(library) for t in doc})
+
+
+def test_a_vocabulary_spells_each_term_once_and_starts_anew_past_its_limit(tokenizer: Tokenizer) -> None:
+    from bot.search.articles import load_article, read_text
+
+    path = Path(__file__).parents[1] / "corpus" / "news" / "063137e030b03e2388275f75d87b1bcc.zh-CN.md"
+    article = load_article(path, read_text(path, 10**7))
+    _, alone = indexed(tokenizer, article)
+    vocabulary = Vocabulary(limit=10**6)
+    _, first = indexed(tokenizer, article, vocabulary)
+    _, again = indexed(tokenizer, article, vocabulary)
+    assert (first.terms, first.ids.tolist(), first.first) == (alone.terms, alone.ids.tolist(), 0)
+    assert first.source is not None and alone.source is None
+    assert again.terms == () and again.first == len(first.terms) and again.source == first.source
+    assert again.ids.tolist() == first.ids.tolist()
+    small = Vocabulary(limit=5)
+    _, one = indexed(tokenizer, article, small)
+    _, other = indexed(tokenizer, article, small)
+    assert other.source != one.source and other.first == 0 and other.terms == one.terms
 
 
 def test_indexed_tokens_are_the_reference_tokens_as_numbers(tokenizer: Tokenizer) -> None:

@@ -13,6 +13,8 @@ from bot.search.markup import (
     clean_block,
     clean_inline,
     expand_shortcodes,
+    is_prose_line,
+    marked_line,
     sections,
     split_sentences,
 )
@@ -231,6 +233,13 @@ def test_a_heading_that_interrupts_a_block_starts_a_new_section() -> None:
 def test_any_markup_gives_clean_lines_without_crashing(body: str) -> None:
     for _, text in build_paragraphs((s.heading, s.block) for s in sections(expand_shortcodes(body))):
         assert text.strip() and "\n\n" not in text
+
+
+@given(st.text(alphabet=st.sampled_from(list("<>|=\"[]!:*+-.)0123 \t\u3000\xa0\u2028abX中文")), max_size=40))
+def test_a_line_taken_for_prose_is_one_no_line_rule_would_change(line: str) -> None:
+    """The quick check that lets most lines skip the line rules never skips a line they would change."""
+    if is_prose_line(line):
+        assert marked_line(line) == line.strip()
 
 
 def test_reference_definitions_wrapped_or_emptied_by_a_shortcode_leave_nothing() -> None:

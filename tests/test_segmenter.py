@@ -117,6 +117,27 @@ def test_rjieba_breaks_ties_as_jieba_does(reference: Tokenizer, rust: Tokenizer)
         assert rust.segmenter.cut(text) == reference.segmenter.cut(text), text
 
 
+def test_runs_joined_by_line_breaks_are_cut_as_jieba_cuts_them(reference: Tokenizer, rust: Tokenizer) -> None:
+    """How the tokenizer feeds a file's runs: one call, runs joined by line breaks, a few of them
+    holding a stretch three times over (哈哈哈) that jieba-rs could cut the other way."""
+    rnd = random.Random(11)
+    for _ in range(500):
+        lines = ["".join(rnd.choice(TIE_PRONE) for _ in range(rnd.randint(0, 25))) for _ in range(rnd.randint(1, 9))]
+        text = "\n".join(lines)
+        assert rust.segmenter.cut(text) == reference.segmenter.cut(text), text
+
+
+def test_only_the_lines_holding_a_tripled_stretch_are_cut_by_jieba() -> None:
+    """One 哈哈哈 in a file must not send the whole file to the slow segmenter."""
+    segmenter = RjiebaSegmenter()
+    sent: list[str] = []
+    reference_cut = segmenter._reference.cut
+    segmenter._reference.cut = lambda text: sent.append(text) or reference_cut(text)  # type: ignore[method-assign]
+    words = segmenter.cut("北京大学\n哈哈哈\n清华大学\n复旦大学")
+    assert sent == ["哈哈哈"]
+    assert words == JiebaSegmenter().cut("北京大学\n哈哈哈\n清华大学\n复旦大学")
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(min_codepoint=0x3000, max_codepoint=0x9FFF)
                | st.sampled_from(list(COMMON[:200]) + list(" \t\n\r\x00-._+#&%，。😀\u200b㐀鿿﨎aZ9"))))

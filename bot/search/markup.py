@@ -421,19 +421,36 @@ def clean_block(block: str) -> str:
     lines: list[str] = []
     block = _MULTILINE_TAG.sub("", _CELL_END.sub(" · ", block))
     for raw in block.split("\n"):
-        if _TABLE_RULE.match(raw) or _HTML_REMNANT.search(raw):
-            continue
-        line = _ALERT.sub("", _QUOTE_MARK.sub("", raw))
-        line = _DEFINITION.sub("", line)
-        bullet = bool(_LIST_ITEM.match(line))
-        line = _TASK_BOX.sub("", _LIST_ITEM.sub("", line)) if bullet else line.strip()
-        if line.startswith("|") or line.count("|") >= 2:
-            line = " · ".join(cell.strip() for cell in line.strip("|").split("|") if cell.strip())
-        lines.append(_BULLET + line if bullet else line)
+        line = raw.strip() if is_prose_line(raw) else marked_line(raw)  # most lines are prose
+        if line is not None:
+            lines.append(line)
     cleaned = (line.strip(" ·") for line in clean_inline("\n".join(lines)).split("\n"))
     return "\n".join(line.replace(_BULLET, "• ", 1) if line.startswith(_BULLET) else line
                      for line in cleaned if line.strip(_BULLET + " "))
 
+
+def marked_line(raw: str) -> str | None:
+    """A line without its quote, alert, definition, list and table marks (None: a table rule or
+    an HTML remnant, which show nothing)."""
+    if _TABLE_RULE.match(raw) or _HTML_REMNANT.search(raw):
+        return None
+    line = _ALERT.sub("", _QUOTE_MARK.sub("", raw))
+    line = _DEFINITION.sub("", line)
+    bullet = bool(_LIST_ITEM.match(line))
+    line = _TASK_BOX.sub("", _LIST_ITEM.sub("", line)) if bullet else line.strip()
+    if line.startswith("|") or line.count("|") >= 2:
+        line = " · ".join(cell.strip() for cell in line.strip("|").split("|") if cell.strip())
+    return _BULLET + line if bullet else line
+
+
+def is_prose_line(raw: str) -> bool:
+    """Whether no rule of ``marked_line`` can match the line, so it is only stripped: a quote, alert,
+    definition or list mark needs one of ``_LINE_MARKS`` first (after spaces), a table a ``|``, an
+    HTML remnant a ``<`` or an ``="``. Checking that costs far less than the rules themselves."""
+    return raw.lstrip()[:1] not in _LINE_MARKS and "|" not in raw and "<" not in raw and '="' not in raw
+
+
+_LINE_MARKS = frozenset(">[:*+-0123456789")
 
 _BULLET = "\ue000"
 """Marks a list item's line while its markup is removed; shown as "• "."""
@@ -441,7 +458,7 @@ _BULLET = "\ue000"
 
 def mostly_chinese(text: str) -> bool:
     """Whether Chinese characters outnumber half the Latin words (a language guess for undeclared text)."""
-    return len(_CJK.findall(text)) * 2 >= len(_LATIN_WORD.findall(text))
+    return _cjk_count(text) * 2 >= len(_LATIN_WORD.findall(text))
 
 
 def wiki_targets(block: str) -> Iterator[str]:
@@ -454,7 +471,12 @@ def wiki_targets(block: str) -> Iterator[str]:
 
 def text_weight(text: str) -> int:
     """How much a passage can say: CJK characters count 1, Latin words 2."""
-    return len(_CJK.findall(text)) + 2 * len(_LATIN_WORD.findall(text))
+    return _cjk_count(text) + 2 * len(_LATIN_WORD.findall(text))
+
+
+def _cjk_count(text: str) -> int:
+    """How many CJK characters the text holds, without a string per character (as ``findall`` makes)."""
+    return len(text) - len(_CJK.sub("", text))
 
 
 # --- sentences and paragraphs ---------------------------------------------------------------

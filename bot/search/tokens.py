@@ -135,9 +135,29 @@ class RjiebaSegmenter:
         self._added: list[tuple[str, int]] = []
 
     def cut(self, text: str) -> list[str]:
-        if _TRIPLED.search(text):
+        if not _TRIPLED.search(text):
+            return self.jieba.cut(text, False)
+        if "\r" in text:
             return self._reference.cut(text)
-        return self.jieba.cut(text, False)
+        # A line break ends every word for both, so only the lines holding such a stretch go to
+        # jieba (a file's runs come joined by line breaks: one 哈哈哈 must not send it all).
+        words: list[str] = []
+        clean: list[str] = []
+        for line in text.split("\n"):
+            if _TRIPLED.search(line):
+                if clean:
+                    words.extend(self.jieba.cut("\n".join(clean), False))
+                    clean = []
+                    words.append("\n")
+                words.extend(self._reference.cut(line))
+                words.append("\n")
+            else:
+                clean.append(line)
+        if clean:
+            words.extend(self.jieba.cut("\n".join(clean), False))
+        else:
+            words.pop()
+        return words
 
     @cached_property
     def _reference(self) -> JiebaSegmenter:
@@ -278,7 +298,7 @@ class Tokenizer:
             tokens.extend(found)
         runs = _CJK_RUN.findall(normalized)
         if runs:
-            tokens.extend(word for word in self.segmenter.cut("\n".join(runs)) if word not in _NOT_WORDS)
+            tokens.extend([word for word in self.segmenter.cut("\n".join(runs)) if word not in _NOT_WORDS])
         tokens.extend(scaled_numbers(normalized))
         return tokens
 
