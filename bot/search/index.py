@@ -110,8 +110,9 @@ class EncodedTokens:
     """
 
     terms: tuple[str, ...]
-    """The tokens spelled here: the file's distinct tokens, or (``source`` set) those of them its
-    worker had not spelled before in this build."""
+    """The tokens spelled here: the file's tokens, or (``source`` set) those of them its worker had not
+    spelled before in this build. Each once, but for a two-character word and the character bigram
+    spelled alike, which a worker numbers apart (words by their text, bigrams by their code points)."""
     ids: npt.NDArray[np.int32]
     """Every token occurrence as a position in ``terms``, paragraph after paragraph; with a ``source``,
     a position in everything that source has spelled (``terms[0]`` is at ``first``)."""
@@ -272,14 +273,10 @@ class IndexBuilder:
         terms = np.concatenate(self._pending)
         first = self.n_docs - len(lengths)
         # (term, paragraph) as one number, sorted in place: numpy's vectorised sort and a few passes
-        # over memory, no division (np.unique and np.repeat cost 5x the sort itself here).
+        # over memory, no division, no np.unique (which costs 3x the sort itself here).
         keys = terms.astype(np.int64)
         keys <<= 32
-        paragraph = np.zeros(len(terms), dtype=np.int64)
-        ends = np.cumsum(lengths[:-1], dtype=np.int64)
-        np.add.at(paragraph, ends[ends < len(terms)], 1)  # (empty paragraphs end where the next does)
-        keys |= np.cumsum(paragraph, out=paragraph)
-        del paragraph
+        keys |= np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)  # int32: half the memory to fill
         keys.sort()
         new = np.empty(len(keys), dtype=bool)
         new[:1] = True

@@ -752,9 +752,9 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
         gone_keys = [previous.key(i) for i in range(len(kept)) if not kept[i]]
         boilerplate = boilerplate.updated(store.lines(gone_keys), fresh_lines, fresh_starts,
                                           (old_starts, stays, now_starts.astype(np.int64)))
-    if boilerplate is None:
-        keys = [manifest.key(i) for i in range(len(paths))]
-        boilerplate = Boilerplate.found(store.lines(keys), list(accumulate(paragraphs, initial=0)))
+    if boilerplate is None:  # every line counted; those of files read just now are in hand already
+        every = fresh_lines if len(fresh_lines) == len(paths) else store.lines([manifest.key(i) for i in range(len(paths))])
+        boilerplate = Boilerplate.found(every, list(accumulate(paragraphs, initial=0)))
     boilerplate.save(cache / (delta or name))
     manifest.save(cache)
     _collect_garbage(cache, store, manifest, previous)
