@@ -311,6 +311,22 @@ def test_a_worker_numbering_is_mapped_once_and_must_arrive_in_order() -> None:
     assert_scores_match(index.scores(["a", "b", "c"]), expected.scores(["a", "b", "c"]))
 
 
+def test_a_warmed_index_finds_each_term_as_bisection_does() -> None:
+    """A serving process builds the term dict once (``warm``); the answers never change with it,
+    for a base whose deleted paragraphs took a term's last posting with them, and for a delta."""
+    rng = random.Random(12)
+    corpus = random_corpus(rng, 60)
+    corpus[5] = ["only-here", *corpus[5]]
+    tokens = [*VOCABULARY, COMMON, "only-here", "new-in-delta", "absent", ""]
+    for index in (BM25Index.build(corpus), segmented(corpus, {5}, [["new-in-delta", "w1"]])):
+        before = [(index.term(t), index.idf(t)) for t in tokens]
+        hits = index.search(["w1", "w2", "new-in-delta"], 5)
+        index.warm()
+        assert [(index.term(t), index.idf(t)) for t in tokens] == before
+        assert index.search(["w1", "w2", "new-in-delta"], 5) == hits
+    assert before[tokens.index("only-here")][0] is None and before[tokens.index("new-in-delta")][0] is not None
+
+
 def segmented(old: list[list[str]], dropped: set[int], added: list[list[str]],
               p: BM25Params = BM25Params(), scorer: object = None) -> Segmented:
     """``old`` as a base, its ``dropped`` paragraphs deleted and ``added`` as the delta."""

@@ -162,6 +162,17 @@ def test_a_new_word_with_its_frequency_is_cut_alike() -> None:
     assert "白尾雀鲷" in rjieba.cut("白尾雀鲷在珊瑚礁里")
 
 
+@pytest.mark.parametrize("kind", [JiebaSegmenter, RjiebaSegmenter])
+def test_a_word_added_to_one_segmenter_reaches_no_other(kind: type[JiebaSegmenter] | type[RjiebaSegmenter]) -> None:
+    """rjieba's segmenters cut with the instance its import builds until a word is added to one:
+    that one then gets an instance of its own, and the shared one stays as the dictionary has it."""
+    taught, other = kind(), kind()
+    before = other.cut("邓飏是谁的学生")
+    taught.add_word("飏是谁的", 5)
+    assert "飏是谁的" in taught.cut("邓飏是谁的学生")
+    assert other.cut("邓飏是谁的学生") == kind().cut("邓飏是谁的学生") == before
+
+
 def test_rjieba_refuses_to_reweigh_a_word_it_knows() -> None:
     with pytest.raises(ValueError, match="in the dictionary already"):
         RjiebaSegmenter().add_word("中国", 10)

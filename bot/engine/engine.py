@@ -30,9 +30,11 @@ class Engine:
                    Summarizer(library))
 
     def warm(self) -> Engine:
-        """Load now what the first question would otherwise wait for: jieba, OpenCC, the summarizer's
-        tables, the speller's (a bot answers its first reader as fast as its hundredth)."""
+        """Load now what the first question would otherwise wait for: jieba, OpenCC, the index's term
+        dict, the summarizer's tables, the speller's (a bot answers its first reader as fast as its
+        hundredth)."""
         self.answerer.tokens("预热 warm-up")
+        self.library.index.warm()
         self.answerer.reader.warm()
         self.summarizer.warm()
         return self

@@ -129,9 +129,11 @@ class RjiebaSegmenter:
     name = "rjieba"
 
     def __init__(self) -> None:
-        from rjieba import Jieba  # the import builds a default instance too (~0.1 s): only when used
+        import rjieba  # its import builds rjieba's own default instance (~0.1 s): only when used
 
-        self.jieba = Jieba()
+        # Cut with that instance, which nothing here ever changes: a second one would cost every
+        # process start (an `ask`, each build worker) another 0.1 s. A word added makes one of our own.
+        self.jieba: Any = rjieba
         self._added: list[tuple[str, int]] = []
 
     def cut(self, text: str) -> list[str]:
@@ -171,6 +173,10 @@ class RjiebaSegmenter:
         if self.jieba.has_word(word):
             raise ValueError(f"{word!r} is in the dictionary already: jieba and rjieba would re-weigh it "
                              "differently (use the jieba segmenter for that)")
+        if not self._added:
+            from rjieba import Jieba
+
+            self.jieba = Jieba()
         self.jieba.add_word(word, freq, None)
         self._added.append((word, freq))
         if "_reference" in self.__dict__:
