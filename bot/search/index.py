@@ -602,11 +602,11 @@ class BM25Index:
         return table
 
     def scratch(self, name: str = "scores", dtype: type = np.float32) -> npt.NDArray:  # type: ignore[type-arg]
-        """A zeroed array, one per paragraph, for this thread: scorers accumulate in it and leave it
-        zeroed (handlers search from several threads at once)."""
+        """A zeroed array, one per paragraph and one more, for this thread: scorers accumulate in it
+        and leave it zeroed (handlers search from several threads at once)."""
         buffer: npt.NDArray | None = getattr(self._local, name, None)  # type: ignore[type-arg]
-        if buffer is None or len(buffer) != self.n_docs:
-            buffer = np.zeros(self.n_docs, dtype=dtype)
+        if buffer is None or len(buffer) != self.n_docs + 1:
+            buffer = np.zeros(self.n_docs + 1, dtype=dtype)
             setattr(self._local, name, buffer)
         return buffer
 

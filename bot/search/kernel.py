@@ -154,9 +154,8 @@ def top_k(offsets, doc_ids, tfs, norms, term_scales, term_bounds,  # type: ignor
         for p in range(np.uint64(start), np.uint64(end)):  # unsigned: numba skips negative-index checks
             paragraph = np.uint32(doc_ids[p])
             value = scores[paragraph]
-            if value == 0:
-                touched[n] = paragraph
-                n += 1
+            touched[n] = paragraph  # kept only if new: no branch to mispredict on half the postings
+            n += value == 0
             value += _impact(tfs[p], norms[paragraph], scale, weight)
             scores[paragraph] = value
             if value >= leaders[weakest]:
