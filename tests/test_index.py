@@ -318,12 +318,16 @@ def test_a_warmed_index_finds_each_term_as_bisection_does() -> None:
     corpus = random_corpus(rng, 60)
     corpus[5] = ["only-here", *corpus[5]]
     tokens = [*VOCABULARY, COMMON, "only-here", "new-in-delta", "absent", ""]
-    for index in (BM25Index.build(corpus), segmented(corpus, {5}, [["new-in-delta", "w1"]])):
-        before = [(index.term(t), index.idf(t)) for t in tokens]
-        hits = index.search(["w1", "w2", "new-in-delta"], 5)
+    keep = np.ones(len(corpus), dtype=bool)
+    keep[5] = False
+    dropped = IndexBuilder(BM25Index.build(corpus), keep=keep).finish()  # lists only-here, with no postings
+    for index in (BM25Index.build(corpus), dropped, segmented(corpus, {5}, [["new-in-delta", "w1"]])):
+        before = [(index.term(t), index.position(t), index.idf(t)) for t in tokens]
+        hits = index.search(["w1", "w2", "new-in-delta", "only-here"], 5)
         index.warm()
-        assert [(index.term(t), index.idf(t)) for t in tokens] == before
-        assert index.search(["w1", "w2", "new-in-delta"], 5) == hits
+        assert [(index.term(t), index.position(t), index.idf(t)) for t in tokens] == before
+        assert index.search(["w1", "w2", "new-in-delta", "only-here"], 5) == hits
+    assert dropped.position("only-here") is not None and dropped.term("only-here") is None
     assert before[tokens.index("only-here")][0] is None and before[tokens.index("new-in-delta")][0] is not None
 
 
