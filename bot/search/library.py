@@ -813,7 +813,10 @@ def _deleted_frequencies(current: BM25Index, previous: Manifest, gone: list[int]
 
 
 def _owner(path: str, sites: list[Site]) -> int:
-    """Which corpus folder's site a file belongs to (the first that holds it)."""
+    """Which corpus folder's site a file belongs to (the first that holds it; with one folder, that one:
+    asking costs two ``abspath`` a file, 0.3 s before a cold build of 80k files can start)."""
+    if len(sites) == 1:
+        return 0
     return next((i for i, site in enumerate(sites) if site.holds(path)), 0)
 
 
