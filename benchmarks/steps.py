@@ -228,7 +228,7 @@ def export(config: dict[str, Any]) -> dict[str, Any]:
     from bot.search.tokens import Tokenizer
     with Timer() as t:
         library, _ = _open(config)
-        index = library.index
+        index = _one_index(library.index)
         doc_ids = np.asarray(index.doc_ids)
         order = np.argsort(doc_ids, kind="stable")
         terms = np.repeat(np.arange(len(index.offsets) - 1, dtype=np.int32), np.diff(np.asarray(index.offsets)))
@@ -258,6 +258,19 @@ def export(config: dict[str, Any]) -> dict[str, Any]:
     return {"paragraphs": len(lengths), "tokens": len(ids), "vocabulary": len(terms), "chars": chars,
             "questions": len(questions), "read_cache_s": t.seconds, "peak_rss_mib": peak_rss_mib(),
             "tokens_per_paragraph": len(ids) / max(1, len(lengths))}
+
+
+def _one_index(index: Any) -> Any:
+    """A cache that an update left as a base with a delta, as the one index merging them makes
+    (paragraphs numbered alike: the base's that stay, then the delta's)."""
+    from bot.search.index import IndexBuilder, Segmented
+    if not isinstance(index, Segmented):
+        return index
+    keep = np.ones(index.base.n_docs, dtype=bool)
+    keep[index.deleted] = False
+    builder = IndexBuilder(index.base, keep=keep)
+    builder.add_index(index.delta)
+    return builder.finish(index.params)
 
 
 class Tokens:
