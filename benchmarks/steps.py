@@ -441,8 +441,8 @@ def _serve_result(load_s: float, ns: list[int], hits: list[list[tuple[int, float
 @step("serve_articlebot")
 def serve_articlebot(config: dict[str, Any]) -> dict[str, Any]:
     """articlebot as the bot serves: ``Library.open`` (warm cache), the compiled search loaded and the
-    index warmed (its term dict: ``articlebot telegram`` and ``chat`` do both in the background as
-    they start), then ``index.search(tokens, 10)``."""
+    index warmed (its term dict), as ``articlebot telegram`` has them once it has started (it compiles
+    in the background and warms the index, as its reloader does), then ``index.search(tokens, 10)``."""
     return _serve_articlebot(config, compiled=True)
 
 
