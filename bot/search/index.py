@@ -32,11 +32,11 @@ import os
 import threading
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -323,18 +323,26 @@ class IndexBuilder:
                          scorer=scorer)
 
 
-def numbered(vocabulary: dict[str, int], terms: Sequence[str]) -> npt.NDArray[np.int32]:
-    """The terms' ids in ``vocabulary``, new terms added and numbered as they come: looked up in one
-    ``map`` (most of a file's terms are known after the first few hundred files), and the few new
-    ones found by ``list.index``, not by a Python loop over every term of the file."""
-    ids = list(map(vocabulary.get, terms))
+K = TypeVar("K", bound=Hashable)
+"""A vocabulary's key: a term, or a bigram's code points."""
+
+
+def numbered(vocabulary: dict[K, int], keys: Sequence[K], new: Callable[[K], int] | None = None) -> npt.NDArray[np.int32]:
+    """The keys' ids in ``vocabulary``, new keys added as they come and numbered by ``new`` (by default
+    the vocabulary's next number): looked up in one ``map`` (most of a file's terms are known after
+    the first few hundred files), and the few new ones found by ``list.index``, not by a Python loop
+    over every term of the file."""
+    ids = list(map(vocabulary.get, keys))
     at = -1
     while True:
         try:
             at = ids.index(None, at + 1)
         except ValueError:
             return np.asarray(ids, dtype=np.int32)
-        ids[at] = vocabulary.setdefault(terms[at], len(vocabulary))
+        found = vocabulary.get(keys[at])  # a key met twice in ``keys`` is numbered once
+        if found is None:
+            found = vocabulary[keys[at]] = new(keys[at]) if new is not None else len(vocabulary)
+        ids[at] = found
 
 
 class _Growing:

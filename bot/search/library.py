@@ -44,7 +44,7 @@ from datetime import date
 from functools import cached_property, partial
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, overload
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -74,6 +74,7 @@ from bot.search.index import (
     Terms,
     frequencies_in,
     load_segmented,
+    numbered,
     positions_in,
     save_delta,
 )
@@ -910,6 +911,7 @@ class Vocabulary:
         self._spelled: list[str] = []
 
     def start_file(self) -> None:
+        """A new numbering once this one is full; never within a file, whose numbers share one source."""
         if self.size >= self.limit:
             self._start()
 
@@ -918,26 +920,18 @@ class Vocabulary:
         spelled, self._spelled = tuple(self._spelled), []
         return spelled
 
-    def numbered_words(self, words: Sequence[str]) -> npt.NDArray[np.int64]:
-        return self._numbered(self.words, words, str)
+    def numbered_words(self, words: Sequence[str]) -> npt.NDArray[np.int32]:
+        return numbered(self.words, words, self._spell)
 
-    def numbered_pairs(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    def numbered_pairs(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
         """Bigrams given as ``first << 21 | second`` code points (``_bigram_keys``)."""
-        return self._numbered(self.pairs, keys.tolist(), lambda key: chr(key >> 21) + chr(key & 0x1FFFFF))
+        return numbered(self.pairs, keys.tolist(), lambda key: self._spell(chr(key >> 21) + chr(key & 0x1FFFFF)))
 
-    def _numbered(self, table: dict[Any, int], keys: Sequence[Any],
-                  spell: Callable[[Any], str]) -> npt.NDArray[np.int64]:
-        """Looked up in one ``map``; the few new keys found by ``list.index``, numbered and spelled."""
-        ids = list(map(table.get, keys))
-        at = -1
-        while True:
-            try:
-                at = ids.index(None, at + 1)
-            except ValueError:
-                return np.asarray(ids, dtype=np.int64)
-            ids[at] = table[keys[at]] = self.size
-            self.size += 1
-            self._spelled.append(spell(keys[at]))
+    def _spell(self, term: str) -> int:
+        """Number a term met for the first time, and keep it to send."""
+        self._spelled.append(term)
+        self.size += 1
+        return self.size - 1
 
 
 def indexed(tokenizer: Tokenizer, article: Article,
@@ -951,7 +945,8 @@ def indexed(tokenizer: Tokenizer, article: Article,
     every sentence are normalised in one call (NFKC, case and OpenCC act on each character and
     phrase, never across the separator, so the pieces come back as they would one by one); each
     text's Chinese runs are cut in one segmenter call; character bigrams are taken from the
-    file's code points with numpy, and only the distinct ones become strings; the title's and
+    file's code points with numpy and numbered by them (only a bigram new to the vocabulary becomes
+    a string); the title's and
     headings' tokens are made once and repeated by index. ``paragraph_tokens`` is the
     per-paragraph reference the tests hold this to. With a ``vocabulary`` (a worker's), the tokens
     are numbered in it and only the terms new to it are spelled.
