@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from importlib.util import find_spec
+from itertools import groupby
 from typing import TYPE_CHECKING, Any, Protocol
 
 import opencc
@@ -144,21 +145,11 @@ class RjiebaSegmenter:
         # A line break ends every word for both, so only the lines holding such a stretch go to
         # jieba (a file's runs come joined by line breaks: one 哈哈哈 must not send it all).
         words: list[str] = []
-        clean: list[str] = []
-        for line in text.split("\n"):
-            if _TRIPLED.search(line):
-                if clean:
-                    words.extend(self.jieba.cut("\n".join(clean), False))
-                    clean = []
-                    words.append("\n")
-                words.extend(self._reference.cut(line))
+        for number, (tripled, lines) in enumerate(groupby(text.split("\n"), key=_holds_tripled)):
+            if number:
                 words.append("\n")
-            else:
-                clean.append(line)
-        if clean:
-            words.extend(self.jieba.cut("\n".join(clean), False))
-        else:
-            words.pop()
+            stretch = "\n".join(lines)
+            words.extend(self._reference.cut(stretch) if tripled else self.jieba.cut(stretch, False))
         return words
 
     @cached_property
@@ -185,6 +176,10 @@ class RjiebaSegmenter:
 
 _TRIPLED = re.compile(r"(.{1,8}?)\1\1")
 """A stretch of up to eight characters three times in a row: where jieba and jieba-rs may break ties apart."""
+
+
+def _holds_tripled(line: str) -> bool:
+    return _TRIPLED.search(line) is not None
 
 
 SEGMENTERS: dict[str, type[JiebaSegmenter] | type[RjiebaSegmenter]] = {
