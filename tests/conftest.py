@@ -11,7 +11,7 @@ import math
 import os
 import tempfile
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import hypothesis
@@ -190,7 +190,7 @@ SMALL_CORPUS: dict[str, str] = {
 }
 
 
-def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
+def write_files(root: Path, files: Mapping[str, str | bytes]) -> Path:
     """Write ``{relative path: text or bytes}`` under ``root`` and return ``root``."""
     for name, content in files.items():
         path = root / name

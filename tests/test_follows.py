@@ -128,6 +128,14 @@ def announcements(api: BotApiServer, chat: int, title: str) -> list[JsonDict]:
             and ("/following" in m["text"] or title == "Daily digest")]
 
 
+def follow_all(api: BotApiServer, chats: list[int], name: str, timeout: float) -> None:
+    """Every chat follows ``name``; returns once the bot has confirmed each."""
+    for chat in chats:
+        api.send_text(chat, f"/follow {name}")
+    api.wait_for(lambda c: c.method == "sendMessage" and "Following" in c.params.get("text", ""),
+                 count=len(chats), timeout=timeout)
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -325,10 +333,7 @@ def test_a_restart_in_the_middle_of_a_broadcast_resumes_without_duplicates(corpu
     with BotApiServer(token=TOKEN) as api:
         harness = Harness(api, corpus_dir, tmp_path, tokenizer, broadcast_per_second=10.0).start()
         try:
-            for chat in followers:
-                harness.api.send_text(chat, "/follow iyiou")
-            api.wait_for(lambda c: c.method == "sendMessage" and "Following" in c.params.get("text", ""),
-                         count=len(followers), timeout=WAIT)
+            follow_all(api, followers, "iyiou", WAIT)
             harness.add("fish.md", article("白尾雀鲷的珊瑚礁生活", "iyiou"))
             wait_until(lambda: sum(bool(announcements(api, c, "白尾雀鲷")) for c in followers) >= 8)
             harness.stop()  # mid-broadcast: 10 a second, 30 followers
@@ -352,10 +357,7 @@ def test_a_sigkill_in_the_middle_of_a_broadcast_resumes_it_after_the_restart(tmp
         try:
             bot = BotProcess(api, tmp_path, TOKEN, ARTICLEBOT_BROADCAST_RATE="8").start()
             processes.append(bot)
-            for chat in followers:
-                api.send_text(chat, "/follow iyiou")
-            api.wait_for(lambda c: c.method == "sendMessage" and "Following" in c.params.get("text", ""),
-                         count=len(followers), timeout=START)
+            follow_all(api, followers, "iyiou", START)
             (tmp_path / "corpus" / "fish.md").write_text(article("白尾雀鲷的珊瑚礁生活", "iyiou"), encoding="utf-8")
             assert bot.process is not None
             bot.process.send_signal(signal.SIGHUP)  # re-index now: the article is new
@@ -381,10 +383,7 @@ def test_broadcasts_are_paced_by_the_bot_and_429_and_5xx_are_survived(corpus_dir
     with BotApiServer(token=TOKEN) as api:
         harness = Harness(api, corpus_dir, tmp_path, tokenizer, broadcast_per_second=25.0).start()
         try:
-            for chat in followers:
-                api.send_text(chat, "/follow iyiou")
-            api.wait_for(lambda c: c.method == "sendMessage" and "Following" in c.params.get("text", ""),
-                         count=len(followers), timeout=WAIT)
+            follow_all(api, followers, "iyiou", WAIT)
             api.flood_control(30)
             api.fail_next("sendMessage", "500")
             harness.add("fish.md", article("白尾雀鲷的珊瑚礁生活", "iyiou"))

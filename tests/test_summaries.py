@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import write_files
 
 from bot.config import Settings
 from bot.search.articles import Article, Paragraph
@@ -163,10 +164,7 @@ ARTICLES = {
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
     root = tmp_path_factory.mktemp("summaries")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, text in ARTICLES.items():
-        (corpus / name).write_text(text, encoding="utf-8")
+    corpus = write_files(root / "corpus", ARTICLES)
     return Library.open(Settings(corpus=(corpus,), cache_dir=root / "cache", workers=1))
 
 
@@ -528,10 +526,7 @@ for number in range(3):
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory: pytest.TempPathFactory) -> Summarizer:
     root = tmp_path_factory.mktemp("rules")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, text in RULES.items():
-        (corpus / name).write_text(text, encoding="utf-8")
+    corpus = write_files(root / "corpus", RULES)
     return Summarizer(Library.open(Settings(corpus=(corpus,), cache_dir=root / "cache", workers=1)))
 
 
