@@ -263,14 +263,8 @@ def export(config: dict[str, Any]) -> dict[str, Any]:
 def _one_index(index: Any) -> Any:
     """A cache that an update left as a base with a delta, as the one index merging them makes
     (paragraphs numbered alike: the base's that stay, then the delta's)."""
-    from bot.search.index import IndexBuilder, Segmented
-    if not isinstance(index, Segmented):
-        return index
-    keep = np.ones(index.base.n_docs, dtype=bool)
-    keep[index.deleted] = False
-    builder = IndexBuilder(index.base, keep=keep)
-    builder.add_index(index.delta)
-    return builder.finish(index.params)
+    from bot.search.index import Segmented, merged
+    return merged(index.base, index.deleted, index.delta, index.params) if isinstance(index, Segmented) else index
 
 
 class Tokens:

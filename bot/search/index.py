@@ -323,6 +323,16 @@ class IndexBuilder:
                          scorer=scorer)
 
 
+def merged(base: BM25Index, deleted: npt.NDArray[np.int64], delta: BM25Index, params: BM25Params) -> BM25Index:
+    """One index of a base without its ``deleted`` paragraphs and then a delta's: numbered as the
+    collection is (the base's paragraphs that stay, then the delta's)."""
+    keep = np.ones(base.n_docs, dtype=bool)
+    keep[deleted] = False
+    builder = IndexBuilder(base, keep=keep)
+    builder.add_index(delta)
+    return builder.finish(params)
+
+
 K = TypeVar("K", bound=Hashable)
 """A vocabulary's key: a term, or a bigram's code points."""
 

@@ -74,6 +74,7 @@ from bot.search.index import (
     Terms,
     frequencies_in,
     load_segmented,
+    merged,
     numbered,
     positions_in,
     save_delta,
@@ -734,12 +735,8 @@ def _update(cache: Path, previous: Manifest | None, stats: dict[str, Stat], para
             save_delta(cache / delta, index, deleted, frequencies, base_ids)
             source = current.source if isinstance(current, Segmented) else current
             served = Segmented(source, index, deleted, frequencies, base_ids, scorer)
-        else:  # merge: the base's paragraphs that stay, then the delta's
-            keep = np.ones(base.n_docs, dtype=bool)
-            keep[deleted] = False
-            merged = IndexBuilder(base, keep=keep)
-            merged.add_index(index)
-            index = merged.finish(params)
+        else:
+            index = merged(base, deleted, index, params)
     if not delta:
         index.save(cache / name)
     retired = [previous.key(i) for i in range(len(kept)) if not kept[i]] if previous else []
